@@ -1,0 +1,56 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "crumb",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "crumb", targets: ["crumb"]),
+        .library(name: "CrumbCore", targets: ["CrumbCore"]),
+        .library(name: "CrumbIO", targets: ["CrumbIO"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // The system zlib (Debian: zlib1g-dev).
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // Pure: bytes in, events and aggregates out. No I/O.
+        .target(
+            name: "CrumbCore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Effects: decompression, inputs, sinks, manifest, runners.
+        .target(
+            name: "CrumbIO",
+            dependencies: [
+                "CrumbCore",
+                "CZlib",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // Deterministic generator of realistic logs, for samples, tests and benchmarks.
+        .target(name: "CrumbSamples", dependencies: ["CrumbCore"]),
+        .executableTarget(
+            name: "crumb",
+            dependencies: [
+                "CrumbCore",
+                "CrumbIO",
+                "CrumbSamples",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "CrumbTestSupport", dependencies: ["CrumbCore", "CrumbIO"]),
+        .testTarget(name: "CrumbCoreTests", dependencies: ["CrumbCore", "CrumbTestSupport", "CrumbSamples"]),
+        .testTarget(name: "CrumbIOTests", dependencies: ["CrumbIO", "CrumbCore", "CrumbTestSupport", "CrumbSamples"]),
+        .testTarget(name: "CrumbCLITests", dependencies: ["crumb", "CrumbTestSupport"]),
+    ]
+)

@@ -1,0 +1,177 @@
+/// The web trend dimensions, in output order. Every event is counted once in each.
+public enum WebDimension: Int, Sendable, CaseIterable {
+    /// One row per bucket: the bucket's totals and unique visitors. Value `all`.
+    case total
+    case path
+    case referrerHost
+    case uaFamily
+    case uaVersion
+    case os
+    case device
+    case agentClass
+    case statusClass
+
+    /// The name in the `dimension` column (output contract, schema v1).
+    public var name: String {
+        switch self {
+        case .total: "total"
+        case .path: "path"
+        case .referrerHost: "referrer_host"
+        case .uaFamily: "ua_family"
+        case .uaVersion: "ua_version"
+        case .os: "os"
+        case .device: "device"
+        case .agentClass: "agent_class"
+        case .statusClass: "status_class"
+        }
+    }
+}
+
+/// Web trends under construction: per (time bucket, dimension, value) hits, bytes, 4xx, 5xx and a visitor
+/// sketch.
+///
+/// Values are interned per dimension; a row is found through one integer-keyed table lookup, so the hot path
+/// makes no `String` and no allocation for a value seen before. Each worker owns one aggregator; workers'
+/// aggregators are combined with `merge(_:)`, which is exact (sketches merge register by register).
+public struct WebAggregator: Sendable {
+    public let bucket: TimeBucket
+
+    private var values: [ByteInterner]
+    private var index = RowIndex()
+    private var bucketStarts: [Int64] = []
+    private var bucketOrdinals: [Int64: Int] = [:]
+    private var lastBucketStart: Int64 = .min
+    private var lastOrdinal = 0
+
+    // Rows, struct of arrays.
+    private var rowKeys: [UInt64] = []
+    private var hits: [Int64] = []
+    private var byteSums: [Int64] = []
+    private var clientErrors: [Int64] = []
+    private var serverErrors: [Int64] = []
+    private var sketches: [HyperLogLog] = []
+
+    /// Values are limited to 2^27 distinct per dimension by the row key's layout.
+    static let valueBits: UInt64 = 27
+
+    public init(bucket: TimeBucket) {
+        self.bucket = bucket
+        values = WebDimension.allCases.map { _ in ByteInterner() }
+    }
+
+    /// Number of rows so far.
+    public var rowCount: Int { hits.count }
+
+    /// The id of `bytes` as a value of `dimension`.
+    @inline(__always)
+    public mutating func valueID(_ dimension: WebDimension, _ bytes: UnsafeRawBufferPointer) -> Int {
+        values[dimension.rawValue].intern(bytes)
+    }
+
+    /// The id of `text` as a value of `dimension`.
+    public mutating func valueID(_ dimension: WebDimension, _ text: String) -> Int {
+        values[dimension.rawValue].intern(text)
+    }
+
+    /// The ordinal of the bucket holding `time` (epoch seconds UTC). Logs are mostly in time order, so the
+    /// last bucket is checked first.
+    @inline(__always)
+    public mutating func bucketOrdinal(for time: Int64) -> Int {
+        let start = bucket.start(of: time)
+        if start == lastBucketStart { return lastOrdinal }
+        let ordinal: Int
+        if let known = bucketOrdinals[start] {
+            ordinal = known
+        } else {
+            ordinal = bucketStarts.count
+            bucketStarts.append(start)
+            bucketOrdinals[start] = ordinal
+        }
+        lastBucketStart = start
+        lastOrdinal = ordinal
+        return ordinal
+    }
+
+    /// Counts one event in one (bucket, dimension, value) row.
+    @inline(__always)
+    public mutating func add(
+        bucket ordinal: Int, _ dimension: WebDimension, value: Int,
+        bytes: Int64, status: Int, visitor: UInt64?
+    ) {
+        let row = row(ordinal: ordinal, dimension: dimension, value: value)
+        hits[row] &+= 1
+        byteSums[row] &+= bytes
+        if status >= 400 {
+            if status < 500 { clientErrors[row] &+= 1 } else if status < 600 { serverErrors[row] &+= 1 }
+        }
+        if let visitor { sketches[row].insert(hash: visitor) }
+    }
+
+    private mutating func row(ordinal: Int, dimension: WebDimension, value: Int) -> Int {
+        precondition(value < 1 << Self.valueBits, "too many distinct values in one dimension")
+        let key = UInt64(ordinal) << 32 | UInt64(dimension.rawValue) << Self.valueBits | UInt64(value)
+        let next = hits.count
+        let row = index.row(for: key) { next }
+        if row == next {
+            rowKeys.append(key)
+            hits.append(0)
+            byteSums.append(0)
+            clientErrors.append(0)
+            serverErrors.append(0)
+            sketches.append(HyperLogLog())
+        }
+        return row
+    }
+
+    /// Adds every row of `other` into this aggregator, exactly.
+    public mutating func merge(_ other: WebAggregator) {
+        precondition(other.bucket == bucket, "cannot merge aggregators with different bucket sizes")
+        for row in 0..<other.hits.count {
+            let key = other.rowKeys[row]
+            let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
+            let otherValue = Int(key & (1 << Self.valueBits - 1))
+            let value = other.values[dimension.rawValue].withBytes(of: otherValue) { valueID(dimension, $0) }
+            let ordinal = bucketOrdinal(for: other.bucketStarts[Int(key >> 32)])
+            let target = self.row(ordinal: ordinal, dimension: dimension, value: value)
+            hits[target] &+= other.hits[row]
+            byteSums[target] &+= other.byteSums[row]
+            clientErrors[target] &+= other.clientErrors[row]
+            serverErrors[target] &+= other.serverErrors[row]
+            sketches[target].merge(other.sketches[row])
+        }
+    }
+
+    /// The rows as records, sorted by bucket start, then dimension (in `WebDimension` order), then value.
+    public func records() -> [WebTrendRecord] {
+        var valueText: [[Int: String]] = Array(repeating: [:], count: WebDimension.allCases.count)
+        var out: [(ordinalStart: Int64, dimension: Int, value: String, row: Int)] = []
+        out.reserveCapacity(hits.count)
+        for row in 0..<hits.count {
+            let key = rowKeys[row]
+            let dimension = Int(key >> Self.valueBits & 0x1F)
+            let value = Int(key & (1 << Self.valueBits - 1))
+            let text: String
+            if let cached = valueText[dimension][value] {
+                text = cached
+            } else {
+                text = values[dimension].string(of: value)
+                valueText[dimension][value] = text
+            }
+            out.append((bucketStarts[Int(key >> 32)], dimension, text, row))
+        }
+        out.sort { a, b in
+            if a.ordinalStart != b.ordinalStart { return a.ordinalStart < b.ordinalStart }
+            if a.dimension != b.dimension { return a.dimension < b.dimension }
+            return a.value.utf8.lexicographicallyPrecedes(b.value.utf8)
+        }
+        return out.map { item in
+            let row = item.row
+            return WebTrendRecord(
+                bucketStart: item.ordinalStart, bucket: bucket,
+                dimension: WebDimension(rawValue: item.dimension)!.name, value: item.value,
+                hits: hits[row], bytes: byteSums[row], status4xx: clientErrors[row], status5xx: serverErrors[row],
+                uniques: Int64(sketches[row].estimate), sketch: sketches[row].serialized()
+            )
+        }
+    }
+}

@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Interns byte strings: each distinct byte string gets a dense id (0, 1, 2, …), stored once in an arena.
+///
+/// The aggregator keys its rows by these ids, so a value seen a million times is hashed a million times but
+/// stored, and turned into a `String`, once. Open addressing with linear probing; a hit is confirmed by
+/// comparing bytes, so the hash needs no cryptographic strength.
+public struct ByteInterner: Sendable {
+    private var arena: [UInt8] = []
+    private var starts: [Int] = [0]
+    /// Slots hold id + 1; 0 is empty.
+    private var slots: [Int32]
+    private var slotHashes: [UInt64]
+    private var mask: Int
+
+    public init(capacity: Int = 1024) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = Array(repeating: 0, count: size)
+        slotHashes = Array(repeating: 0, count: size)
+        mask = size - 1
+    }
+
+    /// Number of distinct byte strings.
+    public var count: Int { starts.count - 1 }
+
+    /// The id of `bytes`, adding it when new.
+    public mutating func intern(_ bytes: UnsafeRawBufferPointer) -> Int {
+        intern(bytes, hash: ByteHash.hash(bytes))
+    }
+
+    /// The id of `bytes` whose `ByteHash.hash` is `hash`, adding it when new.
+    public mutating func intern(_ bytes: UnsafeRawBufferPointer, hash: UInt64) -> Int {
+        var slot = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let entry = slots[slot]
+            if entry == 0 { break }
+            if slotHashes[slot] == hash, equals(Int(entry) - 1, bytes) { return Int(entry) - 1 }
+            slot = (slot + 1) & mask
+        }
+        let id = count
+        arena.append(contentsOf: bytes)
+        starts.append(arena.count)
+        slots[slot] = Int32(id + 1)
+        slotHashes[slot] = hash
+        if count * 2 > slots.count { grow() }
+        return id
+    }
+
+    /// The id of `string`'s UTF-8 bytes, adding it when new.
+    public mutating func intern(_ string: String) -> Int {
+        var copy = string
+        return copy.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Calls `body` with the bytes of `id`.
+    public func withBytes<R>(of id: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try arena.withUnsafeBytes { all in
+            try body(UnsafeRawBufferPointer(rebasing: all[starts[id]..<starts[id + 1]]))
+        }
+    }
+
+    /// The bytes of `id` as a `String`; invalid UTF-8 is repaired with U+FFFD.
+    public func string(of id: Int) -> String {
+        withBytes(of: id) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    private func equals(_ id: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let start = starts[id]
+        let length = starts[id + 1] - start
+        guard length == bytes.count else { return false }
+        if length == 0 { return true }
+        return arena.withUnsafeBytes { all in
+            memcmp(all.baseAddress! + start, bytes.baseAddress!, length) == 0
+        }
+    }
+
+    private mutating func grow() {
+        let size = slots.count * 2
+        var newSlots = [Int32](repeating: 0, count: size)
+        var newHashes = [UInt64](repeating: 0, count: size)
+        let newMask = size - 1
+        for (slot, entry) in slots.enumerated() where entry != 0 {
+            var target = Int(truncatingIfNeeded: slotHashes[slot]) & newMask
+            while newSlots[target] != 0 { target = (target + 1) & newMask }
+            newSlots[target] = entry
+            newHashes[target] = slotHashes[slot]
+        }
+        slots = newSlots
+        slotHashes = newHashes
+        mask = newMask
+    }
+}
+
+/// A map from 64-bit keys to row indices, open addressing with linear probing. Keys are spread by
+/// `ByteHash.fmix64`, so structured keys (bucket, dimension, id packed into bits) probe well.
+public struct RowIndex: Sendable {
+    private var keys: [UInt64]
+    /// Row index + 1; 0 is empty.
+    private var values: [Int32]
+    private var mask: Int
+    public private(set) var count = 0
+
+    public init(capacity: Int = 4096) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        keys = Array(repeating: 0, count: size)
+        values = Array(repeating: 0, count: size)
+        mask = size - 1
+    }
+
+    /// The row for `key`, or the result of `make()` stored as its row when absent.
+    public mutating func row(for key: UInt64, orInsert make: () -> Int) -> Int {
+        var slot = Int(truncatingIfNeeded: ByteHash.fmix64(key)) & mask
+        while true {
+            let value = values[slot]
+            if value == 0 { break }
+            if keys[slot] == key { return Int(value) - 1 }
+            slot = (slot + 1) & mask
+        }
+        let row = make()
+        keys[slot] = key
+        values[slot] = Int32(row + 1)
+        count += 1
+        if count * 2 > values.count { grow() }
+        return row
+    }
+
+    private mutating func grow() {
+        let size = values.count * 2
+        var newKeys = [UInt64](repeating: 0, count: size)
+        var newValues = [Int32](repeating: 0, count: size)
+        let newMask = size - 1
+        for slot in 0..<values.count where values[slot] != 0 {
+            var target = Int(truncatingIfNeeded: ByteHash.fmix64(keys[slot])) & newMask
+            while newValues[target] != 0 { target = (target + 1) & newMask }
+            newKeys[target] = keys[slot]
+            newValues[target] = values[slot]
+        }
+        keys = newKeys
+        values = newValues
+        mask = newMask
+    }
+}

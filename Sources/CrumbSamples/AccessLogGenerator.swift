@@ -1,0 +1,547 @@
+/// A deterministic generator of realistic Apache/nginx `combined` access logs, optionally with a trailing quoted
+/// Cookie field (`LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\" \"%{Cookie}i\""`, see
+/// https://httpd.apache.org/docs/current/mod/mod_log_config.html and nginx's predefined `combined` log_format).
+///
+/// Shape: a few heavy-hitting clients and a long tail (Zipf over `distinctClients` IPv4/IPv6 addresses, each
+/// with a mostly stable user agent and a stable `visitor_id` cookie), Zipf over `distinctPaths` request targets of
+/// an imaginary shop, a daily traffic curve in the server's local time, realistic methods, statuses, sizes,
+/// referrers and user agents. With `plantPersonalData`, about 1.5% of lines carry reserved or test personal data
+/// (emails, phone numbers, test card numbers, names, account numbers) in the places real logs leak it.
+///
+/// The output depends only on the options: an own PRNG (xoshiro256**), integer-only sampling, and own calendar
+/// arithmetic make it byte-identical across runs and platforms. Every line is valid unless `malformedShare` > 0.
+public struct AccessLogGenerator: Sendable {
+    public struct Options: Sendable {
+        public var seed: UInt64 = 1
+        /// Epoch seconds (UTC) of the first event; default 2026-01-01T00:00:00Z.
+        public var start: Int64 = 1_767_225_600
+        /// Events are spread over `[start, start + duration)`, in time order (non-decreasing timestamps).
+        public var duration: Int64 = 3 * 86_400
+        public var lines: Int = 10_000
+        /// The server's zone printed in the timestamp (e.g. `+0100`); the instants stay the same in UTC.
+        public var utcOffsetMinutes: Int = 60
+        /// Share of lines with a trailing quoted Cookie field; the rest have no trailing field.
+        public var cookieFieldShare: Double = 0.5
+        /// Share of lines (weighted by client activity) whose client address is IPv6.
+        public var ipv6Share: Double = 0.05
+        public var distinctPaths: Int = 24_000
+        public var distinctClients: Int = 52_000
+        /// User agent strings built from browser, bot and tool templates × versions.
+        public var distinctUserAgents: Int = 8_000
+        /// Plant reserved/test personal data in about 1.5% of lines, for privacy tests.
+        public var plantPersonalData: Bool = true
+        /// Share of lines made deliberately malformed (missing fields, bad timestamps, truncation, garbage bytes).
+        public var malformedShare: Double = 0
+        public init() {}
+    }
+
+    private let options: Options
+    private let tables: GeneratorTables
+    private var rng: Xoshiro256StarStar
+    private var produced = 0
+    private var bucketCursor = 0
+    private var lastTimestamp: Int64
+    private var scratch = [UInt8](repeating: 0, count: LineWriter.capacity)
+
+    public init(options: Options) {
+        self.options = options
+        self.tables = GeneratorTables(options: options)
+        self.rng = Xoshiro256StarStar(seed: SplitMix64.mix(options.seed ^ 0x6C6F_6773))
+        self.lastTimestamp = options.start
+    }
+
+    /// Appends the next line, with its terminating "\n", to `buffer`. Deterministic for a given seed and options.
+    ///
+    /// Lines past `options.lines` keep coming, all stamped with the last second of the window.
+    public mutating func appendLine(to buffer: inout [UInt8]) {
+        // The scratch line is moved out of `self` while it is borrowed (no copy, no allocation per line);
+        // `withUnsafeTemporaryAllocation` of 4 KiB went to the heap on every call.
+        var scratch = self.scratch
+        self.scratch = []
+        scratch.withUnsafeMutableBufferPointer { storage in
+            var line = LineWriter(storage)
+            let time = nextTimestamp()
+            if options.malformedShare > 0 && rng.chance(options.malformedShare) {
+                appendMalformed(time: time, to: &line)
+            } else {
+                appendEvent(time: time, flaw: nil, to: &line)
+            }
+            buffer.append(contentsOf: line.written)
+        }
+        self.scratch = scratch
+    }
+
+    /// Convenience: all `options.lines` lines as one byte array.
+    public static func generate(_ options: Options) -> [UInt8] {
+        var generator = AccessLogGenerator(options: options)
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(max(0, options.lines) * 330)
+        for _ in 0..<max(0, options.lines) {
+            generator.appendLine(to: &buffer)
+        }
+        return buffer
+    }
+
+    // MARK: - Time
+
+    /// Line i lands at the position (i + r)/lines of the window's total traffic weight, r uniform in [0, 1),
+    /// mapped through the hourly traffic curve: strictly ordered positions, so timestamps never decrease.
+    private mutating func nextTimestamp() -> Int64 {
+        let index = produced
+        produced += 1
+        let timeline = tables.timeline
+        let total = timeline.totalWeight
+        var position: UInt64
+        if index < options.lines {
+            let lines = UInt64(options.lines)
+            let jitter = rng.next().multipliedFullWidth(by: total).high
+            let product = UInt64(index).multipliedFullWidth(by: total)
+            let (sum, carry) = product.low.addingReportingOverflow(jitter)
+            position = lines.dividingFullWidth((product.high + (carry ? 1 : 0), sum)).quotient
+            if position >= total { position = total - 1 }
+        } else {
+            position = total - 1
+        }
+        while bucketCursor + 1 < timeline.bucketCount && timeline.cumulative[bucketCursor + 1] <= position {
+            bucketCursor += 1
+        }
+        let offset = (position - timeline.cumulative[bucketCursor]) / timeline.rate[bucketCursor]
+        var time = options.start + Int64(bucketCursor) * 3600 + Int64(offset)
+        if time < lastTimestamp { time = lastTimestamp }
+        lastTimestamp = time
+        return time
+    }
+
+    private func appendTimestamp(_ time: Int64, to line: inout LineWriter) {
+        let local = time + Int64(options.utcOffsetMinutes) * 60
+        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        let secondOfDay = Int(local - days * 86_400)
+        let (year, month, day) = civilFromDays(days)
+        line.writeTwoDigits(day)
+        line.write(0x2F)
+        line.write(monthNames[month - 1])
+        line.write(0x2F)
+        line.writeTwoDigits(Int(year / 100 % 100))
+        line.writeTwoDigits(Int(year % 100))
+        line.write(0x3A)
+        line.writeTwoDigits(secondOfDay / 3600)
+        line.write(0x3A)
+        line.writeTwoDigits(secondOfDay / 60 % 60)
+        line.write(0x3A)
+        line.writeTwoDigits(secondOfDay % 60)
+        line.write(0x20)
+        let offset = options.utcOffsetMinutes
+        line.write(offset < 0 ? 0x2D : 0x2B)
+        line.writeTwoDigits(abs(offset) / 60 % 100)
+        line.writeTwoDigits(abs(offset) % 60)
+    }
+
+    // MARK: - Events
+
+    private enum Flaw {
+        case missingRequest, badTimestamp, badStatus, endsAfterStatus
+    }
+
+    /// Appends one event line; returns the buffer index of the user agent's closing quote.
+    @discardableResult
+    private mutating func appendEvent(time: Int64, flaw: Flaw?, to line: inout LineWriter) -> Int {
+        let tables = self.tables
+        let client = tables.clientZipf.sample(&rng)
+        var agent = Int(tables.clientAgent[client])
+        if rng.below(100) < 3 { agent = tables.agentZipf.sample(&rng) }  // a second device, an updated browser
+        let agentClass = tables.agentClass[agent]
+        let path = tables.pathZipf.sample(&rng)
+        let kind = tables.pathKind[path]
+        let plant: Plant? = options.plantPersonalData && rng.below(1000) < 15
+            ? Plant(rawValue: plantChoice.sample(&rng)) : nil
+        let hasCookie = rng.chance(options.cookieFieldShare)
+
+        // %h %l %u
+        tables.clientIPs.write(client, to: &line)
+        line.write(" - ")
+        if plant == .remoteUser {
+            appendRemoteUser(to: &line)
+        } else {
+            line.write(0x2D)
+        }
+
+        // %t
+        line.write(" [")
+        if flaw == .badTimestamp {
+            appendBadTimestamp(time, to: &line)
+        } else {
+            appendTimestamp(time, to: &line)
+        }
+        line.write("] ")
+
+        // "%r"
+        let method = Self.method(for: kind, agentClass: agentClass, rng: &rng)
+        if flaw != .missingRequest {
+            line.write(0x22)
+            line.write(methodNames[method.rawValue])
+            line.write(0x20)
+            appendTarget(path: path, plant: plant, hasCookie: hasCookie, to: &line)
+            line.write(0x20)
+            line.write(protocolNames[Self.protocolIndex(agentClass: agentClass, rng: &rng)])
+            line.write("\" ")
+        }
+
+        // %>s %b
+        let status = Self.status(for: kind, method: method, rng: &rng)
+        if flaw == .badStatus {
+            line.write(rng.pick(badStatuses))
+        } else {
+            line.writeDecimal(UInt64(status))
+        }
+        if flaw == .endsAfterStatus {
+            line.write(0x0A)
+            return line.count - 1
+        }
+        line.write(0x20)
+        appendSize(path: path, kind: kind, method: method, status: status, to: &line)
+
+        // "%{Referer}i" "%{User-agent}i"
+        line.write(" \"")
+        appendReferrer(kind: kind, agentClass: agentClass, plant: plant, to: &line)
+        line.write("\" \"")
+        tables.agents.write(agent, to: &line)
+        let agentCloseQuote = line.count
+        line.write(0x22)
+
+        // "%{Cookie}i"
+        if hasCookie {
+            line.write(" \"")
+            appendCookie(client: client, time: time, plant: plant, to: &line)
+            line.write(0x22)
+        }
+        line.write(0x0A)
+        return agentCloseQuote
+    }
+
+    private func appendTarget(path: Int, plant: Plant?, hasCookie: Bool, to line: inout LineWriter) {
+        var plant = plant
+        if plant == .cookieEmail && !hasCookie { plant = .queryEmail }
+        if plant == .pathPhone {
+            line.write(piPathPrefixes[Int(SplitMix64.mix(UInt64(path)) % UInt64(piPathPrefixes.count))])
+            line.write(utf8: SampleCorpus.phoneValues[path % SampleCorpus.phoneValues.count])
+            return
+        }
+        tables.paths.write(path, to: &line)
+        guard let plant, let parameter = Self.plantedParameter(plant, salt: UInt64(path) &+ UInt64(produced))
+        else { return }
+        line.write(tables.pathHasQuery[path] ? 0x26 : 0x3F)
+        line.write(utf8: parameter)
+    }
+
+    private func appendSize(path: Int, kind: PathKind, method: Method, status: Int, to line: inout LineWriter) {
+        // Apache's %b prints "-" when no body was sent.
+        if method == .head || status == 304 || status == 204 {
+            line.write(0x2D)
+            return
+        }
+        let seed = SplitMix64.mix(UInt64(path) &* 31 &+ UInt64(produced))
+        let size: UInt64
+        switch status {
+        case 200:
+            let base = UInt64(tables.pathBytes[path])
+            size = kind == .page || kind == .api ? base - base / 8 + seed % (base / 4 + 1) : base
+        case 301, 302: size = 162 + seed % 90
+        case 404: size = kind == .api ? 60 + seed % 40 : 4_812 + seed % 400
+        case 401, 403: size = 199 + seed % 320
+        case 500: size = 530 + seed % 60
+        case 502, 503: size = 157 + seed % 400
+        case 400: size = 80 + seed % 200
+        default: size = 90 + seed % 400
+        }
+        line.writeDecimal(size)
+    }
+
+    private mutating func appendReferrer(kind: PathKind, agentClass: AgentClass, plant: Plant?, to line: inout LineWriter) {
+        if plant == .referrerEmail {
+            line.write(utf8: rng.pick(piReferrers))
+            line.write(utf8: Self.email(salt: rng.next(), encoded: rng.below(2) == 0))
+            return
+        }
+        let roll = rng.below(1000)
+        let source: Referrer
+        switch (agentClass, kind) {
+        case (.bot, _), (.tool, _), (.none, _):
+            source = roll < 960 ? .none : (roll < 990 ? .internal : .other)
+        case (_, .asset), (_, .image):
+            source = roll < 200 ? .none : (roll < 992 ? .internal : .odd)
+        case (_, .api):
+            source = roll < 300 ? .none : .internal
+        case (_, .probe):
+            source = roll < 900 ? .none : .odd
+        case (_, .page):
+            switch roll {
+            case ..<380: source = .none
+            case ..<680: source = .internal
+            case ..<860: source = .search
+            case ..<940: source = .social
+            case ..<980: source = .other
+            default: source = .odd
+            }
+        }
+        switch source {
+        case .none:
+            line.write(0x2D)
+        case .internal:
+            line.write(originBytes)
+            let page = Int(tables.pagePaths[tables.pageZipf.sample(&rng)])
+            tables.paths.write(page, to: &line)
+        case .search:
+            tables.searchReferrers.write(tables.searchZipf.sample(&rng), to: &line)
+        case .social:
+            tables.socialReferrers.write(tables.socialZipf.sample(&rng), to: &line)
+        case .other:
+            line.write(utf8: rng.pick(SampleCorpus.otherReferrers))
+        case .odd:
+            line.write(utf8: rng.pick(SampleCorpus.oddReferrers))
+        }
+    }
+
+    private func appendCookie(client: Int, time: Int64, plant: Plant?, to line: inout LineWriter) {
+        tables.cookiePrefixes.write(client, to: &line)
+        if tables.clientHasSession[client] {
+            // A session id that changes once a day per client, derived without touching the main stream.
+            line.write("sid=")
+            let day = UInt64(bitPattern: (time + 10_800) / 86_400)
+            line.writeToken(seed: tables.clientKeys[client] ^ (day &* 0x9E37_79B9_7F4A_7C15), length: 20)
+            line.write("; ")
+        }
+        tables.cookieSuffixes.write(client, to: &line)
+        if plant == .cookieEmail {
+            line.write("; email=")
+            line.write(utf8: Self.email(salt: UInt64(client), encoded: client % 3 != 0))
+        }
+    }
+
+    private mutating func appendRemoteUser(to line: inout LineWriter) {
+        if rng.below(3) == 0 {
+            line.write(utf8: rng.pick(SampleCorpus.usernames))
+        } else {
+            line.write(utf8: Self.email(salt: rng.next(), encoded: false))
+        }
+    }
+
+    // MARK: - Malformed lines
+
+    private mutating func appendMalformed(time: Int64, to line: inout LineWriter) {
+        switch rng.below(6) {
+        case 0:
+            appendEvent(time: time, flaw: .missingRequest, to: &line)
+        case 1:
+            appendEvent(time: time, flaw: .badTimestamp, to: &line)
+        case 2:
+            appendEvent(time: time, flaw: .badStatus, to: &line)
+        case 3:
+            appendEvent(time: time, flaw: .endsAfterStatus, to: &line)
+        case 4:
+            // Truncated: cut anywhere before the user agent's closing quote, as a crashed writer would.
+            let start = line.count
+            let closeQuote = appendEvent(time: time, flaw: nil, to: &line)
+            let cut = start + 1 + rng.below(closeQuote - start - 1)
+            line.truncate(to: cut)
+            line.write(0x0A)
+        default:
+            // Garbage: binary noise (a stray chunk of a gzip member, say), never a line break.
+            for _ in 0..<rng.between(8...200) {
+                var byte = UInt8(truncatingIfNeeded: rng.next())
+                if byte == 0x0A || byte == 0x0D { byte = 0xFF }
+                line.write(byte)
+            }
+            line.write(0x0A)
+        }
+    }
+
+    private mutating func appendBadTimestamp(_ time: Int64, to line: inout LineWriter) {
+        let start = line.count
+        appendTimestamp(time, to: &line)  // dd/Mon/yyyy:HH:MM:SS +hhmm, then spoil it
+        func patch(_ offset: Int, _ replacement: StaticString) {
+            replacement.withUTF8Buffer { bytes in
+                for (index, byte) in bytes.enumerated() { line[start + offset + index] = byte }
+            }
+        }
+        switch rng.below(5) {
+        case 0: patch(0, "32")
+        case 1: patch(3, "Foo")
+        case 2: patch(12, "25:61")
+        case 3: line.truncate(to: start + 20)  // no zone
+        default:
+            let clock = (12..<20).map { line[start + $0] }
+            line.truncate(to: start)
+            line.write("2026-01-01T")
+            line.write(clock)
+            line.write(0x5A)
+        }
+    }
+
+    // MARK: - Request details
+
+    private static func method(for kind: PathKind, agentClass: AgentClass, rng: inout Xoshiro256StarStar) -> Method {
+        let roll = rng.below(1000)
+        switch kind {
+        case .page:
+            if agentClass == .tool && roll < 150 { return .head }
+            return roll < 955 ? .get : roll < 970 ? .head : roll < 995 ? .post : .options
+        case .asset, .image:
+            return roll < 985 ? .get : .head
+        case .api:
+            return roll < 560 ? .get : roll < 900 ? .post : roll < 940 ? .put : roll < 990 ? .options : .delete
+        case .probe:
+            return roll < 800 ? .get : .post
+        }
+    }
+
+    private static func protocolIndex(agentClass: AgentClass, rng: inout Xoshiro256StarStar) -> Int {
+        let roll = rng.below(100)
+        switch agentClass {
+        case .browser: return roll < 64 ? 1 : roll < 99 ? 0 : 2
+        case .bot: return roll < 75 ? 0 : roll < 97 ? 1 : 2
+        case .tool, .none: return roll < 75 ? 0 : roll < 85 ? 1 : 2
+        }
+    }
+
+    private static func status(for kind: PathKind, method: Method, rng: inout Xoshiro256StarStar) -> Int {
+        let roll = rng.below(10_000)
+        switch kind {
+        case .page:
+            if method == .post { return roll < 6_000 ? 302 : roll < 9_500 ? 200 : roll < 9_800 ? 403 : 500 }
+            switch roll {
+            case ..<8_350: return 200
+            case ..<8_800: return 304
+            case ..<9_100: return 301
+            case ..<9_400: return 302
+            case ..<9_800: return 404
+            case ..<9_850: return 403
+            case ..<9_880: return 401
+            case ..<9_930: return 500
+            case ..<9_960: return 502
+            default: return 503
+            }
+        case .asset, .image:
+            switch roll {
+            case ..<7_000: return 200
+            case ..<9_700: return 304
+            case ..<9_950: return 404
+            case ..<9_980: return 500
+            default: return 503
+            }
+        case .api:
+            if method == .options { return 204 }
+            if method == .post { return roll < 6_000 ? 200 : roll < 8_800 ? 201 : roll < 9_500 ? 400 : roll < 9_900 ? 401 : 500 }
+            switch roll {
+            case ..<8_600: return 200
+            case ..<9_000: return 304
+            case ..<9_300: return 400
+            case ..<9_600: return 401
+            case ..<9_700: return 403
+            case ..<9_880: return 404
+            case ..<9_950: return 500
+            case ..<9_980: return 502
+            default: return 503
+            }
+        case .probe:
+            return roll < 9_000 ? 404 : roll < 9_800 ? 403 : 301
+        }
+    }
+
+    // MARK: - Planted personal data (reserved and test values only)
+
+    private enum Plant: Int {
+        case queryEmail, queryPhone, pathPhone, queryCard, queryName, queryAccount, cookieEmail, remoteUser
+        case referrerEmail
+    }
+
+    private let plantChoice = WeightedChoice([22, 12, 6, 14, 10, 8, 12, 6, 10])
+
+    /// The `name=value` pair a plant adds to the query string; nil for plants that live elsewhere.
+    private static func plantedParameter(_ plant: Plant, salt: UInt64) -> String? {
+        let mixed = SplitMix64.mix(salt)
+        let pick = Int(mixed % 9_973)
+        switch plant {
+        case .queryEmail:
+            let name = ["email", "contact", "user", "login", "e"][pick % 5]
+            return name + "=" + email(salt: mixed, encoded: pick % 4 != 0)
+        case .queryPhone:
+            let name = ["phone", "tel", "mobile", "callback"][pick % 4]
+            return name + "=" + SampleCorpus.phoneValues[pick % SampleCorpus.phoneValues.count]
+        case .queryCard:
+            let name = ["cc", "card_number", "pan", "cardnumber"][pick % 4]
+            return name + "=" + SampleCorpus.testCards[pick % SampleCorpus.testCards.count]
+        case .queryName:
+            let first = SampleCorpus.firstNames[pick % SampleCorpus.firstNames.count]
+            let last = SampleCorpus.lastNames[(pick / 7) % SampleCorpus.lastNames.count]
+            return pick % 3 == 0 ? "name=\(first)+\(last)" : "first_name=\(first)&last_name=\(last)"
+        case .queryAccount:
+            let name = ["account", "account_no", "acct", "customer_account"][pick % 4]
+            return name + "=" + SampleCorpus.accountValues[pick % SampleCorpus.accountValues.count]
+        case .cookieEmail:  // only when the line has no cookie field
+            return "email=" + email(salt: mixed, encoded: true)
+        case .pathPhone, .remoteUser, .referrerEmail:
+            return nil
+        }
+    }
+
+    /// A reserved-domain email address such as `jane.doe@example.com`, `@` optionally encoded as `%40`.
+    private static func email(salt: UInt64, encoded: Bool) -> String {
+        let mixed = SplitMix64.mix(salt ^ 0xE3A1)
+        let first = SampleCorpus.firstNames[Int(mixed % UInt64(SampleCorpus.firstNames.count))].lowercased()
+        let last = SampleCorpus.emailLastNames[Int((mixed >> 8) % UInt64(SampleCorpus.emailLastNames.count))]
+        let domain = SampleCorpus.emailDomains[Int((mixed >> 16) % UInt64(SampleCorpus.emailDomains.count))]
+        let local: String
+        switch (mixed >> 24) % 4 {
+        case 0: local = first + "." + last
+        case 1: local = String(first.prefix(1)) + "." + last
+        case 2: local = first + "." + last + String((mixed >> 32) % 100)
+        default: local = first + "_" + last
+        }
+        return local + (encoded ? "%40" : "@") + domain
+    }
+}
+
+// MARK: - Small value types and constants
+
+enum PathKind: UInt8, Sendable {
+    case page, asset, image, api, probe
+}
+
+enum AgentClass: UInt8, Sendable {
+    case browser, bot, tool, none
+}
+
+private enum Method: Int {
+    case get, head, post, put, options, delete
+}
+
+private enum Referrer {
+    case none, `internal`, search, social, other, odd
+}
+
+private let methodNames: [[UInt8]] = ["GET", "HEAD", "POST", "PUT", "OPTIONS", "DELETE"].map { Array($0.utf8) }
+private let protocolNames: [[UInt8]] = ["HTTP/1.1", "HTTP/2.0", "HTTP/1.0"].map { Array($0.utf8) }
+private let monthNames: [[UInt8]] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    .map { Array($0.utf8) }
+private let badStatuses: [[UInt8]] = ["2OO", "-", "20", "HTTP", "9999"].map { Array($0.utf8) }
+private let originBytes = Array(SampleCorpus.siteOrigin.utf8)
+private let piPathPrefixes: [[UInt8]] = ["/contact/callback/", "/api/v1/customers/by-phone/", "/account/phone/", "/c/"]
+    .map { Array($0.utf8) }
+private let piReferrers = [
+    "https://www.example-shop.test/account/settings?email=", "https://mail.example.com/compose?to=",
+    "https://www.example-shop.test/newsletter/confirm?address=", "https://webmail.example.net/?_task=mail&_to=",
+]
+
+/// Proleptic Gregorian (year, month 1...12, day 1...31) of a day count since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`, http://howardhinnant.github.io/date_algorithms.html).
+func civilFromDays(_ days: Int64) -> (year: Int64, month: Int, day: Int) {
+    let z = days + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let dayOfEra = z - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let monthPrime = (5 * dayOfYear + 2) / 153
+    let day = Int(dayOfYear - (153 * monthPrime + 2) / 5 + 1)
+    let month = Int(monthPrime < 10 ? monthPrime + 3 : monthPrime - 9)
+    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+}

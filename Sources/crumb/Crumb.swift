@@ -1,0 +1,33 @@
+import ArgumentParser
+import CrumbCore
+import CrumbIO
+import Foundation
+
+@main
+struct Crumb: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crumb",
+        abstract: "Turn raw web logs into privacy-safe trend data.",
+        discussion: """
+            crumb reads gzip or plain access logs (or standard input), removes personal information, and \
+            writes hourly or daily trends: SQLite by default, CSV and JSON Lines on request.
+
+            Exit codes: 0 success; 64 usage or policy error; 65 input data errors over the allowed reject \
+            ratio (outputs still written and marked incomplete); 74 I/O error.
+            """,
+        version: CrumbVersion.current,
+        subcommands: [Run.self, Generate.self]
+    )
+}
+
+/// Exit codes from DESIGN.md (sysexits.h values).
+enum ExitStatus {
+    static let usage = ExitCode(64)
+    static let dataError = ExitCode(65)
+    static let ioError = ExitCode(74)
+}
+
+/// Writes one line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,110 @@
+import CrumbTestSupport
+import Foundation
+import Testing
+
+/// Runs the built `crumb` binary (built beside this test bundle) and returns its exit code and output.
+func crumb(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crumb")
+    let process = Process()
+    process.executableURL = FileManager.default.fileExists(atPath: binary.path)
+        ? binary
+        : SharedData.projectRoot.appendingPathComponent(".build/debug/crumb")
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env["CRUMB_KEY"] = nil
+    env["COLUMNS"] = "100"
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(stdin) }
+    try input.fileHandleForWriting.close()
+    let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+    let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdoutData, as: UTF8.self), String(decoding: stderrData, as: UTF8.self))
+}
+
+func scratchDirectory(_ name: String = #function) -> String {
+    let path = NSTemporaryDirectory() + "crumb-cli-\(name.filter(\.isLetter))-\(UUID().uuidString.prefix(8))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+struct CLITests {
+    /// The README's main command, on the bundled sample.
+    @Test func runsTheBundledSample() throws {
+        let out = scratchDirectory()
+        let result = try crumb(["run", SharedData.sample("web/access.log.gz"), "--out", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("crumb: "))
+        #expect(result.stderr.contains(" parsed, 0 rejected"))
+        #expect(FileManager.default.fileExists(atPath: out + "/crumb.db"))
+        #expect(FileManager.default.fileExists(atPath: out + "/manifest.json"))
+    }
+
+    @Test func readsStandardInput() throws {
+        let out = scratchDirectory()
+        let line = #"203.0.113.5 - - [01/Jan/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 10 "-" "curl/8.5.0""# + "\n"
+        let result = try crumb(["run", "-", "--out", out, "--csv", "--no-sqlite"], stdin: Data((line + line).utf8))
+        #expect(result.status == 0, "\(result.stderr)")
+        let csv = try String(contentsOfFile: out + "/web_trends.csv", encoding: .utf8)
+        #expect(csv.contains("2026-01-01T10:00:00Z,hour,path,/a,2,20,0,0,1"))
+    }
+
+    @Test func exitCodes() throws {
+        let out = scratchDirectory()
+        // 74: an input that cannot be read.
+        let missing = try crumb(["run", out + "/no-such-file.log", "--out", out])
+        #expect(missing.status == 74)
+        #expect(missing.stderr.contains("no-such-file.log"))
+        // 64: usage errors.
+        #expect(try crumb(["run", "x", "--bucket", "week"]).status == 64)
+        #expect(try crumb(["run", "x", "--ipv4-prefix", "33"]).status == 64)
+        let hash = try crumb(["run", "x", "--ip-mode", "hash"])
+        #expect(hash.status == 64)
+        #expect(hash.stderr.contains("needs a key"))
+        // 65: bad data over the reject ratio; outputs still written and marked.
+        let garbage = out + "/garbage.log"
+        try Data("this is not a log line\nnor is this one\n".utf8).write(to: URL(fileURLWithPath: garbage))
+        let bad = try crumb(["run", garbage, "--out", out + "/bad"])
+        #expect(bad.status == 65)
+        #expect(bad.stderr.contains("garbage.log:1: error["))
+        #expect(bad.stderr.contains("garbage.log:2: error["))
+        #expect(!bad.stderr.contains("this is not"))
+        let manifest = try String(contentsOfFile: out + "/bad/manifest.json", encoding: .utf8)
+        #expect(manifest.contains(#""incomplete" : true"#))
+    }
+
+    @Test func hashModeWithAKey() throws {
+        let out = scratchDirectory()
+        let result = try crumb(["run", SharedData.sample("web/access.log.gz"), "--out", out, "--ip-mode", "hash"],
+                               environment: ["CRUMB_KEY": "0123456789abcdef0123456789abcdef"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let manifest = try String(contentsOfFile: out + "/manifest.json", encoding: .utf8)
+        #expect(manifest.contains(#""key_ephemeral" : false"#))
+    }
+
+    /// `--help` is part of the interface: snapshotted.
+    @Test(arguments: [["--help"], ["run", "--help"], ["generate", "--help"]])
+    func helpText(_ arguments: [String]) throws {
+        let result = try crumb(arguments)
+        #expect(result.status == 0)
+        let name = arguments.dropLast().joined(separator: "-")
+        let path = SharedData.projectRoot.appendingPathComponent("Tests/CrumbCLITests/Snapshots/help\(name.isEmpty ? "" : "-" + name).txt").path
+        let outcome = GoldenFile.compare(Array(result.stdout.utf8), to: path)
+        #expect(outcome == .match, "\(outcome)")
+    }
+
+    @Test func generateIsDeterministic() throws {
+        let a = try crumb(["generate", "--lines", "200", "--seed", "9"])
+        let b = try crumb(["generate", "--lines", "200", "--seed", "9"])
+        #expect(a.status == 0)
+        #expect(a.stdout == b.stdout)
+        #expect(a.stdout.split(separator: "\n").count == 200)
+    }
+}

@@ -1,0 +1,142 @@
+import CrumbCore
+import CrumbSamples
+import CrumbTestSupport
+import Testing
+
+struct TimeBucketTests {
+    @Test func bucketsAlignToUTC() {
+        #expect(TimeBucket.hour.start(of: 1_767_229_199) == 1_767_225_600)
+        #expect(TimeBucket.hour.start(of: 1_767_229_200) == 1_767_229_200)
+        #expect(TimeBucket.day.start(of: 1_767_311_999) == 1_767_225_600)
+        #expect(TimeBucket.hour.start(of: -1) == -3_600)
+    }
+
+    @Test func iso8601() {
+        #expect(CivilTime.iso8601(0) == "1970-01-01T00:00:00Z")
+        #expect(CivilTime.iso8601(1_767_272_400) == "2026-01-01T13:00:00Z")
+        #expect(CivilTime.iso8601(951_782_400) == "2000-02-29T00:00:00Z")
+        #expect(CivilTime.isoDate(day: 20_454) == "2026-01-01")
+    }
+
+    @Test func civilRoundTrip() {
+        for day in stride(from: Int64(-800_000), through: 800_000, by: 997) {
+            let (y, m, d) = CivilTime.civilFromDays(day)
+            #expect(CivilTime.daysFromCivil(year: y, month: m, day: d) == day)
+        }
+    }
+}
+
+struct ByteInternerTests {
+    @Test func internsDistinctValues() {
+        var interner = ByteInterner(capacity: 4)
+        var ids: [String: Int] = [:]
+        for round in 0..<3 {
+            for index in 0..<5_000 {
+                let text = "value-\(index)"
+                let id = interner.intern(text)
+                if round == 0 { ids[text] = id } else { #expect(ids[text] == id) }
+            }
+        }
+        #expect(interner.count == 5_000)
+        #expect(interner.string(of: ids["value-4321"]!) == "value-4321")
+        #expect(interner.intern("") == interner.intern(""))
+    }
+
+    @Test func rowIndexGrows() {
+        var index = RowIndex(capacity: 2)
+        for key in 0..<10_000 { #expect(index.row(for: UInt64(key) << 32) { key } == key) }
+        for key in 0..<10_000 { #expect(index.row(for: UInt64(key) << 32) { -1 } == key) }
+        #expect(index.count == 10_000)
+    }
+}
+
+struct RejectTallyTests {
+    @Test func samplesKeepNoLetterOrDigit() {
+        var tally = RejectTally(sampleLimit: 2)
+        let line = Array("jane.doe@example.com 4111111111111111 [bad] ñ".utf8)
+        line.withUnsafeBytes { tally.record(.badTimestamp, line: 7, offset: 3, bytes: $0) }
+        line.withUnsafeBytes { tally.record(.badTimestamp, line: 8, offset: 3, bytes: $0) }
+        line.withUnsafeBytes { tally.record(.badStatus, line: 9, offset: 3, bytes: $0) }
+        #expect(tally.counts == [.badTimestamp: 2, .badStatus: 1])
+        #expect(tally.samples.count == 2)
+        #expect(tally.samples[0].shape == "aaaa.aaa@aaaaaaa.aaa 9999999999999999 [aaa] ??")
+        #expect(tally.total == 3)
+    }
+}
+
+struct ChunkingTests {
+    /// The same log, cut any way, gives the same trends, counts and rejects.
+    @Test func aggregatesDoNotDependOnChunking() throws {
+        var options = AccessLogGenerator.Options()
+        options.lines = 3_000
+        options.malformedShare = 0.02
+        options.seed = 7
+        let log = AccessLogGenerator.generate(options)
+        let keyring = try Keyring(secret: Array(repeating: 7, count: 32))
+        let reference = try ChunkingVerifier.run(log, split: .whole, keyring: keyring)
+        #expect(reference.counts.read == 3_000)
+        #expect(reference.counts.rejected > 0)
+        for split: ChunkingVerifier.Split in [.bytes(1), .bytes(13), .random(seed: 1, maxChunk: 4_096), .random(seed: 2, maxChunk: 300)] {
+            let outcome = try ChunkingVerifier.run(log, split: split, keyring: keyring)
+            #expect(outcome == reference, "\(split)")
+        }
+    }
+}
+
+struct WebAggregatorTests {
+    /// Every event is counted once per dimension: each dimension's hits sum to the bucket's total.
+    @Test func dimensionsSumToTotals() throws {
+        var options = AccessLogGenerator.Options()
+        options.lines = 5_000
+        options.seed = 11
+        let log = AccessLogGenerator.generate(options)
+        let keyring = try Keyring(secret: Array(repeating: 1, count: 32))
+        let outcome = try ChunkingVerifier.run(log, split: .whole, keyring: keyring)
+        var sums: [Int64: [String: (hits: Int64, bytes: Int64, e4: Int64, e5: Int64)]] = [:]
+        for record in outcome.records {
+            var entry = sums[record.bucketStart, default: [:]][record.dimension, default: (0, 0, 0, 0)]
+            entry.hits += record.hits
+            entry.bytes += record.bytes
+            entry.e4 += record.status4xx
+            entry.e5 += record.status5xx
+            sums[record.bucketStart, default: [:]][record.dimension] = entry
+        }
+        #expect(sums.count > 24)
+        var totalHits: Int64 = 0
+        for (_, dimensions) in sums {
+            let total = try #require(dimensions["total"])
+            totalHits += total.hits
+            #expect(dimensions.count == WebDimension.allCases.count)
+            for (name, entry) in dimensions {
+                #expect(entry.hits == total.hits, "\(name)")
+                #expect(entry.bytes == total.bytes, "\(name)")
+                #expect(entry.e4 == total.e4 && entry.e5 == total.e5, "\(name)")
+            }
+        }
+        #expect(totalHits == Int64(outcome.counts.parsed))
+    }
+
+    /// Splitting the input between two aggregators and merging gives exactly the single run's result.
+    @Test func mergeIsExact() throws {
+        var options = AccessLogGenerator.Options()
+        options.lines = 4_000
+        options.seed = 5
+        let log = AccessLogGenerator.generate(options)
+        let keyring = try Keyring(secret: Array(repeating: 3, count: 32))
+        let anonymizer = try IPAnonymizer(mode: .truncate(ipv4Prefix: 24, ipv6Prefix: 48), keyring: nil)
+        func processor(_ bytes: ArraySlice<UInt8>) -> WebLogProcessor {
+            var processor = WebLogProcessor(configuration: WebLogConfiguration(), keyring: keyring, anonymizer: anonymizer)
+            var framer = LineFramer()
+            Array(bytes).withUnsafeBytes { framer.feed($0) { processor.process($0) } }
+            framer.finish { processor.process($0) }
+            return processor
+        }
+        // Cut at a line boundary near the middle.
+        let middle = log[(log.count / 2)...].firstIndex(of: UInt8(ascii: "\n"))! + 1
+        var first = processor(log[..<middle])
+        let second = processor(log[middle...])
+        first.mergeTrends(second)
+        let whole = processor(log[...])
+        #expect(first.aggregator.records() == whole.aggregator.records())
+    }
+}

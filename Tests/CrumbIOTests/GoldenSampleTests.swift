@@ -1,0 +1,36 @@
+import CrumbCore
+import CrumbIO
+import CrumbTestSupport
+import Foundation
+import Testing
+
+/// The committed samples against their expected trends, byte for byte. Re-record with
+/// `CRUMB_RECORD_GOLDEN=1 swift test` (the run then fails on purpose) and commit the change.
+struct GoldenSampleTests {
+    static let samples = ["access.log.gz", "bad-lines.log"]
+
+    @Test(arguments: samples)
+    func sampleTrendsMatchGoldenFiles(_ name: String) throws {
+        let keyText = try String(contentsOfFile: SharedData.sample("keys/sample.key"), encoding: .utf8)
+        let keyring = try Keyring(keyFileContents: Array(keyText.utf8))
+        let out = temporaryDirectory(#function + name)
+        var configuration = RunConfiguration(inputs: [SharedData.sample("web/" + name)], outputDirectory: out, keyring: keyring)
+        configuration.writeCSV = true
+        configuration.writeSQLite = false
+        configuration.maxRejectRatio = 1
+        let report = try BatchRunner.run(configuration)
+
+        let csv = try Array(Data(contentsOf: URL(fileURLWithPath: out + "/web_trends.csv")))
+        let trends = GoldenFile.compare(csv, to: SharedData.sample("expected/\(name).web_trends.csv"))
+        #expect(trends == .match, "\(trends)")
+
+        // Line counts, rejects by reason and the redacted reject samples.
+        let input = try #require(report.manifest.inputs.first)
+        var summary = "lines_read \(input.linesRead)\nlines_parsed \(input.linesParsed)\nlines_rejected \(input.linesRejected)\n"
+        summary += "lines_blank \(input.linesBlank)\nformat \(input.format)\nencoding \(input.encoding)\n"
+        for (reason, count) in input.rejectsByReason.sorted(by: { $0.key < $1.key }) { summary += "reject \(reason) \(count)\n" }
+        for sample in input.rejectSamples { summary += "sample \(sample.line) \(sample.code.rawValue) @\(sample.offset) \(sample.shape)\n" }
+        let counts = GoldenFile.compare(Array(summary.utf8), to: SharedData.sample("expected/\(name).summary.txt"))
+        #expect(counts == .match, "\(counts)")
+    }
+}
