@@ -51,6 +51,6 @@ let package = Package(
         .target(name: "CrumbTestSupport", dependencies: ["CrumbCore", "CrumbIO"]),
         .testTarget(name: "CrumbCoreTests", dependencies: ["CrumbCore", "CrumbTestSupport", "CrumbSamples"]),
         .testTarget(name: "CrumbIOTests", dependencies: ["CrumbIO", "CrumbCore", "CrumbTestSupport", "CrumbSamples"]),
-        .testTarget(name: "CrumbCLITests", dependencies: ["crumb", "CrumbTestSupport"]),
+        .testTarget(name: "CrumbCLITests", dependencies: ["crumb", "CrumbTestSupport"], exclude: ["Snapshots"]),
     ]
 )

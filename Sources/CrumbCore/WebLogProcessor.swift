@@ -86,7 +86,7 @@ public struct WebLogProcessor: Sendable {
             rejects.record(.lineTooLong, line: number, offset: 0, bytes: nil)
         case .line(let bytes, let number):
             counts.read += 1
-            if bytes.isEmpty || bytes.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) {
+            if bytes.isEmpty || (Self.isBlank(bytes[0]) && bytes.allSatisfy(Self.isBlank)) {
                 counts.blank += 1
                 return
             }
@@ -224,6 +224,10 @@ public struct WebLogProcessor: Sendable {
         material.append(UInt8(ascii: "c"))
         material.append(contentsOf: UnsafeRawBufferPointer(rebasing: header[best.range]))
         return true
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
     }
 
     /// Returns the current input's counts and rejects and starts afresh for the next input; the trends

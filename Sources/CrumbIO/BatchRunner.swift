@@ -201,7 +201,8 @@ public enum BatchRunner {
             } catch is UnrecognizedFormat {
                 gaveUp = true
             } catch let error as DecodeError {
-                framer.finish { processor.process($0) }
+                // The line the fault cut is incomplete: it is neither parsed nor counted.
+                _ = framer.discardPartialLine()
                 failure = error.description
             }
             encoding = decoder.encoding ?? .plain

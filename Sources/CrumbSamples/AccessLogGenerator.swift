@@ -1,3 +1,5 @@
+import CrumbCore
+
 /// A deterministic generator of realistic Apache/nginx `combined` access logs, optionally with a trailing quoted
 /// Cookie field (`LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\" \"%{Cookie}i\""`, see
 /// https://httpd.apache.org/docs/current/mod/mod_log_config.html and nginx's predefined `combined` log_format).
@@ -114,9 +116,10 @@ public struct AccessLogGenerator: Sendable {
 
     private func appendTimestamp(_ time: Int64, to line: inout LineWriter) {
         let local = time + Int64(options.utcOffsetMinutes) * 60
-        let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
+        let days = CivilTime.dayNumber(of: local)
         let secondOfDay = Int(local - days * 86_400)
-        let (year, month, day) = civilFromDays(days)
+        let (year, civilMonth, civilDay) = CivilTime.civilFromDays(days)
+        let month = Int(civilMonth), day = Int(civilDay)
         line.writeTwoDigits(day)
         line.write(0x2F)
         line.write(monthNames[month - 1])
@@ -532,16 +535,3 @@ private let piReferrers = [
     "https://www.example-shop.test/newsletter/confirm?address=", "https://webmail.example.net/?_task=mail&_to=",
 ]
 
-/// Proleptic Gregorian (year, month 1...12, day 1...31) of a day count since 1970-01-01
-/// (Howard Hinnant's `civil_from_days`, http://howardhinnant.github.io/date_algorithms.html).
-func civilFromDays(_ days: Int64) -> (year: Int64, month: Int, day: Int) {
-    let z = days + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let dayOfEra = z - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let monthPrime = (5 * dayOfYear + 2) / 153
-    let day = Int(dayOfYear - (153 * monthPrime + 2) / 5 + 1)
-    let month = Int(monthPrime < 10 ? monthPrime + 3 : monthPrime - 9)
-    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-}

@@ -52,6 +52,18 @@ struct LineFramerTests {
         #expect(frames(long + "\nafter\n", chunkSize: 4096) == ["1:tooLong(\(1 << 20))", "2:after"])
     }
 
+    @Test func discardsACutLastLine() {
+        var framer = LineFramer(maxLineLength: 8)
+        var lines = 0
+        Array("one\ntw".utf8).withUnsafeBytes { framer.feed($0) { _ in lines += 1 } }
+        let hadPartial = framer.discardPartialLine()
+        #expect(hadPartial)
+        framer.finish { _ in lines += 1 }
+        #expect(lines == 1)
+        let hadAnother = framer.discardPartialLine()
+        #expect(!hadAnother)
+    }
+
     @Test func countsLines() {
         var framer = LineFramer(maxLineLength: 8)
         Array("1\n2\n3".utf8).withUnsafeBytes { framer.feed($0) { _ in } }

@@ -56,22 +56,34 @@ public struct WebAggregator: Sendable {
 
     public init(bucket: TimeBucket) {
         self.bucket = bucket
-        values = WebDimension.allCases.map { _ in ByteInterner() }
+        values = WebDimension.allCases.map { _ in
+            var interner = ByteInterner()
+            _ = interner.intern(Self.overflowText)
+            return interner
+        }
     }
 
     /// Number of rows so far.
     public var rowCount: Int { hits.count }
 
-    /// The id of `bytes` as a value of `dimension`.
+    /// The id of `bytes` as a value of `dimension`. Past 2^27 distinct values in one dimension, new values
+    /// are counted under `(overflow)` rather than failing.
     @inline(__always)
     public mutating func valueID(_ dimension: WebDimension, _ bytes: UnsafeRawBufferPointer) -> Int {
-        values[dimension.rawValue].intern(bytes)
+        let id = values[dimension.rawValue].intern(bytes)
+        return id < Self.valueLimit ? id : Self.overflowValue
     }
 
     /// The id of `text` as a value of `dimension`.
     public mutating func valueID(_ dimension: WebDimension, _ text: String) -> Int {
-        values[dimension.rawValue].intern(text)
+        let id = values[dimension.rawValue].intern(text)
+        return id < Self.valueLimit ? id : Self.overflowValue
     }
+
+    /// Every dimension's first value, so that its id is known.
+    static let overflowText = "(overflow)"
+    static let overflowValue = 0
+    static let valueLimit = 1 << Int(valueBits)
 
     /// The ordinal of the bucket holding `time` (epoch seconds UTC). Logs are mostly in time order, so the
     /// last bucket is checked first.
@@ -108,7 +120,6 @@ public struct WebAggregator: Sendable {
     }
 
     private mutating func row(ordinal: Int, dimension: WebDimension, value: Int) -> Int {
-        precondition(value < 1 << Self.valueBits, "too many distinct values in one dimension")
         let key = UInt64(ordinal) << 32 | UInt64(dimension.rawValue) << Self.valueBits | UInt64(value)
         let next = hits.count
         let row = index.row(for: key) { next }

@@ -14,4 +14,22 @@ public enum ASCII {
     public static func lowercased(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
+
+    /// The value of a decimal digit byte, or `nil`.
+    @inlinable
+    public static func decimalValue(_ byte: UInt8) -> UInt8? {
+        let value = byte &- UInt8(ascii: "0")
+        return value < 10 ? value : nil
+    }
+
+    /// The value of a hex digit byte in either case, or `nil`.
+    @inlinable
+    public static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
 }

@@ -67,6 +67,15 @@ public struct LineFramer: Sendable {
         discarded = 0
     }
 
+    /// Drops a partial last line without delivering it (the input ended by a fault, so the line is cut),
+    /// and resets the framer. Returns whether there was one.
+    public mutating func discardPartialLine() -> Bool {
+        let hadPartial = discarded > 0 || !carry.isEmpty
+        carry.removeAll(keepingCapacity: true)
+        discarded = 0
+        return hadPartial
+    }
+
     @usableFromInline
     mutating func completeLine(_ tail: UnsafeRawBufferPointer, _ body: (Frame) throws -> Void) rethrows {
         lineCount += 1

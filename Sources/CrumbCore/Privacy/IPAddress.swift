@@ -148,7 +148,7 @@ extension IPAddress {
             }
             let partStart = index
             var partValue: UInt32 = 0
-            while index < end, index - partStart < 3, let digit = IPText.decimalValue(bytes[index]) {
+            while index < end, index - partStart < 3, let digit = ASCII.decimalValue(bytes[index]) {
                 partValue = partValue * 10 + UInt32(digit)
                 index += 1
             }
@@ -182,7 +182,7 @@ extension IPAddress {
             // One group, or an IPv4 tail, starting at `index`.
             let groupStart = index
             var group: UInt64 = 0
-            while index < end, index - groupStart < 5, let digit = IPText.hexValue(bytes[index]) {
+            while index < end, index - groupStart < 5, let digit = ASCII.hexValue(bytes[index]) {
                 group = group << 4 | UInt64(digit)
                 index += 1
             }
@@ -349,19 +349,4 @@ private enum IPText {
         nibble < 10 ? zero + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
-    /// The value of a decimal digit byte, or `nil`.
-    static func decimalValue(_ byte: UInt8) -> UInt8? {
-        let value = byte &- zero
-        return value < 10 ? value : nil
-    }
-
-    /// The value of a hex digit byte in either case, or `nil`.
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }

@@ -200,20 +200,11 @@ private enum KeyText {
         result.reserveCapacity(text.count / 2)
         var index = text.startIndex
         while index < text.endIndex {
-            guard let high = hexValue(text[index]), let low = hexValue(text[index + 1]) else { return nil }
+            guard let high = ASCII.hexValue(text[index]), let low = ASCII.hexValue(text[index + 1]) else { return nil }
             result.append(high << 4 | low)
             index += 2
         }
         return result
-    }
-
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// The bytes of standard base64 (RFC 4648 §4), with or without `=` padding, or `nil` for anything
