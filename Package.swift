@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // The system zlib (Debian: zlib1g-dev).
@@ -26,6 +27,8 @@ let package = Package(
             name: "CrumbCore",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                // AES as a block permutation, for prefix-preserving (CryptoPAn-style) IP anonymization.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         // Effects: decompression, inputs, sinks, manifest, runners.
@@ -35,6 +38,7 @@ let package = Package(
                 "CrumbCore",
                 "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // Deterministic generator of realistic logs, for samples, tests and benchmarks.
@@ -48,9 +52,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "CrumbTestSupport", dependencies: ["CrumbCore", "CrumbIO"]),
+        .target(name: "CrumbTestSupport", dependencies: ["CrumbCore", "CrumbIO", "CrumbSamples"]),
         .testTarget(name: "CrumbCoreTests", dependencies: ["CrumbCore", "CrumbTestSupport", "CrumbSamples"]),
         .testTarget(name: "CrumbIOTests", dependencies: ["CrumbIO", "CrumbCore", "CrumbTestSupport", "CrumbSamples"]),
-        .testTarget(name: "CrumbCLITests", dependencies: ["crumb", "CrumbTestSupport"], exclude: ["Snapshots"]),
+        .testTarget(name: "CrumbCLITests", dependencies: ["crumb", "CrumbTestSupport", "CrumbSamples"], exclude: ["Snapshots"]),
     ]
 )

@@ -1,15 +1,21 @@
 /// How web access logs are turned into trends: validated once, then used on every line.
 public struct WebLogConfiguration: Sendable {
-    public var bucket: TimeBucket = .hour
+    /// The privacy policy in force.
+    public var policy: Policy = .standard
     public var parserMode: CombinedLogParser.Mode = .lenient
-    /// Names of tracking cookies whose value identifies a visitor, in order of preference.
-    public var visitorCookies: [String] = ["visitor_id", "vid", "_ga", "_pk_id", "uid"]
-    /// Whether the client address may feed the visitor id (false when the IP mode is `drop`).
-    public var addressIdentifiesVisitor = true
     /// Reject samples kept per input.
     public var rejectSamples = 5
 
-    public init() {}
+    public init(policy: Policy = .standard) {
+        self.policy = policy
+    }
+
+    public var bucket: TimeBucket { policy.bucket }
+
+    /// Whether the client address may feed the visitor id: not when the policy drops it.
+    public var addressIdentifiesVisitor: Bool {
+        policy.ipMode != .drop && policy.fields[.clientIP] != .drop
+    }
 }
 
 /// Counters for one input or a whole run.
@@ -18,6 +24,8 @@ public struct LineCounts: Sendable, Equatable, Codable {
     public var parsed = 0
     public var rejected = 0
     public var blank = 0
+    /// Parsed events that carried an opt-out signal.
+    public var optedOut = 0
 
     public init() {}
 
@@ -26,23 +34,46 @@ public struct LineCounts: Sendable, Equatable, Codable {
         parsed += other.parsed
         rejected += other.rejected
         blank += other.blank
+        optedOut += other.optedOut
     }
 }
 
-/// Parses, anonymizes and aggregates access-log lines: the per-line hot path of `crumb run`.
+/// Parses, classifies, anonymizes and aggregates access-log lines: the per-line hot path of `crumb run`.
 ///
-/// One processor per worker. It owns its aggregator, reject tally and caches (user agents, visitor ids,
-/// anonymized addresses); processors of different workers are combined with `merge(_:)`.
+/// For each line: parse into byte ranges; honour opt-out; derive the keyed visitor id; split the request
+/// target, referrer, cookies and remote user into interaction data and personal information (counted by
+/// kind; sent to the vault buffer when the policy asks, never when sensitive); count the interaction data in
+/// every enabled dimension; and, when asked, append a PI-free event record.
+///
+/// One processor per worker. It owns its aggregator, tallies, caches (user agents, visitor ids, anonymized
+/// addresses) and output buffers; processors of different workers merge with `mergeTrends(_:)`.
 public struct WebLogProcessor: Sendable {
     public let configuration: WebLogConfiguration
     public let parser: CombinedLogParser
     public private(set) var aggregator: WebAggregator
     public private(set) var rejects: RejectTally
     public private(set) var counts = LineCounts()
+    /// Personal information found in the current input, by kind and field (counts only).
+    public var personal: PersonalDataTally { router.tally }
+    /// Lines of the current input that had the `combined` fields.
+    public private(set) var combinedLines = 0
+
+    /// Events output (JSON Lines), filled when the policy asks for events; drained by the runner.
+    public var eventBuffer: [UInt8] = []
+    /// Vault output (JSON Lines), filled when the policy asks for the vault; drained by the runner.
+    public var vaultBuffer: [UInt8] {
+        get { router.vault }
+        set { router.vault = newValue }
+    }
+    private var router: PersonalDataRouter
 
     private var anonymizer: IPAnonymizer
     private var visitors: VisitorHasher
+    private var sanitizer: RequestSanitizer
     private let classifier = UserAgentClassifier()
+    private let enabled: [Bool]
+    private let writeEvents: Bool
+    private let writeVault: Bool
 
     /// Distinct raw user agents → their dimension values, classified once.
     private var userAgents = ByteInterner(capacity: 4096)
@@ -53,27 +84,63 @@ public struct WebLogProcessor: Sendable {
     private var noReferrer = 0
     private var invalidReferrer = 0
     private var droppedAddressReferrer = 0
+    private var invalidRequest = 0
+    private var noCampaign = 0
+    private var path: [UInt8] = []
+    private var query: [UInt8] = []
+    private var campaign: [UInt8] = []
     private var scratch: [UInt8] = []
     private var material: [UInt8] = []
-    private var cookieNames: [[UInt8]]
+    private var trackingCookies: [[UInt8]]
+    private var optOutName: [UInt8]?
+    private var optOutValue: [UInt8]?
+    /// The cookies crumb reads itself (tracking, opt-out), which the PI scan skips.
+    private var cookiesRead: [[UInt8]] = []
 
     struct UserAgentValues: Sendable {
         var family: Int, version: Int, os: Int, device: Int, agentClass: Int
+        var info: UserAgentInfo
+        var personalKinds: [PersonalDataKind]
     }
 
     public init(configuration: WebLogConfiguration, keyring: Keyring, anonymizer: IPAnonymizer) {
+        let policy = configuration.policy
         self.configuration = configuration
         self.parser = CombinedLogParser(mode: configuration.parserMode)
         self.anonymizer = anonymizer
         self.visitors = VisitorHasher(keyring: keyring)
         self.rejects = RejectTally(sampleLimit: configuration.rejectSamples)
-        self.cookieNames = configuration.visitorCookies.map { Array($0.utf8) }
-        var aggregator = WebAggregator(bucket: configuration.bucket)
+        self.sanitizer = RequestSanitizer(detector: PersonalDataDetector(options: policy.detectorOptions), policy: policy)
+        self.trackingCookies = policy.fields[.cookie] == .drop ? [] : policy.trackingCookies.map { Array($0.utf8) }
+        if policy.optOutSignals.contains(.cookie), let name = policy.optOutCookieName {
+            optOutName = Array(name.utf8)
+            optOutValue = policy.optOutCookieValue.map { Array($0.utf8) }
+        }
+        cookiesRead = trackingCookies + (optOutName.map { [$0] } ?? [])
+        // A dimension is counted when the policy lists it and the field it comes from is interaction data.
+        let interaction = { (role: Policy.Role) in policy.fields[role] == .interaction }
+        enabled = WebDimension.allCases.map { dimension in
+            switch dimension {
+            case .total: true
+            case .path: policy.dimensions.contains(.path) && interaction(.path)
+            case .referrerHost: policy.dimensions.contains(.referrerHost) && interaction(.referrer)
+            case .uaFamily, .uaVersion, .os, .device, .agentClass:
+                policy.dimensions.contains(dimension) && interaction(.userAgent)
+            case .statusClass: policy.dimensions.contains(.statusClass) && interaction(.status)
+            case .campaign: policy.dimensions.contains(.campaign) && interaction(.query)
+            }
+        }
+        writeEvents = policy.events
+        writeVault = policy.vault
+        router = PersonalDataRouter(fields: policy.fields)
+        var aggregator = WebAggregator(bucket: policy.bucket)
         totalValue = aggregator.valueID(.total, "all")
         statusValues = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"].map { aggregator.valueID(.statusClass, $0) }
         noReferrer = aggregator.valueID(.referrerHost, "(none)")
         invalidReferrer = aggregator.valueID(.referrerHost, "(invalid)")
         droppedAddressReferrer = aggregator.valueID(.referrerHost, "(ip address)")
+        invalidRequest = aggregator.valueID(.path, "(invalid request)")
+        noCampaign = aggregator.valueID(.campaign, "(none)")
         self.aggregator = aggregator
     }
 
@@ -94,7 +161,7 @@ public struct WebLogProcessor: Sendable {
                 let event = try parser.parse(bytes)
                 counts.parsed += 1
                 if event.isCombined { combinedLines += 1 }
-                aggregate(event, in: bytes)
+                handle(event, in: bytes)
             } catch {
                 counts.rejected += 1
                 rejects.record(error.code, line: number, offset: error.offset, bytes: bytes)
@@ -102,37 +169,104 @@ public struct WebLogProcessor: Sendable {
         }
     }
 
-    /// Counts a parsed event once in every dimension.
-    mutating func aggregate(_ event: AccessLogEvent, in line: UnsafeRawBufferPointer) {
-        let ordinal = aggregator.bucketOrdinal(for: event.time)
+    private static func isBlank(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+    }
+
+    /// Classifies one event and counts it once in every enabled dimension.
+    mutating func handle(_ event: AccessLogEvent, in line: UnsafeRawBufferPointer) {
+        let policy = configuration.policy
         let day = CivilTime.dayNumber(of: event.time)
-        let visitor = visitorID(event, line, day: day)
+
+        // Opt-out first: an opted-out event is never tracked, and counted anonymously only if allowed.
+        var tracking: Range<Int>?
+        var optedOut = false
+        if let cookie = event.cookie {
+            (tracking, optedOut) = inspectCookies(UnsafeRawBufferPointer(rebasing: line[cookie]), base: cookie.lowerBound)
+        }
+        if optedOut {
+            counts.optedOut += 1
+            if !policy.countOptedOutInTotals { return }
+        }
+        let visitor = optedOut ? nil : visitorID(event, line, tracking: tracking, day: day)
+
+        // Personal information: counted always, kept only in the vault when the policy routes it there.
+        // The router is moved out of `self` for the event, so that the scanners' callbacks capture it alone.
+        var router = PersonalDataRouter(fields: policy.fields)
+        swap(&router, &self.router)
+        defer { swap(&router, &self.router) }
+        router.begin(vaultVisitor: writeVault ? visitor : nil, day: day)
+
+        // Request target → path (placeholders for PI), kept query, campaign.
+        if event.requestIsValid {
+            sanitizer.sanitize(target: UnsafeRawBufferPointer(rebasing: line[event.target]), path: &path,
+                               query: &query, campaign: &campaign) { finding in
+                router.report(finding, role: finding.field == .path ? .path : .query)
+            }
+        } else {
+            path.removeAll(keepingCapacity: true)
+            query.removeAll(keepingCapacity: true)
+            campaign.removeAll(keepingCapacity: true)
+        }
+        if let cookie = event.cookie, policy.fields[.cookie] != .drop {
+            sanitizer.scanCookies(UnsafeRawBufferPointer(rebasing: line[cookie]), skipping: cookiesRead) {
+                router.report($0, role: .cookie)
+            }
+        }
+        if let referrer = event.referrer, policy.fields[.referrer] != .drop {
+            sanitizer.scanReferrer(UnsafeRawBufferPointer(rebasing: line[referrer])) { router.report($0, role: .referrer) }
+        }
+        let user = UnsafeRawBufferPointer(rebasing: line[event.remoteUser])
+        if !(user.count == 1 && user[0] == UInt8(ascii: "-")), policy.fields[.remoteUser] != .drop {
+            sanitizer.scanText(user, field: .remoteUser, namedIfClean: true) { router.report($0, role: .remoteUser) }
+        }
+        let agent = userAgentValues(event, line)
+        for kind in agent.personalKinds { router.count(kind, in: .userAgent) }
+        if policy.fields[.clientIP] == .personal {
+            router.vaultClient(UnsafeRawBufferPointer(rebasing: line[event.client]))
+        }
+        router.end()
+
+        // Trends.
+        let ordinal = aggregator.bucketOrdinal(for: event.time)
         let bytes = event.bytes
         let status = event.status
-
         aggregator.add(bucket: ordinal, .total, value: totalValue, bytes: bytes, status: status, visitor: visitor)
-
-        let path: Int
-        if event.requestIsValid {
-            URLSanitizer.path(of: UnsafeRawBufferPointer(rebasing: line[event.target]), into: &scratch)
-            path = scratch.withUnsafeBytes { aggregator.valueID(.path, $0) }
-        } else {
-            path = aggregator.valueID(.path, "(invalid request)")
+        if enabled[WebDimension.path.rawValue] {
+            let value = event.requestIsValid ? path.withUnsafeBytes { aggregator.valueID(.path, $0) } : invalidRequest
+            aggregator.add(bucket: ordinal, .path, value: value, bytes: bytes, status: status, visitor: visitor)
         }
-        aggregator.add(bucket: ordinal, .path, value: path, bytes: bytes, status: status, visitor: visitor)
+        if enabled[WebDimension.referrerHost.rawValue] {
+            let value = referrerValue(event, line, day: day)
+            aggregator.add(bucket: ordinal, .referrerHost, value: value, bytes: bytes, status: status, visitor: visitor)
+        }
+        if enabled[WebDimension.uaFamily.rawValue] {
+            aggregator.add(bucket: ordinal, .uaFamily, value: agent.family, bytes: bytes, status: status, visitor: visitor)
+        }
+        if enabled[WebDimension.uaVersion.rawValue] {
+            aggregator.add(bucket: ordinal, .uaVersion, value: agent.version, bytes: bytes, status: status, visitor: visitor)
+        }
+        if enabled[WebDimension.os.rawValue] {
+            aggregator.add(bucket: ordinal, .os, value: agent.os, bytes: bytes, status: status, visitor: visitor)
+        }
+        if enabled[WebDimension.device.rawValue] {
+            aggregator.add(bucket: ordinal, .device, value: agent.device, bytes: bytes, status: status, visitor: visitor)
+        }
+        if enabled[WebDimension.agentClass.rawValue] {
+            aggregator.add(bucket: ordinal, .agentClass, value: agent.agentClass, bytes: bytes, status: status, visitor: visitor)
+        }
+        if enabled[WebDimension.statusClass.rawValue] {
+            let value = status >= 100 && status < 600 ? statusValues[status / 100 - 1] : statusValues[5]
+            aggregator.add(bucket: ordinal, .statusClass, value: value, bytes: bytes, status: status, visitor: visitor)
+        }
+        if enabled[WebDimension.campaign.rawValue] {
+            let value = campaign.isEmpty ? noCampaign : campaign.withUnsafeBytes { aggregator.valueID(.campaign, $0) }
+            aggregator.add(bucket: ordinal, .campaign, value: value, bytes: bytes, status: status, visitor: visitor)
+        }
 
-        let referrer = referrerValue(event, line, day: day)
-        aggregator.add(bucket: ordinal, .referrerHost, value: referrer, bytes: bytes, status: status, visitor: visitor)
-
-        let agent = userAgentValues(event, line)
-        aggregator.add(bucket: ordinal, .uaFamily, value: agent.family, bytes: bytes, status: status, visitor: visitor)
-        aggregator.add(bucket: ordinal, .uaVersion, value: agent.version, bytes: bytes, status: status, visitor: visitor)
-        aggregator.add(bucket: ordinal, .os, value: agent.os, bytes: bytes, status: status, visitor: visitor)
-        aggregator.add(bucket: ordinal, .device, value: agent.device, bytes: bytes, status: status, visitor: visitor)
-        aggregator.add(bucket: ordinal, .agentClass, value: agent.agentClass, bytes: bytes, status: status, visitor: visitor)
-
-        let statusClass = status >= 100 && status < 600 ? statusValues[status / 100 - 1] : statusValues[5]
-        aggregator.add(bucket: ordinal, .statusClass, value: statusClass, bytes: bytes, status: status, visitor: visitor)
+        if writeEvents, !optedOut {
+            appendEvent(event, line, agent: agent, visitor: visitor, day: day)
+        }
     }
 
     private mutating func referrerValue(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, day: Int64) -> Int {
@@ -164,23 +298,66 @@ public struct WebLogProcessor: Sendable {
         return values
     }
 
+    /// Classifies a user agent once, and scans it once for personal information (bots often carry a
+    /// contact address; apps sometimes an account).
     private mutating func classify(_ raw: UnsafeRawBufferPointer) -> UserAgentValues {
         let info = classifier.classify(raw)
         let version = info.majorVersion.map { "\(info.family) \($0)" } ?? info.family
+        var kinds: [PersonalDataKind] = []
+        if configuration.policy.fields[.userAgent] != .drop {
+            sanitizer.scanText(raw, field: .userAgent, namedIfClean: false) { kinds.append($0.kind) }
+        }
         return UserAgentValues(
             family: aggregator.valueID(.uaFamily, info.family),
             version: aggregator.valueID(.uaVersion, version),
             os: aggregator.valueID(.os, info.os),
             device: aggregator.valueID(.device, info.device.rawValue),
-            agentClass: aggregator.valueID(.agentClass, info.agentClass.rawValue)
+            agentClass: aggregator.valueID(.agentClass, info.agentClass.rawValue),
+            info: info, personalKinds: kinds
         )
+    }
+
+    /// Finds the preferred tracking cookie and the opt-out cookie in a Cookie header
+    /// (`name=value; name=value`). Ranges are offsets in the line (`base` is the header's offset).
+    private func inspectCookies(_ header: UnsafeRawBufferPointer, base: Int) -> (Range<Int>?, Bool) {
+        var best: (rank: Int, range: Range<Int>)?
+        var optedOut = false
+        var start = 0
+        let count = header.count
+        while start < count {
+            while start < count, header[start] == UInt8(ascii: " ") { start += 1 }
+            var end = start
+            while end < count, header[end] != UInt8(ascii: ";") { end += 1 }
+            var equals = start
+            while equals < end, header[equals] != UInt8(ascii: "=") { equals += 1 }
+            if equals < end {
+                let name = UnsafeRawBufferPointer(rebasing: header[start..<equals])
+                if let optOutName, optOutName.elementsEqual(name) {
+                    let value = UnsafeRawBufferPointer(rebasing: header[(equals + 1)..<end])
+                    if optOutValue.map({ $0.elementsEqual(value) }) ?? true { optedOut = true }
+                }
+                if equals + 1 < end {
+                    for (rank, wanted) in trackingCookies.enumerated() where rank < (best?.rank ?? Int.max) {
+                        if wanted.elementsEqual(name) {
+                            best = (rank, (base + start)..<(base + end))
+                            break
+                        }
+                    }
+                }
+            }
+            start = end + 1
+        }
+        return (best?.range, optedOut)
     }
 
     /// The keyed visitor id: a tracking cookie when present, else (client address, user agent); nil when
     /// neither may be used.
-    private mutating func visitorID(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, day: Int64) -> UInt64? {
+    private mutating func visitorID(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, tracking: Range<Int>?,
+                                    day: Int64) -> UInt64? {
         material.removeAll(keepingCapacity: true)
-        if let cookie = event.cookie, appendTrackingCookie(UnsafeRawBufferPointer(rebasing: line[cookie])) {
+        if let tracking {
+            material.append(UInt8(ascii: "c"))
+            material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[tracking]))
             return material.withUnsafeBytes { visitors.visitor($0, day: day) }
         }
         guard configuration.addressIdentifiesVisitor else { return nil }
@@ -197,55 +374,167 @@ public struct WebLogProcessor: Sendable {
         return material.withUnsafeBytes { visitors.visitor($0, day: day) }
     }
 
-    /// Finds the first configured tracking cookie in a Cookie header (`name=value; name=value`) and writes
-    /// `c name=value` into `material`.
-    private mutating func appendTrackingCookie(_ header: UnsafeRawBufferPointer) -> Bool {
-        var best: (rank: Int, range: Range<Int>)?
-        var start = 0
-        let count = header.count
-        while start < count {
-            while start < count, header[start] == UInt8(ascii: " ") { start += 1 }
-            var end = start
-            while end < count, header[end] != UInt8(ascii: ";") { end += 1 }
-            var equals = start
-            while equals < end, header[equals] != UInt8(ascii: "=") { equals += 1 }
-            if equals < end, equals + 1 < end {
-                let name = UnsafeRawBufferPointer(rebasing: header[start..<equals])
-                for (rank, wanted) in cookieNames.enumerated() where rank < (best?.rank ?? Int.max) {
-                    if wanted.elementsEqual(name) {
-                        best = (rank, start..<end)
-                        break
-                    }
-                }
-            }
-            start = end + 1
+    /// The visitor's pseudonym in events and vault: `v:` and 16 hex digits of the keyed visitor id. It
+    /// changes with the key period, like the id.
+    static func appendPseudonym(_ visitor: UInt64, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: "v"))
+        out.append(UInt8(ascii: ":"))
+        for shift in stride(from: 60, through: 0, by: -4) {
+            let nibble = UInt8(truncatingIfNeeded: visitor >> UInt64(shift) & 0xF)
+            out.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
         }
-        guard let best else { return false }
-        material.append(UInt8(ascii: "c"))
-        material.append(contentsOf: UnsafeRawBufferPointer(rebasing: header[best.range]))
-        return true
+        out.append(UInt8(ascii: "\""))
     }
 
-    private static func isBlank(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+    /// One PI-free event: time, request (sanitized path, kept query), status, bytes, referrer host, user
+    /// agent classes, the client per the IP mode, and the visitor pseudonym. When the vault is on, no
+    /// IP-derived value is written next to the pseudonym that links to it.
+    private mutating func appendEvent(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, agent: UserAgentValues,
+                                      visitor: UInt64?, day: Int64) {
+        let policy = configuration.policy
+        // Moved out and back, so that appending never copies the buffer.
+        var out: [UInt8] = []
+        swap(&out, &eventBuffer)
+        defer { swap(&out, &eventBuffer) }
+        out.append(contentsOf: #"{"time":""#.utf8)
+        out.append(contentsOf: CivilTime.iso8601(event.time).utf8)
+        out.append(UInt8(ascii: "\""))
+        func string(_ key: String, _ bytes: UnsafeRawBufferPointer) {
+            out.append(UInt8(ascii: ","))
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: key.utf8)
+            out.append(UInt8(ascii: "\""))
+            out.append(UInt8(ascii: ":"))
+            JSONText.appendString(bytes, to: &out)
+        }
+        if event.requestIsValid {
+            string("method", UnsafeRawBufferPointer(rebasing: line[event.method]))
+            if policy.fields[.path] == .interaction { path.withUnsafeBytes { string("path", $0) } }
+            if policy.fields[.query] == .interaction, !query.isEmpty { query.withUnsafeBytes { string("query", $0) } }
+        }
+        out.append(contentsOf: #","status":"#.utf8)
+        JSONText.appendDecimal(Int64(event.status), to: &out)
+        out.append(contentsOf: #","bytes":"#.utf8)
+        JSONText.appendDecimal(event.bytes, to: &out)
+        if policy.fields[.referrer] == .interaction {
+            var value = referrerText(event, line, day: day)
+            value.withUTF8 { string("referrer_host", UnsafeRawBufferPointer($0)) }
+        }
+        if policy.fields[.userAgent] == .interaction {
+            for (key, value) in [("agent_class", agent.info.agentClass.rawValue), ("ua_family", agent.info.family),
+                                 ("ua_major", agent.info.majorVersion ?? ""), ("os", agent.info.os),
+                                 ("device", agent.info.device.rawValue)] {
+                var copy = value
+                copy.withUTF8 { string(key, UnsafeRawBufferPointer($0)) }
+            }
+        }
+        if !writeVault, policy.fields[.clientIP] != .drop,
+           let address = IPAddress.parse(UnsafeRawBufferPointer(rebasing: line[event.client])),
+           var text = anonymizer.anonymize(address, day: day) {
+            text.withUTF8 { string("client", UnsafeRawBufferPointer($0)) }
+        }
+        if let visitor {
+            out.append(contentsOf: #","visitor":"#.utf8)
+            Self.appendPseudonym(visitor, to: &out)
+        }
+        out.append(contentsOf: "}\n".utf8)
     }
 
-    /// Returns the current input's counts and rejects and starts afresh for the next input; the trends
-    /// go on accumulating.
-    public mutating func finishInput() -> (counts: LineCounts, rejects: RejectTally, combinedLines: Int) {
+    private mutating func referrerText(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, day: Int64) -> String {
+        guard let range = event.referrer else { return "(none)" }
+        switch URLSanitizer.referrerHost(of: UnsafeRawBufferPointer(rebasing: line[range]), into: &scratch) {
+        case .host: return String(decoding: scratch, as: UTF8.self)
+        case .invalid: return "(invalid)"
+        case .address(let address): return anonymizer.anonymize(address, day: day) ?? "(ip address)"
+        }
+    }
+
+    /// Returns the current input's counts, rejects and PI tally, and starts afresh for the next input; the
+    /// trends go on accumulating.
+    public mutating func finishInput() -> (counts: LineCounts, rejects: RejectTally, combinedLines: Int, personal: PersonalDataTally) {
         defer {
             counts = LineCounts()
             rejects = RejectTally(sampleLimit: configuration.rejectSamples)
             combinedLines = 0
+            router.tally = PersonalDataTally()
         }
-        return (counts, rejects, combinedLines)
+        return (counts, rejects, combinedLines, router.tally)
     }
 
     /// Adds another worker's trends to this one's.
     public mutating func mergeTrends(_ other: WebLogProcessor) {
         aggregator.merge(other.aggregator)
     }
+}
 
-    /// Lines of the current input that had the `combined` fields.
-    public private(set) var combinedLines = 0
+/// Counts personal information by kind and field, and writes what the policy routes to the vault.
+///
+/// The vault keeps, per visitor pseudonym and day, the field, the parameter name, the kind and the value;
+/// never a sensitive kind (card numbers), never a field the policy does not class as personal, and each
+/// (visitor, field, value) once per run.
+struct PersonalDataRouter: Sendable {
+    let fields: [Policy.Role: Policy.FieldClass]
+    var tally = PersonalDataTally()
+    var vault: [UInt8] = []
+    private var vaultSeen = Set<UInt64>()
+    private var vaultVisitor: UInt64?
+    private var day: Int64 = 0
+    private var foundAny = false
+
+    init(fields: [Policy.Role: Policy.FieldClass]) {
+        self.fields = fields
+    }
+
+    /// Starts an event; `vaultVisitor` is nil when nothing of it may go to the vault.
+    mutating func begin(vaultVisitor: UInt64?, day: Int64) {
+        self.vaultVisitor = vaultVisitor
+        self.day = day
+        foundAny = false
+    }
+
+    mutating func end() {
+        if foundAny { tally.lines += 1 }
+    }
+
+    mutating func count(_ kind: PersonalDataKind, in field: PersonalDataField) {
+        foundAny = true
+        tally.record(kind, in: field)
+    }
+
+    mutating func report(_ finding: PersonalDataFinding, role: Policy.Role) {
+        count(finding.kind, in: finding.field)
+        guard let visitor = vaultVisitor, fields[role] == .personal, !finding.kind.isSensitive else { return }
+        append(field: finding.field.rawValue, name: finding.name, kind: finding.kind.rawValue, value: finding.value,
+               visitor: visitor)
+    }
+
+    /// The raw client address, when the policy classes it as personal and the vault is on.
+    mutating func vaultClient(_ client: UnsafeRawBufferPointer) {
+        guard let visitor = vaultVisitor else { return }
+        append(field: "client_ip", name: UnsafeRawBufferPointer(start: nil, count: 0), kind: "ip_address",
+               value: client, visitor: visitor)
+    }
+
+    private mutating func append(field: String, name: UnsafeRawBufferPointer, kind: String,
+                                 value: UnsafeRawBufferPointer, visitor: UInt64) {
+        let key = ByteHash.hash(value, seed: visitor ^ ByteHash.fmix64(UInt64(bitPattern: day)) ^ UInt64(field.utf8.count))
+        guard vaultSeen.insert(key).inserted else { return }
+        vault.append(contentsOf: #"{"visitor":"#.utf8)
+        WebLogProcessor.appendPseudonym(visitor, to: &vault)
+        vault.append(contentsOf: #","day":""#.utf8)
+        vault.append(contentsOf: CivilTime.isoDate(day: day).utf8)
+        vault.append(contentsOf: #"","field":""#.utf8)
+        vault.append(contentsOf: field.utf8)
+        vault.append(UInt8(ascii: "\""))
+        if !name.isEmpty {
+            vault.append(contentsOf: #","name":"#.utf8)
+            JSONText.appendString(name, to: &vault)
+        }
+        vault.append(contentsOf: #","kind":""#.utf8)
+        vault.append(contentsOf: kind.utf8)
+        vault.append(contentsOf: #"","value":"#.utf8)
+        JSONText.appendString(value, to: &vault)
+        vault.append(contentsOf: "}\n".utf8)
+    }
 }

@@ -21,8 +21,8 @@ public struct RunConfiguration: Sendable {
     public var inputs: [String]
     public var outputDirectory: String
     public var format: InputFormat = .auto
-    public var web = WebLogConfiguration()
-    public var ipMode: IPMode = .truncate(ipv4Prefix: 24, ipv6Prefix: 48)
+    /// The privacy policy, with the command line's overrides applied.
+    public var policy: Policy = .standard
     public var keyring: Keyring
     public var maxLineLength = 64 * 1024
     public var writeSQLite = true
@@ -34,30 +34,21 @@ public struct RunConfiguration: Sendable {
     public var jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
     /// Non-blank lines looked at before giving up on an input none of whose lines parse.
     public var detectionLines = 100
+    /// Reject samples kept per input.
+    public var rejectSamples = 5
 
-    public init(inputs: [String], outputDirectory: String, keyring: Keyring) {
+    public init(inputs: [String], outputDirectory: String, keyring: Keyring, policy: Policy = .standard) {
         self.inputs = inputs
         self.outputDirectory = outputDirectory
         self.keyring = keyring
+        self.policy = policy
     }
 
-    /// The privacy settings in effect, as canonical `key: value` pairs.
-    public var policySettings: [String: String] {
-        var settings: [String: String] = [
-            "bucket": web.bucket.rawValue,
-            "key_rotation": keyring.rotation.rawValue,
-            "query_strings": "removed",
-            "referrer": "host",
-            "user_agent": "class,family,major,os,device",
-            "visitor_cookies": web.visitorCookies.joined(separator: ","),
-            "path_segments": "redact @ and 9+ digit runs",
-        ]
-        switch ipMode {
-        case .drop: settings["ip"] = "drop"
-        case .hash: settings["ip"] = "hash"
-        case .truncate(let v4, let v6): settings["ip"] = "truncate /\(v4) /\(v6)"
-        }
-        return settings
+    var webConfiguration: WebLogConfiguration {
+        var web = WebLogConfiguration(policy: policy)
+        web.parserMode = format.parserMode
+        web.rejectSamples = rejectSamples
+        return web
     }
 }
 
@@ -75,22 +66,37 @@ public struct RunReport: Sendable {
 ///
 /// Inputs are processed in parallel, one worker per file up to `jobs`; each worker owns its processor, and
 /// processors merge at the end (no locks on the hot path). A bad line is counted and skipped; a decode or
-/// read fault ends that input only, after everything decoded before it has been counted.
+/// read fault ends that input only, after everything decoded before it has been counted. The events and
+/// vault outputs, when the policy asks for them, are streamed to one temporary part per input and joined in
+/// input order at the end.
 public enum BatchRunner {
-    public static func run(_ configuration: RunConfiguration) throws -> RunReport {
-        let started = Date()
-        let clock = ContinuousClock()
-        let startInstant = clock.now
-        let files = try InputExpansion.expand(configuration.inputs)
-        // Validates the IP mode against the key before any work.
-        // An ephemeral keyring is no key: `hash` is refused without one.
-        let anonymizer = try IPAnonymizer(mode: configuration.ipMode, keyring: configuration.keyring.isEphemeral ? nil : configuration.keyring)
-        var web = configuration.web
-        if case .drop = configuration.ipMode { web.addressIdentifiesVisitor = false }
-        web.parserMode = configuration.format.parserMode
-        let webConfiguration = web
+    /// What reading every input produced, before any output is written.
+    public struct Processed: Sendable {
+        public var inputs: [Manifest.Input]
+        public var totals: Manifest.Totals
+        public var personal: PersonalDataTally
+        public var processor: WebLogProcessor
+        public var seconds: Double
+    }
 
-        let results = Mutex<[(index: Int, input: Manifest.Input)]>([])
+    /// Reads, decodes, parses, classifies and aggregates every input, in parallel; writes the streamed parts
+    /// (events, vault) but no trends. `crumb scan` stops here.
+    public static func processInputs(_ configuration: RunConfiguration) throws -> Processed {
+        let files = try InputExpansion.expand(configuration.inputs)
+        return try process(files: files, configuration: configuration,
+                           parts: PartFiles(directory: "", count: 0, events: false, vault: false))
+    }
+
+    static func process(files: [String], configuration: RunConfiguration, parts: PartFiles) throws -> Processed {
+        let clock = ContinuousClock()
+        let start = clock.now
+        // Validates the IP mode against the key before any work: an ephemeral keyring is no key, and the
+        // keyed modes are refused without one.
+        let anonymizer = try IPAnonymizer(mode: configuration.policy.ipMode,
+                                          keyring: configuration.keyring.isEphemeral ? nil : configuration.keyring)
+        let webConfiguration = configuration.webConfiguration
+
+        let results = Mutex<[(index: Int, input: Manifest.Input, personal: PersonalDataTally, optedOut: Int)]>([])
         let processors = Mutex<[WebLogProcessor]>([])
         let nextFile = Atomic<Int>(0)
         let workers = min(configuration.jobs, max(files.count, 1))
@@ -99,52 +105,79 @@ public enum BatchRunner {
             while true {
                 let index = nextFile.add(1, ordering: .relaxed).oldValue
                 guard index < files.count else { break }
-                let input = process(file: files[index], with: &processor, configuration: configuration)
-                results.withLock { $0.append((index, input)) }
+                let outcome = process(file: files[index], index: index, with: &processor, parts: parts, configuration: configuration)
+                results.withLock { $0.append((index, outcome.input, outcome.personal, outcome.optedOut)) }
             }
             processors.withLock { $0.append(processor) }
         }
-        let processEnd = clock.now
 
         var merged = processors.withLock { list in list.removeFirst() }
         for other in processors.withLock({ $0 }) { merged.mergeTrends(other) }
-        let inputs = results.withLock { $0 }.sorted { $0.index < $1.index }.map(\.input)
+        let ordered = results.withLock { $0 }.sorted { $0.index < $1.index }
+        let inputs = ordered.map(\.input)
+        var personal = PersonalDataTally()
+        for result in ordered { personal.merge(result.personal) }
 
-        var totals = Manifest.Totals(inputs: inputs.count, bytes: 0, decodedBytes: 0, linesRead: 0, linesParsed: 0, linesRejected: 0,
-                                     linesBlank: 0, rejectsByReason: [:], inputsWithErrors: 0)
-        for input in inputs {
+        var totals = Manifest.Totals(inputs: inputs.count, bytes: 0, decodedBytes: 0, linesRead: 0, linesParsed: 0,
+                                     linesRejected: 0, linesBlank: 0, linesOptedOut: 0, rejectsByReason: [:], inputsWithErrors: 0)
+        for (input, result) in zip(inputs, ordered) {
             totals.bytes += input.bytes
             totals.decodedBytes += input.decodedBytes
             totals.linesRead += input.linesRead
             totals.linesParsed += input.linesParsed
             totals.linesRejected += input.linesRejected
             totals.linesBlank += input.linesBlank
+            totals.linesOptedOut += result.optedOut
             for (reason, count) in input.rejectsByReason { totals.rejectsByReason[reason, default: 0] += count }
             if input.error != nil { totals.inputsWithErrors += 1 }
         }
+        return Processed(inputs: inputs, totals: totals, personal: personal, processor: merged, seconds: seconds(clock.now - start))
+    }
+
+    public static func run(_ configuration: RunConfiguration) throws -> RunReport {
+        let started = Date()
+        let clock = ContinuousClock()
+        let startInstant = clock.now
+        let policy = configuration.policy
+        let files = try InputExpansion.expand(configuration.inputs)
+        try AtomicFile.createDirectory(configuration.outputDirectory)
+        let directory = URL(fileURLWithPath: configuration.outputDirectory)
+        let parts = PartFiles(directory: directory.path, count: files.count, events: policy.events, vault: policy.vault)
+        defer { parts.removeParts() }
+        let processed = try process(files: files, configuration: configuration, parts: parts)
+        let inputs = processed.inputs
+        let totals = processed.totals
+        let personal = processed.personal
+        let merged = processed.processor
+        let processEnd = clock.now
+
         let considered = totals.linesParsed + totals.linesRejected
         let overRatio = considered > 0 && Double(totals.linesRejected) / Double(considered) > configuration.maxRejectRatio
         let hasIOErrors = inputs.contains { $0.error?.hasPrefix("io:") == true }
         let hasDataErrors = overRatio || totals.inputsWithErrors > 0
 
-        let records = merged.aggregator.records()
-        let settings = configuration.policySettings
-        let canonical = settings.keys.sorted().map { "\($0): \(settings[$0]!)\n" }.joined()
+        let records = merged.aggregator.records(minCount: policy.minCount)
         var manifest = Manifest(
             version: CrumbVersion.current, schema: CrumbVersion.schema, command: "run",
-            policySHA256: SHA256.hash(data: Array(canonical.utf8)).hexString, policy: settings,
+            policySHA256: SHA256.hash(data: Array(policy.canonicalText().utf8)).hexString,
+            policy: policy.manifestSummary,
             keyFingerprint: configuration.keyring.fingerprint, keyEphemeral: configuration.keyring.isEphemeral,
-            bucket: webConfiguration.bucket.rawValue, inputs: inputs, totals: totals, personalFoundByKind: [:],
+            bucket: policy.bucket.rawValue, inputs: inputs, totals: totals,
+            personalFoundByKind: Dictionary(uniqueKeysWithValues: personal.byKind.map { ($0.key.rawValue, $0.value) }),
+            personalFoundByField: Dictionary(uniqueKeysWithValues: personal.byField.map { field, kinds in
+                (field.rawValue, Dictionary(uniqueKeysWithValues: kinds.map { ($0.key.rawValue, $0.value) }))
+            }),
+            linesWithPersonalData: personal.lines,
             outputs: [], rows: ["web_trends": records.count], incomplete: hasDataErrors,
             timings: Manifest.Timings(startedAt: "", finishedAt: "", wallSeconds: 0,
                                       processSeconds: seconds(processEnd - startInstant), writeSeconds: 0)
         )
-        try AtomicFile.createDirectory(configuration.outputDirectory)
-        let directory = URL(fileURLWithPath: configuration.outputDirectory)
         var outputs: [String] = []
         if configuration.writeSQLite { outputs.append("crumb.db") }
         if configuration.writeCSV { outputs.append("web_trends.csv") }
         if configuration.writeJSONLines { outputs.append("web_trends.jsonl") }
+        if policy.events { outputs.append("events.jsonl") }
+        if policy.vault { outputs.append("vault.jsonl") }
         outputs.append("manifest.json")
         manifest.outputs = outputs
         manifest.timings.startedAt = CivilTime.iso8601(Int64(started.timeIntervalSince1970))
@@ -155,8 +188,8 @@ public enum BatchRunner {
         if configuration.writeSQLite {
             try TrendWriters.writeSQLite(records, meta: [
                 ("schema", String(CrumbVersion.schema)), ("crumb_version", CrumbVersion.current),
-                ("bucket", webConfiguration.bucket.rawValue), ("key_fingerprint", configuration.keyring.fingerprint),
-                ("manifest", manifestText),
+                ("bucket", policy.bucket.rawValue), ("key_fingerprint", configuration.keyring.fingerprint),
+                ("min_count", String(policy.minCount)), ("manifest", manifestText),
             ], to: directory.appendingPathComponent("crumb.db").path)
         }
         if configuration.writeCSV {
@@ -165,6 +198,7 @@ public enum BatchRunner {
         if configuration.writeJSONLines {
             try TrendWriters.writeJSONLines(records, to: directory.appendingPathComponent("web_trends.jsonl").path)
         }
+        try parts.join()
         let end = clock.now
         manifest.timings.writeSeconds = seconds(end - writeStart)
         manifest.timings.wallSeconds = seconds(end - startInstant)
@@ -176,7 +210,9 @@ public enum BatchRunner {
 
     /// Reads, decodes, frames and processes one file. Never throws: a fault is recorded in the input's
     /// manifest entry after everything before it has been counted.
-    static func process(file path: String, with processor: inout WebLogProcessor, configuration: RunConfiguration) -> Manifest.Input {
+    static func process(
+        file path: String, index: Int, with processor: inout WebLogProcessor, parts: PartFiles, configuration: RunConfiguration
+    ) -> (input: Manifest.Input, personal: PersonalDataTally, optedOut: Int) {
         var framer = LineFramer(maxLineLength: configuration.maxLineLength)
         var digest = SHA256()
         var failure: String?
@@ -184,6 +220,7 @@ public enum BatchRunner {
         var decoded: Int64 = 0
         var encoding = InputEncoding.plain
         var gaveUp = false
+        var sink = parts.open(index)
         do {
             let reader = try InputReader(path: path)
             defer { reader.close() }
@@ -192,6 +229,7 @@ public enum BatchRunner {
             do {
                 try decoder.forEachChunk { chunk in
                     framer.feed(chunk) { processor.process($0) }
+                    try sink.drain(&processor)
                     if processor.counts.parsed == 0,
                        processor.counts.read - processor.counts.blank >= configuration.detectionLines {
                         throw UnrecognizedFormat()
@@ -205,31 +243,37 @@ public enum BatchRunner {
                 _ = framer.discardPartialLine()
                 failure = error.description
             }
+            try sink.drain(&processor)
             encoding = decoder.encoding ?? .plain
             size = reader.bytesRead
             decoded = decoder.decodedBytes
         } catch let error as InputError {
             failure = "io: \(error.path): \(error.message)"
+        } catch let error as OutputError {
+            failure = "io: \(error.path): \(error.message)"
         } catch {
             failure = "\(path): \(error)"
         }
-        let (counts, rejects, combinedLines) = processor.finishInput()
+        sink.close()
+        let (counts, rejects, combinedLines, personal) = processor.finishInput()
         let format: String
         switch configuration.format {
         case .combined: format = "combined"
         case .common: format = "common"
-        case .auto: format = combinedLines * 2 >= counts.parsed && counts.parsed > 0 ? "combined" : (counts.parsed > 0 ? "common" : "unknown")
+        case .auto: format = counts.parsed == 0 ? "unknown" : (combinedLines * 2 >= counts.parsed ? "combined" : "common")
         }
         if gaveUp {
             failure = "\(path): none of the first \(configuration.detectionLines) lines parse as \(configuration.format == .auto ? "combined or common" : configuration.format.rawValue); check the format (crumb reads Apache/nginx combined and common logs; see crumb run --help)"
         }
         var byReason: [String: Int] = [:]
         for (code, count) in rejects.counts { byReason[code.rawValue] = count }
-        return Manifest.Input(
-            path: path, bytes: size, decodedBytes: decoded, sha256: digest.finalize().hexString, format: format, encoding: encoding.rawValue,
-            linesRead: counts.read, linesParsed: counts.parsed, linesRejected: counts.rejected, linesBlank: counts.blank,
-            rejectsByReason: byReason, rejectSamples: rejects.samples, error: failure
+        let input = Manifest.Input(
+            path: path, bytes: size, decodedBytes: decoded, sha256: digest.finalize().hexString, format: format,
+            encoding: encoding.rawValue, linesRead: counts.read, linesParsed: counts.parsed,
+            linesRejected: counts.rejected, linesBlank: counts.blank, rejectsByReason: byReason,
+            rejectSamples: rejects.samples, error: failure
         )
+        return (input, personal, counts.optedOut)
     }
 
     struct UnrecognizedFormat: Error {}
@@ -237,6 +281,31 @@ public enum BatchRunner {
     static func seconds(_ duration: Duration) -> Double {
         let (whole, attoseconds) = duration.components
         return Double(whole) + Double(attoseconds) / 1e18
+    }
+}
+
+extension Policy {
+    /// The settings in force, in the manifest's words.
+    var manifestSummary: [String: String] {
+        [
+            "ip": ipModeDescription,
+            "key_rotation": rotation.rawValue,
+            "query_allow": queryAllow.joined(separator: ","),
+            "tracking_cookies": trackingCookies.joined(separator: ","),
+            "opt_out": optOutSignals.map(\.rawValue).sorted().joined(separator: ","),
+            "detectors": detectors.map(\.rawValue).sorted().joined(separator: ","),
+            "min_count": String(minCount),
+            "bucket": bucket.rawValue,
+            "events": String(events),
+            "vault": String(vault),
+        ]
+    }
+
+    var ipModeDescription: String {
+        switch ipMode {
+        case .truncate(let v4, let v6): "truncate /\(v4) /\(v6)"
+        default: ipMode.name
+        }
     }
 }
 

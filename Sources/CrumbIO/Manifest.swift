@@ -37,6 +37,8 @@ public struct Manifest: Codable, Sendable {
         public var linesParsed: Int
         public var linesRejected: Int
         public var linesBlank: Int
+        /// Events with an opt-out signal (DNT, Sec-GPC or the opt-out cookie).
+        public var linesOptedOut: Int
         public var rejectsByReason: [String: Int]
         public var inputsWithErrors: Int
 
@@ -44,7 +46,8 @@ public struct Manifest: Codable, Sendable {
             case inputs, bytes
             case decodedBytes = "decoded_bytes"
             case linesRead = "lines_read", linesParsed = "lines_parsed", linesRejected = "lines_rejected"
-            case linesBlank = "lines_blank", rejectsByReason = "rejects_by_reason", inputsWithErrors = "inputs_with_errors"
+            case linesBlank = "lines_blank", linesOptedOut = "lines_opted_out"
+            case rejectsByReason = "rejects_by_reason", inputsWithErrors = "inputs_with_errors"
         }
     }
 
@@ -73,7 +76,12 @@ public struct Manifest: Codable, Sendable {
     public var bucket: String
     public var inputs: [Input]
     public var totals: Totals
+    /// Personal information found, by kind (counts only, never values).
     public var personalFoundByKind: [String: Int]
+    /// The same, by field and kind.
+    public var personalFoundByField: [String: [String: Int]]
+    /// Lines in which any personal information was found.
+    public var linesWithPersonalData: Int
     public var outputs: [String]
     public var rows: [String: Int]
     /// True when the run exceeded the allowed reject ratio or an input failed: the outputs are partial.
@@ -83,7 +91,8 @@ public struct Manifest: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case version, schema, command, policy, bucket, inputs, totals, outputs, rows, incomplete, timings
         case policySHA256 = "policy_sha256", keyFingerprint = "key_fingerprint", keyEphemeral = "key_ephemeral"
-        case personalFoundByKind = "personal_found_by_kind"
+        case personalFoundByKind = "personal_found_by_kind", personalFoundByField = "personal_found_by_field"
+        case linesWithPersonalData = "lines_with_personal_data"
     }
 
     /// Pretty, key-sorted JSON with a trailing newline.

@@ -8,7 +8,9 @@ import CrumbCore
 /// with a mostly stable user agent and a stable `visitor_id` cookie), Zipf over `distinctPaths` request targets of
 /// an imaginary shop, a daily traffic curve in the server's local time, realistic methods, statuses, sizes,
 /// referrers and user agents. With `plantPersonalData`, about 1.5% of lines carry reserved or test personal data
-/// (emails, phone numbers, test card numbers, names, account numbers) in the places real logs leak it.
+/// (see `plantedCatalog` and `PersonalDataPlanter`) in the places real logs leak it: query strings under telling
+/// and innocent names, path segments, referrers, cookies and the remote user, plainly written or percent-encoded
+/// once or twice. A log with planting and one without are identical except on the planted lines.
 ///
 /// The output depends only on the options: an own PRNG (xoshiro256**), integer-only sampling, and own calendar
 /// arithmetic make it byte-identical across runs and platforms. Every line is valid unless `malformedShare` > 0.
@@ -40,6 +42,7 @@ public struct AccessLogGenerator: Sendable {
     private let options: Options
     private let tables: GeneratorTables
     private var rng: Xoshiro256StarStar
+    private var planter: PersonalDataPlanter
     private var produced = 0
     private var bucketCursor = 0
     private var lastTimestamp: Int64
@@ -49,6 +52,7 @@ public struct AccessLogGenerator: Sendable {
         self.options = options
         self.tables = GeneratorTables(options: options)
         self.rng = Xoshiro256StarStar(seed: SplitMix64.mix(options.seed ^ 0x6C6F_6773))
+        self.planter = PersonalDataPlanter(seed: options.seed)
         self.lastTimestamp = options.start
     }
 
@@ -155,15 +159,16 @@ public struct AccessLogGenerator: Sendable {
         let agentClass = tables.agentClass[agent]
         let path = tables.pathZipf.sample(&rng)
         let kind = tables.pathKind[path]
-        let plant: Plant? = options.plantPersonalData && rng.below(1000) < 15
-            ? Plant(rawValue: plantChoice.sample(&rng)) : nil
+        // The roll is drawn even when planting is off, so that both logs stay aligned line by line.
+        let plantRoll = rng.below(1000)
         let hasCookie = rng.chance(options.cookieFieldShare)
+        let plant = options.plantPersonalData && plantRoll < 15 ? planter.next(hasCookie: hasCookie) : nil
 
         // %h %l %u
         tables.clientIPs.write(client, to: &line)
         line.write(" - ")
-        if plant == .remoteUser {
-            appendRemoteUser(to: &line)
+        if let plant, plant.field == .remoteUser {
+            line.write(utf8: plant.text)
         } else {
             line.write(0x2D)
         }
@@ -183,7 +188,7 @@ public struct AccessLogGenerator: Sendable {
             line.write(0x22)
             line.write(methodNames[method.rawValue])
             line.write(0x20)
-            appendTarget(path: path, plant: plant, hasCookie: hasCookie, to: &line)
+            appendTarget(path: path, plant: plant, to: &line)
             line.write(0x20)
             line.write(protocolNames[Self.protocolIndex(agentClass: agentClass, rng: &rng)])
             line.write("\" ")
@@ -205,7 +210,13 @@ public struct AccessLogGenerator: Sendable {
 
         // "%{Referer}i" "%{User-agent}i"
         line.write(" \"")
-        appendReferrer(kind: kind, agentClass: agentClass, plant: plant, to: &line)
+        let referrerStart = line.count
+        appendReferrer(kind: kind, agentClass: agentClass, to: &line)
+        if let plant, plant.field == .referrer {
+            // Replaced after the fact: the usual referrer's draws keep the main stream as it would be unplanted.
+            line.truncate(to: referrerStart)
+            line.write(utf8: plant.text)
+        }
         line.write("\" \"")
         tables.agents.write(agent, to: &line)
         let agentCloseQuote = line.count
@@ -214,26 +225,27 @@ public struct AccessLogGenerator: Sendable {
         // "%{Cookie}i"
         if hasCookie {
             line.write(" \"")
-            appendCookie(client: client, time: time, plant: plant, to: &line)
+            appendCookie(client: client, time: time, to: &line)
+            if let plant, plant.field == .cookie {
+                line.write("; ")
+                line.write(utf8: plant.text)
+            }
             line.write(0x22)
         }
         line.write(0x0A)
         return agentCloseQuote
     }
 
-    private func appendTarget(path: Int, plant: Plant?, hasCookie: Bool, to line: inout LineWriter) {
-        var plant = plant
-        if plant == .cookieEmail && !hasCookie { plant = .queryEmail }
-        if plant == .pathPhone {
-            line.write(piPathPrefixes[Int(SplitMix64.mix(UInt64(path)) % UInt64(piPathPrefixes.count))])
-            line.write(utf8: SampleCorpus.phoneValues[path % SampleCorpus.phoneValues.count])
+    private func appendTarget(path: Int, plant: Plant?, to line: inout LineWriter) {
+        if let plant, plant.field == .path {
+            line.write(utf8: plant.text)
             return
         }
         tables.paths.write(path, to: &line)
-        guard let plant, let parameter = Self.plantedParameter(plant, salt: UInt64(path) &+ UInt64(produced))
-        else { return }
-        line.write(tables.pathHasQuery[path] ? 0x26 : 0x3F)
-        line.write(utf8: parameter)
+        if let plant, plant.field == .query {
+            line.write(tables.pathHasQuery[path] ? 0x26 : 0x3F)
+            line.write(utf8: plant.text)
+        }
     }
 
     private func appendSize(path: Int, kind: PathKind, method: Method, status: Int, to line: inout LineWriter) {
@@ -259,12 +271,7 @@ public struct AccessLogGenerator: Sendable {
         line.writeDecimal(size)
     }
 
-    private mutating func appendReferrer(kind: PathKind, agentClass: AgentClass, plant: Plant?, to line: inout LineWriter) {
-        if plant == .referrerEmail {
-            line.write(utf8: rng.pick(piReferrers))
-            line.write(utf8: Self.email(salt: rng.next(), encoded: rng.below(2) == 0))
-            return
-        }
+    private mutating func appendReferrer(kind: PathKind, agentClass: AgentClass, to line: inout LineWriter) {
         let roll = rng.below(1000)
         let source: Referrer
         switch (agentClass, kind) {
@@ -304,7 +311,7 @@ public struct AccessLogGenerator: Sendable {
         }
     }
 
-    private func appendCookie(client: Int, time: Int64, plant: Plant?, to line: inout LineWriter) {
+    private func appendCookie(client: Int, time: Int64, to line: inout LineWriter) {
         tables.cookiePrefixes.write(client, to: &line)
         if tables.clientHasSession[client] {
             // A session id that changes once a day per client, derived without touching the main stream.
@@ -314,18 +321,6 @@ public struct AccessLogGenerator: Sendable {
             line.write("; ")
         }
         tables.cookieSuffixes.write(client, to: &line)
-        if plant == .cookieEmail {
-            line.write("; email=")
-            line.write(utf8: Self.email(salt: UInt64(client), encoded: client % 3 != 0))
-        }
-    }
-
-    private mutating func appendRemoteUser(to line: inout LineWriter) {
-        if rng.below(3) == 0 {
-            line.write(utf8: rng.pick(SampleCorpus.usernames))
-        } else {
-            line.write(utf8: Self.email(salt: rng.next(), encoded: false))
-        }
     }
 
     // MARK: - Malformed lines
@@ -449,59 +444,6 @@ public struct AccessLogGenerator: Sendable {
             return roll < 9_000 ? 404 : roll < 9_800 ? 403 : 301
         }
     }
-
-    // MARK: - Planted personal data (reserved and test values only)
-
-    private enum Plant: Int {
-        case queryEmail, queryPhone, pathPhone, queryCard, queryName, queryAccount, cookieEmail, remoteUser
-        case referrerEmail
-    }
-
-    private let plantChoice = WeightedChoice([22, 12, 6, 14, 10, 8, 12, 6, 10])
-
-    /// The `name=value` pair a plant adds to the query string; nil for plants that live elsewhere.
-    private static func plantedParameter(_ plant: Plant, salt: UInt64) -> String? {
-        let mixed = SplitMix64.mix(salt)
-        let pick = Int(mixed % 9_973)
-        switch plant {
-        case .queryEmail:
-            let name = ["email", "contact", "user", "login", "e"][pick % 5]
-            return name + "=" + email(salt: mixed, encoded: pick % 4 != 0)
-        case .queryPhone:
-            let name = ["phone", "tel", "mobile", "callback"][pick % 4]
-            return name + "=" + SampleCorpus.phoneValues[pick % SampleCorpus.phoneValues.count]
-        case .queryCard:
-            let name = ["cc", "card_number", "pan", "cardnumber"][pick % 4]
-            return name + "=" + SampleCorpus.testCards[pick % SampleCorpus.testCards.count]
-        case .queryName:
-            let first = SampleCorpus.firstNames[pick % SampleCorpus.firstNames.count]
-            let last = SampleCorpus.lastNames[(pick / 7) % SampleCorpus.lastNames.count]
-            return pick % 3 == 0 ? "name=\(first)+\(last)" : "first_name=\(first)&last_name=\(last)"
-        case .queryAccount:
-            let name = ["account", "account_no", "acct", "customer_account"][pick % 4]
-            return name + "=" + SampleCorpus.accountValues[pick % SampleCorpus.accountValues.count]
-        case .cookieEmail:  // only when the line has no cookie field
-            return "email=" + email(salt: mixed, encoded: true)
-        case .pathPhone, .remoteUser, .referrerEmail:
-            return nil
-        }
-    }
-
-    /// A reserved-domain email address such as `jane.doe@example.com`, `@` optionally encoded as `%40`.
-    private static func email(salt: UInt64, encoded: Bool) -> String {
-        let mixed = SplitMix64.mix(salt ^ 0xE3A1)
-        let first = SampleCorpus.firstNames[Int(mixed % UInt64(SampleCorpus.firstNames.count))].lowercased()
-        let last = SampleCorpus.emailLastNames[Int((mixed >> 8) % UInt64(SampleCorpus.emailLastNames.count))]
-        let domain = SampleCorpus.emailDomains[Int((mixed >> 16) % UInt64(SampleCorpus.emailDomains.count))]
-        let local: String
-        switch (mixed >> 24) % 4 {
-        case 0: local = first + "." + last
-        case 1: local = String(first.prefix(1)) + "." + last
-        case 2: local = first + "." + last + String((mixed >> 32) % 100)
-        default: local = first + "_" + last
-        }
-        return local + (encoded ? "%40" : "@") + domain
-    }
 }
 
 // MARK: - Small value types and constants
@@ -528,10 +470,3 @@ private let monthNames: [[UInt8]] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "
     .map { Array($0.utf8) }
 private let badStatuses: [[UInt8]] = ["2OO", "-", "20", "HTTP", "9999"].map { Array($0.utf8) }
 private let originBytes = Array(SampleCorpus.siteOrigin.utf8)
-private let piPathPrefixes: [[UInt8]] = ["/contact/callback/", "/api/v1/customers/by-phone/", "/account/phone/", "/c/"]
-    .map { Array($0.utf8) }
-private let piReferrers = [
-    "https://www.example-shop.test/account/settings?email=", "https://mail.example.com/compose?to=",
-    "https://www.example-shop.test/newsletter/confirm?address=", "https://webmail.example.net/?_task=mail&_to=",
-]
-

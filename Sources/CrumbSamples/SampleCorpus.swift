@@ -1,6 +1,7 @@
-/// Word lists and templates the generator draws from. Everything personal here is a reserved or well-known test
-/// value: example.com/.org/.net and .test domains, placeholder names (Jane Doe, Erika Mustermann), US 555-01xx and
-/// Ofcom drama numbers, and the card numbers payment providers publish for testing.
+/// Word lists and templates the generator draws from. Everything personal here is a reserved, fictional or
+/// published test value: example.com/.org/.net and .test domains, invented names, US 555-01xx, Ofcom and ARCEP
+/// drama numbers, the card numbers payment providers publish for testing, famous non-personal SSNs and the
+/// example IBANs of the IBAN registry.
 enum SampleCorpus {
     static let siteOrigin = "https://www.example-shop.test"
 
@@ -130,20 +131,59 @@ enum SampleCorpus {
         "Mozilla/5.0 (compatible; PetalBot;+https://webmaster.petalsearch.com/site/petalbot)",
     ]
 
-    // MARK: Personal data to plant (reserved and test values only)
+    // MARK: Personal data to plant (reserved, fictional and published test values only)
 
-    static let firstNames = ["Jane", "John", "Erika", "Max", "Mario", "Jean", "Juan", "Joe", "Ola", "Kari", "Tommy", "Fulano"]
-    static let lastNames = ["Doe", "Smith", "Mustermann", "Rossi", "Dupont", "P%C3%A9rez", "Bloggs", "Nordmann", "Atkins", "Tal"]
-    static let emailLastNames = ["doe", "smith", "mustermann", "rossi", "dupont", "perez", "bloggs", "nordmann", "atkins"]
-    static let emailDomains = ["example.com", "example.org", "example.net", "mail.example.com", "x.test", "example-shop.test"]
-    static let phoneValues = [
-        "%2B44%2020%207946%200958", "+442079460958", "%2B44%207700%20900123", "07700900461", "020-7946-0321",
-        "+15555550123", "%2B1-202-555-0173", "(555)%20555-0142", "+1%20555%20555%200199", "0113%20496%200555",
+    /// Reserved-domain addresses (RFC 2606 / RFC 6761), one plus-tagged. No local part holds a planted name.
+    static let emails = [
+        "jane.doe@example.com", "john.smith@example.org", "j.bloggs@example.net", "jane+news@example.com",
+        "erika.mustermann@mail.example.com", "mario.rossi42@example.org", "ola.nordmann@example.net",
+        "fulano.detal@x.test",
     ]
-    static let testCards = [
-        "4111111111111111", "4242424242424242", "5555555555554444", "5105105105105100", "4012888888881881",
-        "6011111111111117", "3530111333300000", "378282246310005", "4000056655665556", "2223003122003222",
+
+    /// Canonical number, then the ways people write it. Ofcom's drama ranges (020 7946 0xxx, 07700 900xxx),
+    /// the US 555-01xx fiction range, and ARCEP's 01 99 00 fiction range.
+    static let phones: [(canonical: String, forms: [String])] = [
+        ("+442079460958", ["+44 20 7946 0958", "+442079460958", "+44-20-7946-0958", "+44 (20) 7946.0958", "0044 20 7946 0958"]),
+        ("02079460958", ["020 7946 0958", "(020) 7946 0958", "020-7946-0958", "020.7946.0958", "02079460958"]),
+        ("+447700900123", ["+44 7700 900123", "+447700900123", "+44 (7700) 900-123", "+44.7700.900.123"]),
+        ("07700900461", ["07700 900461", "07700-900-461", "(07700) 900461", "07700900461"]),
+        ("+12025550173", ["+1-202-555-0173", "+1 (202) 555-0173", "+1.202.555.0173", "+12025550173"]),
+        ("5555550142", ["(555) 555-0142", "555-555-0142", "555.555.0142", "555 555 0142"]),
+        ("+33199001234", ["+33 1 99 00 12 34", "+33.1.99.00.12.34", "+33-1-99-00-12-34", "+33199001234"]),
+        ("0199005678", ["01 99 00 56 78", "01.99.00.56.78", "01-99-00-56-78", "(01) 99 00 56 78"]),
     ]
-    static let accountValues = ["12345678", "00012345", "87654321", "ACC-1048576", "55501234", "GB82WEST12345698765432"]
-    static let usernames = ["jdoe", "erika.m", "admin", "mrossi", "jbloggs", "support-team"]
+
+    /// Card numbers that payment providers publish for testing; all pass the Luhn check.
+    static let cards = [
+        "4111111111111111", "4242424242424242", "5555555555554444", "2223003122003222", "6011111111111117",
+        "3530111333300000", "378282246310005", "30569309025904",
+    ]
+
+    /// Famous non-personal SSNs: the Woolworth wallet card's and the one printed in a 1940s SSA pamphlet.
+    static let socialSecurityNumbers = ["078051120", "219099999"]
+
+    /// The example IBANs of the IBAN registry and national banking associations (valid check digits).
+    static let ibans = [
+        "GB82WEST12345698765432", "DE89370400440532013000", "FR1420041010050500013M02606", "NL91ABNA0417164300",
+        "ES9121000418450200051332",
+    ]
+
+    /// Invented names, chosen not to occur inside words, user agents or paths.
+    static let firstNames = ["Janelle", "Ottoline", "Evander", "Marisol"]
+    static let lastNames = ["Quixotica", "Wobblethorpe", "Fenwickley", "Mustermannova"]
+
+    /// Dates of birth as digits (yyyymmdd).
+    static let birthDates = ["19800401", "19751231", "19900715"]
+
+    static let addresses = ["10 Downing Street", "221B Baker Street", "742 Evergreen Terrace"]
+
+    /// Canonical account number (alphanumerics only), then the ways it is written.
+    static let accounts: [(canonical: String, forms: [String])] = [
+        ("ACC1048576", ["ACC-1048576", "acc1048576", "ACC 1048576", "ACC1048576"]),
+        ("CUST77340021", ["CUST-7734-0021", "cust77340021", "CUST 7734 0021"]),
+        ("0098765432", ["0098765432", "00-9876-5432", "009 876 5432"]),
+        ("1122334455", ["1122334455", "11-2233-4455", "11 22 33 44 55"]),
+    ]
+
+    static let usernames = ["wrenfield7", "lunamoth42", "kestrel_ops"]
 }

@@ -51,7 +51,7 @@ public enum ChunkingVerifier {
             }
             framer.finish { processor.process($0) }
         }
-        let (counts, rejects, _) = processor.finishInput()
+        let (counts, rejects, _, _) = processor.finishInput()
         return Outcome(records: processor.aggregator.records(), counts: counts, rejects: rejects.counts)
     }
 

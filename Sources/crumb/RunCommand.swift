@@ -8,7 +8,19 @@ extension TimeBucket: ExpressibleByArgument {}
 extension Keyring.Rotation: ExpressibleByArgument {}
 
 enum IPModeOption: String, CaseIterable, ExpressibleByArgument {
-    case truncate, hash, drop
+    case truncate, hash, drop, keep
+    case prefixPreserving = "prefix-preserving"
+
+    /// The mode; truncate's prefixes come from the policy or the prefix flags.
+    var mode: IPMode {
+        switch self {
+        case .truncate: .truncate(ipv4Prefix: 24, ipv6Prefix: 48)
+        case .hash: .hash
+        case .drop: .drop
+        case .keep: .keep
+        case .prefixPreserving: .prefixPreserving
+        }
+    }
 }
 
 struct Run: ParsableCommand {
@@ -33,23 +45,29 @@ struct Run: ParsableCommand {
     @Option(help: "Input format: auto, combined or common.")
     var format: InputFormat = .auto
 
-    @Option(help: "Trend bucket: hour or day (UTC).")
-    var bucket: TimeBucket = .hour
+    @Option(help: ArgumentHelp("Privacy policy file (YAML); the flags below override it.", discussion: "Without it, crumb applies its built-in default policy, the same as samples/policy.yaml. See crumb policy check.", valueName: "path"))
+    var policy: String?
 
-    @Option(help: "Client IP handling: truncate, hash (needs a key) or drop.")
-    var ipMode: IPModeOption = .truncate
+    @Option(help: "Trend bucket: hour or day (UTC). (default: the policy's, hour)")
+    var bucket: TimeBucket?
 
-    @Option(help: "IPv4 prefix length kept by --ip-mode truncate.")
-    var ipv4Prefix: Int = 24
+    @Option(help: "Client IP handling: truncate, hash, prefix-preserving (both need a key), drop or keep. (default: the policy's, truncate)")
+    var ipMode: IPModeOption?
 
-    @Option(help: "IPv6 prefix length kept by --ip-mode truncate.")
-    var ipv6Prefix: Int = 48
+    @Option(help: "IPv4 prefix length kept by --ip-mode truncate. (default: the policy's, 24)")
+    var ipv4Prefix: Int?
 
-    @Option(help: ArgumentHelp("File holding the secret key for keyed hashing (hex, base64 or raw bytes; at least 16 bytes).", discussion: "Without --key-file or CRUMB_KEY, a random key is drawn for the run and never written down: visitor ids are then valid within this run only.", valueName: "path"))
+    @Option(help: "IPv6 prefix length kept by --ip-mode truncate. (default: the policy's, 48)")
+    var ipv6Prefix: Int?
+
+    @Option(help: ArgumentHelp("File holding the secret key for keyed hashing (hex, base64 or raw bytes; at least 16 bytes).", discussion: "Without --key-file, CRUMB_KEY or a key source in the policy, a random key is drawn for the run and never written down: visitor ids are then valid within this run only.", valueName: "path"))
     var keyFile: String?
 
-    @Option(help: "How often keyed tokens change: daily, monthly or never.")
-    var keyRotation: Keyring.Rotation = .daily
+    @Option(help: "How often keyed tokens change: daily, monthly or never. (default: the policy's, daily)")
+    var keyRotation: Keyring.Rotation?
+
+    @Option(help: "k-anonymity: rows with fewer unique visitors are folded into (other). (default: the policy's)")
+    var minCount: Int?
 
     @Option(help: "Longest accepted line in bytes; longer lines are rejected as line_too_long.")
     var maxLineLength: Int = 64 * 1024
@@ -57,7 +75,7 @@ struct Run: ParsableCommand {
     @Option(help: "Largest share of rejected lines before the run exits 65.")
     var maxRejectRatio: Double = 0.05
 
-    @Option(name: .customLong("visitor-cookie"), help: ArgumentHelp("Name of a tracking cookie that identifies a visitor (repeatable).", valueName: "name"))
+    @Option(name: .customLong("visitor-cookie"), help: ArgumentHelp("Name of a tracking cookie that identifies a visitor (repeatable; replaces the policy's list).", valueName: "name"))
     var visitorCookies: [String] = []
 
     @Flag(name: .customLong("csv"), help: "Also write web_trends.csv.")
@@ -69,6 +87,12 @@ struct Run: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Write crumb.db.")
     var sqlite = true
 
+    @Flag(name: .customLong("events"), help: "Also write events.jsonl: one PI-free record per event.")
+    var writeEvents = false
+
+    @Flag(name: .customLong("vault"), help: "Also write vault.jsonl (mode 0600): the personal information found, keyed by visitor pseudonym.")
+    var writeVault = false
+
     @Option(help: "Files processed at once (default: the number of cores).")
     var jobs: Int?
 
@@ -76,49 +100,62 @@ struct Run: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard (0...32).contains(ipv4Prefix) else { throw ValidationError("--ipv4-prefix must be between 0 and 32.") }
-        guard (0...128).contains(ipv6Prefix) else { throw ValidationError("--ipv6-prefix must be between 0 and 128.") }
+        if let ipv4Prefix, !(0...32).contains(ipv4Prefix) { throw ValidationError("--ipv4-prefix must be between 0 and 32.") }
+        if let ipv6Prefix, !(0...128).contains(ipv6Prefix) { throw ValidationError("--ipv6-prefix must be between 0 and 128.") }
         guard maxLineLength >= 64, maxLineLength <= 64 << 20 else {
             throw ValidationError("--max-line-length must be between 64 bytes and 64 MiB.")
         }
         guard (0...1).contains(maxRejectRatio) else { throw ValidationError("--max-reject-ratio must be between 0 and 1.") }
+        if let minCount, minCount < 0 { throw ValidationError("--min-count must not be negative.") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1.") }
         guard sqlite || writeCSV || writeJSONLines else {
-            throw ValidationError("--no-sqlite needs --csv or --jsonl: there would be no output.")
-        }
-        if ipMode == .hash, keyFile == nil, ProcessInfo.processInfo.environment["CRUMB_KEY"]?.isEmpty ?? true {
-            throw ValidationError("--ip-mode hash needs a key: give --key-file or set CRUMB_KEY.")
+            throw ValidationError("--no-sqlite needs --csv or --jsonl: there would be no trends output.")
         }
     }
 
-    func run() throws {
-        let keyring: Keyring
-        do {
-            if let keyFile {
-                guard let contents = FileManager.default.contents(atPath: keyFile) else {
-                    printError("crumb: error: \(keyFile): cannot read the key file")
-                    throw ExitStatus.ioError
-                }
-                keyring = try Keyring(keyFileContents: Array(contents), rotation: keyRotation)
-            } else if let key = ProcessInfo.processInfo.environment["CRUMB_KEY"], !key.isEmpty {
-                keyring = try Keyring(keyFileContents: Array(key.utf8), rotation: keyRotation)
-            } else {
-                keyring = Keyring.ephemeral(rotation: keyRotation)
+    /// The policy file (or the built-in one) with this command's overrides.
+    func effectivePolicy() throws -> Policy {
+        var effective = Policy.standard
+        if let policy {
+            do {
+                effective = try PolicyLoader.load(path: policy)
+            } catch {
+                printError(error.description)
+                throw error.kind == .unreadable ? ExitStatus.ioError : ExitStatus.usage
             }
-        } catch let error as Keyring.KeyError {
-            printError("crumb: error: key: \(error.message)")
+        }
+        if let bucket { effective.bucket = bucket }
+        if let ipMode {
+            // `--ip-mode truncate` keeps the policy's prefixes when it already truncates.
+            if ipMode == .truncate, case .truncate = effective.ipMode {} else { effective.ipMode = ipMode.mode }
+        }
+        if case .truncate(let v4, let v6) = effective.ipMode, ipv4Prefix != nil || ipv6Prefix != nil {
+            effective.ipMode = .truncate(ipv4Prefix: ipv4Prefix ?? v4, ipv6Prefix: ipv6Prefix ?? v6)
+        }
+        if let keyRotation { effective.rotation = keyRotation }
+        if let minCount { effective.minCount = minCount }
+        if !visitorCookies.isEmpty { effective.trackingCookies = visitorCookies }
+        if writeEvents { effective.events = true }
+        if writeVault { effective.vault = true }
+        // The flags may contradict the file (`--ip-mode keep` while client_ip is personal): refuse as a
+        // policy error, naming the setting.
+        if let problem = effective.problems().first {
+            printError("crumb: error: policy: \(problem.setting): \(problem.message)")
+            throw ExitStatus.usage
+        }
+        return effective
+    }
+
+    func run() throws {
+        let policy = try effectivePolicy()
+        let keyring = try KeyOptions.keyring(keyFile: keyFile, policy: policy)
+        if policy.ipMode.needsKey, keyring.isEphemeral {
+            printError("crumb: error: --ip-mode \(policy.ipMode.name) needs a key: give --key-file or set CRUMB_KEY.")
             throw ExitStatus.usage
         }
 
-        var configuration = RunConfiguration(inputs: inputs, outputDirectory: out, keyring: keyring)
+        var configuration = RunConfiguration(inputs: inputs, outputDirectory: out, keyring: keyring, policy: policy)
         configuration.format = format
-        configuration.web.bucket = bucket
-        if !visitorCookies.isEmpty { configuration.web.visitorCookies = visitorCookies }
-        switch ipMode {
-        case .truncate: configuration.ipMode = .truncate(ipv4Prefix: ipv4Prefix, ipv6Prefix: ipv6Prefix)
-        case .hash: configuration.ipMode = .hash
-        case .drop: configuration.ipMode = .drop
-        }
         configuration.maxLineLength = maxLineLength
         configuration.maxRejectRatio = maxRejectRatio
         configuration.writeSQLite = sqlite
@@ -148,6 +185,48 @@ struct Run: ParsableCommand {
         if !quiet { printError(Summary.line(report)) }
         if report.hasIOErrors { throw ExitStatus.ioError }
         if report.hasDataErrors { throw ExitStatus.dataError }
+    }
+}
+
+/// Where the key comes from: `--key-file`, then `CRUMB_KEY`, then the policy's key source; without any, a
+/// random key for the run.
+enum KeyOptions {
+    static func keyring(keyFile: String?, policy: Policy) throws -> Keyring {
+        var file = keyFile
+        var variable = "CRUMB_KEY"
+        if file == nil, ProcessInfo.processInfo.environment["CRUMB_KEY"]?.isEmpty ?? true, let source = policy.key {
+            switch source.kind {
+            case .file: file = source.name
+            case .env: variable = source.name
+            }
+        }
+        do {
+            if let file {
+                guard let contents = FileManager.default.contents(atPath: file) else {
+                    printError("crumb: error: \(file): cannot read the key file")
+                    throw ExitStatus.ioError
+                }
+                warnIfShared(file)
+                return try Keyring(keyFileContents: Array(contents), rotation: policy.rotation)
+            }
+            if let key = ProcessInfo.processInfo.environment[variable], !key.isEmpty {
+                return try Keyring(keyFileContents: Array(key.utf8), rotation: policy.rotation)
+            }
+            return Keyring.ephemeral(rotation: policy.rotation)
+        } catch let error as Keyring.KeyError {
+            printError("crumb: error: key: \(error.message)")
+            throw ExitStatus.usage
+        }
+    }
+
+    /// Warns when the key file can be read by the group or others: the key links tokens to people.
+    static func warnIfShared(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        let mode = info.st_mode & 0o777
+        if mode & 0o077 != 0 {
+            printError("crumb: warning: key file \(path) is readable by others (mode \(String(mode, radix: 8))); run chmod 600 on it")
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import CrumbSamples
 import CrumbTestSupport
 import Foundation
 import Testing
@@ -50,10 +51,16 @@ struct CLITests {
     @Test func readsStandardInput() throws {
         let out = scratchDirectory()
         let line = #"203.0.113.5 - - [01/Jan/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 10 "-" "curl/8.5.0""# + "\n"
-        let result = try crumb(["run", "-", "--out", out, "--csv", "--no-sqlite"], stdin: Data((line + line).utf8))
+        let result = try crumb(["run", "-", "--out", out, "--csv", "--no-sqlite", "--min-count", "1"], stdin: Data((line + line).utf8))
         #expect(result.status == 0, "\(result.stderr)")
         let csv = try String(contentsOfFile: out + "/web_trends.csv", encoding: .utf8)
         #expect(csv.contains("2026-01-01T10:00:00Z,hour,path,/a,2,20,0,0,1"))
+        // With the default policy (k = 5), the single visitor's row is folded into (other).
+        let folded = try crumb(["run", "-", "--out", out + "/k", "--csv", "--no-sqlite"], stdin: Data((line + line).utf8))
+        #expect(folded.status == 0)
+        let foldedCSV = try String(contentsOfFile: out + "/k/web_trends.csv", encoding: .utf8)
+        #expect(foldedCSV.contains("2026-01-01T10:00:00Z,hour,path,(other),2,20,0,0,1"))
+        #expect(!foldedCSV.contains(",path,/a,"))
     }
 
     @Test func exitCodes() throws {
@@ -106,5 +113,25 @@ struct CLITests {
         #expect(a.status == 0)
         #expect(a.stdout == b.stdout)
         #expect(a.stdout.split(separator: "\n").count == 200)
+    }
+}
+
+/// What crumb prints on standard error (errors, reject lines, the summary) never holds a planted value.
+struct CLIPrivacyTests {
+    @Test func standardErrorHoldsNoPlantedValue() throws {
+        let out = scratchDirectory()
+        let log = out + "/planted.log.gz"
+        let generated = try crumb(["generate", "--lines", "20000", "--seed", "3", "--malformed-share", "0.02", "--gzip", "-o", log])
+        #expect(generated.status == 0)
+        let result = try crumb(["run", log, "--out", out + "/o", "--events", "--max-reject-ratio", "1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("error["))
+        let checker = PrivacyChecker(catalog: AccessLogGenerator.plantedCatalog)
+        #expect(checker.findings(in: result.stderr).isEmpty)
+        #expect(checker.findings(in: result.stdout).isEmpty)
+        let scan = try crumb(["scan", log])
+        #expect(scan.status == 0)
+        #expect(scan.stdout.contains("email"))
+        #expect(checker.findings(in: scan.stdout + scan.stderr).isEmpty)
     }
 }

@@ -1,4 +1,5 @@
 import CrumbSamples
+import CrumbTestSupport
 import Foundation
 import Testing
 
@@ -173,6 +174,185 @@ struct AccessLogGeneratorTests {
     }
 }
 
+@Suite("Planted personal data")
+struct PlantedPersonalDataTests {
+    static let catalog = AccessLogGenerator.plantedCatalog
+    static let checker = PrivacyChecker(catalog: catalog)
+
+    /// 50,000 lines with and without planting, otherwise identical options.
+    static let planted: [UInt8] = {
+        var options = smallPoolOptions()
+        options.lines = 50_000
+        options.seed = 3
+        return AccessLogGenerator.generate(options)
+    }()
+    static let unplanted: [UInt8] = {
+        var options = smallPoolOptions()
+        options.lines = 50_000
+        options.seed = 3
+        options.plantPersonalData = false
+        return AccessLogGenerator.generate(options)
+    }()
+    /// The lines that planting changed (the planted lines), and the line count.
+    static let (changedLines, lineCount): ([ArraySlice<UInt8>], Int) = {
+        let planted = splitLines(of: Self.planted)
+        let unplanted = splitLines(of: Self.unplanted)
+        precondition(planted.count == unplanted.count, "planting must not change the line count")
+        return (zip(planted, unplanted).filter { $0 != $1 }.map(\.0), planted.count)
+    }()
+
+    @Test("the catalog: 52 distinct reserved or test values of ten kinds, in canonical form")
+    func catalogIsCanonical() {
+        let catalog = Self.catalog
+        #expect(catalog.count == 52)
+        #expect(Set(catalog).count == catalog.count)
+        #expect(Set(catalog.map(\.kind)) == ["email", "phone", "card", "ssn", "iban", "name", "dob", "address", "account", "username"])
+        func values(_ kind: String) -> [String] { catalog.filter { $0.kind == kind }.map(\.canonical) }
+        func all(_ text: String, _ allowed: (Character) -> Bool) -> Bool { text.allSatisfy(allowed) }
+        #expect(values("email").allSatisfy { $0 == $0.lowercased() && $0.contains("@") && !$0.contains("%") })
+        #expect(values("phone").allSatisfy { all($0.hasPrefix("+") ? String($0.dropFirst()) : $0, \.isASCIIDigit) })
+        #expect(values("phone").contains { $0.hasPrefix("0") } && values("phone").contains { $0.hasPrefix("+1") })
+        #expect(values("card").allSatisfy { all($0, \.isASCIIDigit) && (13...19).contains($0.count) && luhnValid($0) })
+        #expect(values("ssn").allSatisfy { all($0, \.isASCIIDigit) && $0.count == 9 && !$0.hasPrefix("000") && !$0.hasPrefix("666") && !$0.hasPrefix("9") })
+        #expect(values("iban").allSatisfy { all($0, { $0.isASCIIDigit || ("A"..."Z").contains($0) }) && ibanValid($0) })
+        #expect(values("dob").allSatisfy { all($0, \.isASCIIDigit) && $0.count == 8 })
+        #expect(catalog.allSatisfy { $0.canonical.utf8.count >= 5 })
+    }
+
+    @Test("50,000 lines plant every catalog value, and the checker finds them all")
+    func everyValueIsPlanted() {
+        let findings = Self.checker.findings(in: Self.planted)
+        let missing = Self.catalog.filter { findings[$0] == nil }
+        #expect(missing.isEmpty, "never planted: \(missing)")
+        #expect(Set(findings.keys).isSubset(of: Set(Self.catalog)))
+    }
+
+    @Test("without planting, the checker finds nothing")
+    func nothingWithoutPlanting() {
+        #expect(Self.checker.findings(in: Self.unplanted).isEmpty)
+    }
+
+    @Test("planting changes only the planted lines (about 1.5%), and the checker finds something in each")
+    func plantedLinesAreFound() {
+        // Unchanged lines are covered by `nothingWithoutPlanting`.
+        let share = Double(Self.changedLines.count) / Double(Self.lineCount)
+        #expect(share > 0.012 && share < 0.018, "share \(share)")
+        for line in Self.changedLines {
+            #expect(!Self.checker.findings(in: Array(line)).isEmpty, "nothing found in \(String(decoding: line, as: UTF8.self))")
+            #expect(CombinedShape.parse(line) != nil, "not combined: \(String(decoding: line, as: UTF8.self))")
+        }
+    }
+
+    @Test("every kind is planted in every field it applies to, and in no other")
+    func kindsByField() {
+        var seen = Set<String>()
+        for line in Self.changedLines {
+            guard let shape = CombinedShape.parse(line) else { continue }
+            let question = shape.target.firstIndex(of: "?")
+            let fields = [
+                ("path", String(shape.target[..<(question ?? shape.target.endIndex)])),
+                ("query", question.map { String(shape.target[$0...]) } ?? ""),
+                ("referrer", shape.referrer), ("cookie", shape.cookie ?? ""), ("user", shape.user),
+            ]
+            for (field, text) in fields where !text.isEmpty {
+                for value in Self.checker.findings(in: text).keys { seen.insert("\(value.kind) in \(field)") }
+            }
+        }
+        var expected = Set<String>()
+        for kind in ["email", "phone", "card", "ssn", "iban"] {
+            for field in ["path", "query", "referrer", "cookie"] { expected.insert("\(kind) in \(field)") }
+        }
+        for kind in ["name", "dob", "address", "account", "username"] {
+            for field in ["query", "referrer", "cookie"] { expected.insert("\(kind) in \(field)") }
+        }
+        expected.formUnion(["email in user", "username in user"])
+        #expect(expected.subtracting(seen).isEmpty, "missing: \(expected.subtracting(seen).sorted())")
+        #expect(seen.subtracting(expected).isEmpty, "unexpected: \(seen.subtracting(expected).sorted())")
+    }
+
+    @Test(
+        "the planted lines use every encoding and way of writing",
+        arguments: [
+            "%40", "%2540", "%2B", "%2b", "%20", "%2520", "%28", "Janelle+Quixotica", "@EXAMPLE.", "Jane.", "+news@",
+            "%2Bnews%40", "1111-1111", "1111+1111", "+WEST+", "-05-1120", "Downing%20", "ACC-1048576", "/users/",
+            "/call/", "/pay/", "/ssn/", "/iban/", "?to=", "?tel=", "; prefill=",
+            "; last_search=", "utm_term=", "msg=", "note=",
+        ])
+    func encodings(marker: String) {
+        let found = Self.changedLines.contains { containsASCII($0, marker) }
+        #expect(found, "no planted line contains \(marker)")
+    }
+
+    @Test(
+        "the checker finds each form of a value",
+        arguments: [
+            ("jane.doe@example.com", "jane.doe@example.com"), ("JANE.DOE@EXAMPLE.COM", "jane.doe@example.com"),
+            ("email=jane.doe%40example.com", "jane.doe@example.com"), ("to=jane.doe%2540example.com", "jane.doe@example.com"),
+            ("x=jane.doe%2540EXAMPLE.com", "jane.doe@example.com"), ("jane%2bnews%40example.com", "jane+news@example.com"),
+            ("u=jane+news@example.com", "jane+news@example.com"), ("/users/jane%252Bnews%2540example.com/", "jane+news@example.com"),
+            ("4111 1111 1111 1111", "4111111111111111"), ("4111-1111-1111-1111", "4111111111111111"),
+            ("cc=4111%201111%201111%201111", "4111111111111111"), ("cc=4111+1111+1111+1111", "4111111111111111"),
+            ("+44 (20) 7946.0958", "+442079460958"), ("%2B44%2020%207946%200958", "+442079460958"),
+            ("tel:0044-20-7946-0958", "+442079460958"), ("%252B44%252020%25207946%25200958", "+442079460958"),
+            ("(020) 7946 0958", "02079460958"), ("078 05 1120", "078051120"), ("ssn=078-05-1120&x=1", "078051120"),
+            ("gb82 west 1234 5698 7654 32", "GB82WEST12345698765432"), ("GB82-WEST-1234-5698-7654-32", "GB82WEST12345698765432"),
+            ("first_name=JANELLE", "Janelle"), ("name=Janelle+Quixotica", "Quixotica"), ("name=janelle%2520quixotica", "Quixotica"),
+            ("dob=1980-04-01", "19800401"), ("dob=1980.04.01", "19800401"), ("address=10+Downing+Street", "10 Downing Street"),
+            ("address=10%20DOWNING%20STREET", "10 Downing Street"), ("acct=acc-1048576", "ACC1048576"),
+            ("- wrenfield7 [", "wrenfield7"), ("user=KESTREL_OPS", "kestrel_ops"),
+        ])
+    func checkerFindsForms(text: String, canonical: String) {
+        let found = Self.checker.findings(in: text)
+        #expect(found.keys.contains { $0.canonical == canonical }, "\(text) → \(found.keys.map(\.canonical))")
+    }
+
+    @Test(
+        "the checker ignores near misses and other values",
+        arguments: [
+            "jane.doe@example.co", "jane.doe(at)example.com", "4111 1111 1111 1112", "4111/1111/1111/1111",
+            "+44 20 7946 0959", "078-05-1121", "GB82 WEST 1234 5698 7654 33", "Janell", "1980-04-02",
+            "10 Downing St", "ACC-1048577", "GET /products/123456 HTTP/1.1",
+        ])
+    func checkerIgnoresNearMisses(text: String) {
+        #expect(Self.checker.findings(in: text).isEmpty)
+    }
+
+    @Test("the checker counts every occurrence, in every stream")
+    func checkerCounts() {
+        let text = "a=jane.doe@example.com&b=JANE.DOE%40EXAMPLE.COM&c=4111-1111-1111-1111 4111111111111111\n"
+        let found = Self.checker.findings(in: text)
+        #expect(found[PlantedValue(kind: "email", canonical: "jane.doe@example.com")] == 2)
+        #expect(found[PlantedValue(kind: "card", canonical: "4111111111111111")] == 2)
+        #expect(found.count == 2)
+        #expect(Self.checker.findings(in: "").isEmpty && Self.checker.findings(in: "abc").isEmpty)
+    }
+}
+
+private func luhnValid(_ digits: String) -> Bool {
+    var sum = 0
+    for (position, character) in digits.reversed().enumerated() {
+        let digit = Int(String(character))!
+        let value = position % 2 == 1 ? digit * 2 : digit
+        sum += value > 9 ? value - 9 : value
+    }
+    return sum % 10 == 0
+}
+
+/// ISO 13616: move the first four characters to the end, letters to 10...35, the number mod 97 is 1.
+private func ibanValid(_ iban: String) -> Bool {
+    let rearranged = iban.dropFirst(4) + iban.prefix(4)
+    var remainder = 0
+    for character in rearranged {
+        let value = character.isASCIIDigit ? Int(String(character))! : Int(character.asciiValue! - 55)
+        remainder = (remainder * (value >= 10 ? 100 : 10) + value) % 97
+    }
+    return remainder == 1
+}
+
+private extension Character {
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+}
+
 // MARK: - Helpers (an independent reading of the combined format, written for the tests)
 
 /// Smaller pools than the defaults: building the default tables takes most of a second in debug builds.
@@ -236,6 +416,7 @@ private struct CombinedShape: Equatable {
     var utc: Int64
     var offsetMinutes: Int
     var target: String
+    var referrer: String
     var userAgent: String
     var cookie: String?
 
@@ -286,7 +467,7 @@ private struct CombinedShape: Equatable {
         }
         return CombinedShape(
             client: client, user: user, utc: utc, offsetMinutes: offset, target: String(parts[1]),
-            userAgent: agent, cookie: cookie)
+            referrer: referrer, userAgent: agent, cookie: cookie)
     }
 
     static func isIP(_ text: String) -> Bool {

@@ -119,6 +119,21 @@ struct IPAnonymizerTests {
         }
     }
 
+    @Test func prefixPreservingWithoutAKeyIsRefused() {
+        #expect(throws: IPAnonymizer.ConfigurationError(message: "--ip-mode prefix-preserving needs a key: --key-file or CRUMB_KEY")) {
+            try IPAnonymizer(mode: .prefixPreserving, keyring: nil)
+        }
+    }
+
+    @Test(arguments: [
+        (IPMode.drop, "drop", false), (.truncate(ipv4Prefix: 24, ipv6Prefix: 48), "truncate", false),
+        (.hash, "hash", true), (.prefixPreserving, "prefix-preserving", true), (.keep, "keep", false),
+    ])
+    func modeNamesAndKeys(_ mode: IPMode, _ name: String, _ needsKey: Bool) {
+        #expect(mode.name == name)
+        #expect(mode.needsKey == needsKey)
+    }
+
     @Test(arguments: [(-1, 48), (33, 48), (24, -1), (24, 129), (Int.min, 48), (24, Int.max)])
     func prefixesOutOfRangeAreRefused(_ ipv4Prefix: Int, _ ipv6Prefix: Int) {
         #expect(throws: IPAnonymizer.ConfigurationError.self) {
@@ -139,6 +154,22 @@ struct IPAnonymizerTests {
         _ = try IPAnonymizer(mode: .truncate(ipv4Prefix: 0, ipv6Prefix: 0), keyring: nil)
         _ = try IPAnonymizer(mode: .truncate(ipv4Prefix: 32, ipv6Prefix: 128), keyring: nil)
         _ = try IPAnonymizer(mode: .hash, keyring: .ephemeral())
+        _ = try IPAnonymizer(mode: .prefixPreserving, keyring: .ephemeral())
+        _ = try IPAnonymizer(mode: .keep, keyring: nil)
+    }
+
+    // MARK: Keep
+
+    @Test func keepGivesTheAddressBack() throws {
+        var anonymizer = try IPAnonymizer(mode: .keep, keyring: nil)
+        for text in Self.edgeIPv4 + Self.edgeIPv6 {
+            let address = try #require(IPAddress.parse(text))
+            #expect(anonymizer.anonymize(address, day: Self.jan1st2026) == address.formatted)
+            // A cached answer is the same answer, on any day.
+            #expect(anonymizer.anonymize(address, day: Self.jan1st2026 + 400) == address.formatted)
+        }
+        #expect(anonymizer.anonymize(IPAddress.parse("::ffff:203.0.113.7")!, day: 0) == "203.0.113.7")
+        #expect(anonymizer.anonymize(IPAddress.parse("2001:DB8:0:0:1::1")!, day: 0) == "2001:db8::1:0:0:1")
     }
 
     // MARK: Hash
@@ -270,13 +301,16 @@ struct IPAnonymizerTests {
         #expect(warm < cold)
     }
 
-    @Test func descriptionsHideKeysAndAddresses() throws {
-        var anonymizer = try hasher()
-        _ = anonymizer.anonymize(IPAddress(ipv4: 203, 0, 113, 7), day: 1)
+    @Test(arguments: [IPMode.hash, .prefixPreserving, .keep])
+    func descriptionsHideKeysAndAddresses(_ mode: IPMode) throws {
+        var anonymizer = try IPAnonymizer(mode: mode, keyring: Keyring(secret: Self.secret))
+        let anonymized = anonymizer.anonymize(IPAddress(ipv4: 203, 0, 113, 7), day: 1)
+        let output = try #require(anonymized)
         var dumped = ""
         dump(anonymizer, to: &dumped)
         for text in [String(describing: anonymizer), String(reflecting: anonymizer), dumped] {
             #expect(!text.contains("203.0.113.7"))
+            #expect(!text.contains(output))
             #expect(!text.contains("ip:"))
             #expect(!text.contains("[0, 1, 2"))
         }

@@ -132,6 +132,7 @@ struct BatchRunnerTests {
         try AtomicFile.write(Array(lines.joined(separator: "\n").utf8), to: directory + "/mixed.log")
         var configuration = runConfiguration([directory + "/mixed.log"], out: directory + "/out")
         configuration.maxLineLength = 1_024
+        configuration.policy.minCount = 0
         let report = try BatchRunner.run(configuration)
         let input = try #require(report.manifest.inputs.first)
         #expect(input.linesRead == 6)
@@ -188,7 +189,7 @@ struct BatchRunnerTests {
 
     @Test func hashModeNeedsAKey() throws {
         var configuration = RunConfiguration(inputs: [], outputDirectory: temporaryDirectory(), keyring: .ephemeral())
-        configuration.ipMode = .hash
+        configuration.policy.ipMode = .hash
         #expect(throws: IPAnonymizer.ConfigurationError.self) { try BatchRunner.run(configuration) }
     }
 }

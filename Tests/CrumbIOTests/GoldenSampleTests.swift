@@ -30,6 +30,11 @@ struct GoldenSampleTests {
         summary += "lines_blank \(input.linesBlank)\nformat \(input.format)\nencoding \(input.encoding)\n"
         for (reason, count) in input.rejectsByReason.sorted(by: { $0.key < $1.key }) { summary += "reject \(reason) \(count)\n" }
         for sample in input.rejectSamples { summary += "sample \(sample.line) \(sample.code.rawValue) @\(sample.offset) \(sample.shape)\n" }
+        summary += "lines_opted_out \(report.manifest.totals.linesOptedOut)\n"
+        summary += "lines_with_personal_data \(report.manifest.linesWithPersonalData)\n"
+        for (field, kinds) in report.manifest.personalFoundByField.sorted(by: { $0.key < $1.key }) {
+            for (kind, count) in kinds.sorted(by: { $0.key < $1.key }) { summary += "personal \(field) \(kind) \(count)\n" }
+        }
         let counts = GoldenFile.compare(Array(summary.utf8), to: SharedData.sample("expected/\(name).summary.txt"))
         #expect(counts == .match, "\(counts)")
     }

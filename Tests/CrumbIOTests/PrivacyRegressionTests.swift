@@ -28,7 +28,8 @@ struct PrivacyRegressionTests {
     /// Every output file's text, and the database's.
     static func outputsText(_ directory: String) throws -> [(String, String)] {
         var texts: [(String, String)] = []
-        for name in ["web_trends.csv", "web_trends.jsonl", "manifest.json"] {
+        for name in ["web_trends.csv", "web_trends.jsonl", "manifest.json", "events.jsonl"]
+        where FileManager.default.fileExists(atPath: directory + "/" + name) {
             texts.append((name, try String(contentsOfFile: directory + "/" + name, encoding: .utf8)))
         }
         let database = try DatabaseQueue(path: directory + "/crumb.db")
@@ -48,20 +49,41 @@ struct PrivacyRegressionTests {
         return texts
     }
 
-    @Test(arguments: ["truncate", "hash", "drop"])
+    @Test(arguments: ["truncate", "hash", "drop", "prefix-preserving"])
     func plantedValuesNeverReachAnOutput(ipMode: String) throws {
         let directory = temporaryDirectory(#function + ipMode)
         try AtomicFile.write(Array(Self.log.utf8), to: directory + "/pi.log")
         var configuration = runConfiguration([directory + "/pi.log"], out: directory + "/out")
-        configuration.ipMode = ipMode == "hash" ? .hash : ipMode == "drop" ? .drop : .truncate(ipv4Prefix: 24, ipv6Prefix: 48)
+        configuration.policy.ipMode = ipMode == "hash" ? .hash : ipMode == "drop" ? .drop : ipMode == "prefix-preserving" ? .prefixPreserving : .truncate(ipv4Prefix: 24, ipv6Prefix: 48)
+        configuration.policy.events = true
+        configuration.policy.vault = ipMode == "hash"
         let report = try BatchRunner.run(configuration)
         #expect(report.manifest.totals.linesParsed == 4)
         #expect(report.manifest.totals.linesRejected == 1)
-        for (name, text) in try Self.outputsText(directory + "/out") {
+        let outputs = try Self.outputsText(directory + "/out")
+        #expect(outputs.map(\.0).contains("events.jsonl"))
+        for (name, text) in outputs {
             for value in Self.planted {
                 #expect(!text.lowercased().contains(value.lowercased()), "\(name) contains \(value)")
             }
         }
+        // The vault, when on, holds the personal information (mode 0600), never a card number, and the
+        // events then carry no IP-derived value next to the pseudonym that links to it.
+        let vaultPath = directory + "/out/vault.jsonl"
+        if configuration.policy.vault {
+            let vault = try String(contentsOfFile: vaultPath, encoding: .utf8)
+            #expect(vault.contains("jane.doe@example.com"))
+            #expect(!vault.contains("4111"))
+            let mode = try FileManager.default.attributesOfItem(atPath: vaultPath)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+            let events = try String(contentsOfFile: directory + "/out/events.jsonl", encoding: .utf8)
+            #expect(!events.contains(#""client""#))
+            #expect(events.contains(#""visitor":"v:"#))
+        } else {
+            #expect(!FileManager.default.fileExists(atPath: vaultPath))
+        }
+        #expect(report.manifest.personalFoundByKind["email"] ?? 0 > 0)
+        #expect(report.manifest.personalFoundByKind["card"] ?? 0 > 0)
     }
 
     /// The generator's planted personal data (emails, long digit runs) and every client address are absent

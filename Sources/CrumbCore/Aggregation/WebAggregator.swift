@@ -10,6 +10,8 @@ public enum WebDimension: Int, Sendable, CaseIterable {
     case device
     case agentClass
     case statusClass
+    /// The `utm_campaign` query parameter, when the policy allows it.
+    case campaign
 
     /// The name in the `dimension` column (output contract, schema v1).
     public var name: String {
@@ -23,6 +25,7 @@ public enum WebDimension: Int, Sendable, CaseIterable {
         case .device: "device"
         case .agentClass: "agent_class"
         case .statusClass: "status_class"
+        case .campaign: "campaign"
         }
     }
 }
@@ -153,13 +156,24 @@ public struct WebAggregator: Sendable {
     }
 
     /// The rows as records, sorted by bucket start, then dimension (in `WebDimension` order), then value.
-    public func records() -> [WebTrendRecord] {
+    ///
+    /// With `minCount` above 1 (k-anonymity), a row of any dimension but `total` whose visitor count is
+    /// below `minCount` is folded into one `(other)` row per bucket and dimension: hits, bytes and errors add
+    /// up, sketches merge, so every dimension still sums to the bucket's total. A row with no visitor
+    /// identity at all (no cookie, and addresses not used) is judged by its hits instead.
+    public func records(minCount: Int = 0) -> [WebTrendRecord] {
+        struct Folded {
+            var hits: Int64 = 0, bytes: Int64 = 0, clientErrors: Int64 = 0, serverErrors: Int64 = 0
+            var sketch = HyperLogLog()
+        }
         var valueText: [[Int: String]] = Array(repeating: [:], count: WebDimension.allCases.count)
-        var out: [(ordinalStart: Int64, dimension: Int, value: String, row: Int)] = []
-        out.reserveCapacity(hits.count)
+        var kept: [(bucketStart: Int64, dimension: Int, value: String, row: Int)] = []
+        kept.reserveCapacity(hits.count)
+        var folded: [Int64: [Int: Folded]] = [:]
         for row in 0..<hits.count {
             let key = rowKeys[row]
             let dimension = Int(key >> Self.valueBits & 0x1F)
+            let bucketStart = bucketStarts[Int(key >> 32)]
             let value = Int(key & (1 << Self.valueBits - 1))
             let text: String
             if let cached = valueText[dimension][value] {
@@ -168,21 +182,49 @@ public struct WebAggregator: Sendable {
                 text = values[dimension].string(of: value)
                 valueText[dimension][value] = text
             }
-            out.append((bucketStarts[Int(key >> 32)], dimension, text, row))
+            if minCount > 1, dimension != WebDimension.total.rawValue {
+                let uniques = sketches[row].estimate
+                // A value that happens to read "(other)" joins the fold rather than clash with it.
+                if (uniques > 0 ? uniques : Int(hits[row])) < minCount || text == Self.otherValue {
+                    var entry = folded[bucketStart, default: [:]][dimension, default: Folded()]
+                    entry.hits += hits[row]
+                    entry.bytes += byteSums[row]
+                    entry.clientErrors += clientErrors[row]
+                    entry.serverErrors += serverErrors[row]
+                    entry.sketch.merge(sketches[row])
+                    folded[bucketStart, default: [:]][dimension] = entry
+                    continue
+                }
+            }
+            kept.append((bucketStart, dimension, text, row))
         }
-        out.sort { a, b in
-            if a.ordinalStart != b.ordinalStart { return a.ordinalStart < b.ordinalStart }
-            if a.dimension != b.dimension { return a.dimension < b.dimension }
-            return a.value.utf8.lexicographicallyPrecedes(b.value.utf8)
-        }
-        return out.map { item in
+        var records = kept.map { item in
             let row = item.row
             return WebTrendRecord(
-                bucketStart: item.ordinalStart, bucket: bucket,
+                bucketStart: item.bucketStart, bucket: bucket,
                 dimension: WebDimension(rawValue: item.dimension)!.name, value: item.value,
                 hits: hits[row], bytes: byteSums[row], status4xx: clientErrors[row], status5xx: serverErrors[row],
                 uniques: Int64(sketches[row].estimate), sketch: sketches[row].serialized()
             )
         }
+        for (bucketStart, dimensions) in folded {
+            for (dimension, entry) in dimensions {
+                records.append(WebTrendRecord(
+                    bucketStart: bucketStart, bucket: bucket, dimension: WebDimension(rawValue: dimension)!.name,
+                    value: Self.otherValue, hits: entry.hits, bytes: entry.bytes, status4xx: entry.clientErrors,
+                    status5xx: entry.serverErrors, uniques: Int64(entry.sketch.estimate), sketch: entry.sketch.serialized()
+                ))
+            }
+        }
+        let order = Dictionary(uniqueKeysWithValues: WebDimension.allCases.map { ($0.name, $0.rawValue) })
+        records.sort { a, b in
+            if a.bucketStart != b.bucketStart { return a.bucketStart < b.bucketStart }
+            if a.dimension != b.dimension { return order[a.dimension]! < order[b.dimension]! }
+            return a.value.utf8.lexicographicallyPrecedes(b.value.utf8)
+        }
+        return records
     }
+
+    /// The value of a k-anonymity fold.
+    public static let otherValue = "(other)"
 }
