@@ -322,30 +322,19 @@ public struct WebLogProcessor: Sendable {
     private func inspectCookies(_ header: UnsafeRawBufferPointer, base: Int) -> (Range<Int>?, Bool) {
         var best: (rank: Int, range: Range<Int>)?
         var optedOut = false
-        var start = 0
-        let count = header.count
-        while start < count {
-            while start < count, header[start] == UInt8(ascii: " ") { start += 1 }
-            var end = start
-            while end < count, header[end] != UInt8(ascii: ";") { end += 1 }
-            var equals = start
-            while equals < end, header[equals] != UInt8(ascii: "=") { equals += 1 }
-            if equals < end {
-                let name = UnsafeRawBufferPointer(rebasing: header[start..<equals])
-                if let optOutName, optOutName.elementsEqual(name) {
-                    let value = UnsafeRawBufferPointer(rebasing: header[(equals + 1)..<end])
-                    if optOutValue.map({ $0.elementsEqual(value) }) ?? true { optedOut = true }
-                }
-                if equals + 1 < end {
-                    for (rank, wanted) in trackingCookies.enumerated() where rank < (best?.rank ?? Int.max) {
-                        if wanted.elementsEqual(name) {
-                            best = (rank, (base + start)..<(base + end))
-                            break
-                        }
-                    }
+        CookieHeader.forEachPair(header) { name, value, pair in
+            let nameBytes = UnsafeRawBufferPointer(rebasing: header[name])
+            if let optOutName, optOutName.elementsEqual(nameBytes) {
+                let valueBytes = UnsafeRawBufferPointer(rebasing: header[value])
+                if optOutValue.map({ $0.elementsEqual(valueBytes) }) ?? true { optedOut = true }
+            }
+            guard !value.isEmpty else { return }
+            for (rank, wanted) in trackingCookies.enumerated() where rank < (best?.rank ?? Int.max) {
+                if wanted.elementsEqual(nameBytes) {
+                    best = (rank, (base + pair.lowerBound)..<(base + pair.upperBound))
+                    break
                 }
             }
-            start = end + 1
         }
         return (best?.range, optedOut)
     }

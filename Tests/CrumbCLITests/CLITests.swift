@@ -135,3 +135,42 @@ struct CLIPrivacyTests {
         #expect(checker.findings(in: scan.stdout + scan.stderr).isEmpty)
     }
 }
+
+struct PolicyCLITests {
+    @Test func policyCheckExplainsTheDefaultPolicy() throws {
+        let result = try crumb(["policy", "check", SharedData.sample("policy.yaml")])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("truncated to their /24"))
+        #expect(result.stdout.contains("policy OK"))
+    }
+
+    @Test func policyCheckRefusesWithLineAndColumn() throws {
+        let directory = scratchDirectory()
+        let path = directory + "/bad.yaml"
+        try Data("version: 1\nip:\n  mode: keep\n".utf8).write(to: URL(fileURLWithPath: path))
+        let result = try crumb(["policy", "check", path])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains(path + ":3:"))
+        // The same file refuses a run, before any input is read.
+        let run = try crumb(["run", SharedData.sample("web/bad-lines.log"), "--policy", path, "--out", directory + "/o"])
+        #expect(run.status == 64)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/o/crumb.db"))
+    }
+
+    @Test func keyFilesReadableByOthersAreWarnedAbout() throws {
+        let directory = scratchDirectory()
+        let key = directory + "/crumb.key"
+        try Data("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".utf8).write(to: URL(fileURLWithPath: key))
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key)
+        let shared = try crumb(["run", SharedData.sample("web/bad-lines.log"), "--key-file", key, "--ip-mode", "hash",
+                                "--out", directory + "/a", "--max-reject-ratio", "1"])
+        #expect(shared.status == 0, "\(shared.stderr)")
+        #expect(shared.stderr.contains("readable by others"))
+        #expect(!shared.stderr.contains("0123456789abcdef"))
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: key)
+        let guarded = try crumb(["run", SharedData.sample("web/bad-lines.log"), "--key-file", key, "--ip-mode", "prefix-preserving",
+                                 "--out", directory + "/b", "--max-reject-ratio", "1"])
+        #expect(guarded.status == 0, "\(guarded.stderr)")
+        #expect(!guarded.stderr.contains("readable by others"))
+    }
+}

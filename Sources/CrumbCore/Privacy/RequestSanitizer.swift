@@ -114,22 +114,12 @@ public struct RequestSanitizer: Sendable {
     public mutating func scanCookies(_ header: UnsafeRawBufferPointer, skipping: [[UInt8]], found: (PersonalDataFinding) -> Void) {
         var ignoredKeep: [UInt8] = []
         var ignoredCampaign: [UInt8] = []
-        var start = 0
-        let count = header.count
-        while start < count {
-            while start < count, header[start] == UInt8(ascii: " ") { start += 1 }
-            var end = start
-            while end < count, header[end] != UInt8(ascii: ";") { end += 1 }
-            var equals = start
-            while equals < end, header[equals] != UInt8(ascii: "=") { equals += 1 }
-            let name = UnsafeRawBufferPointer(rebasing: header[start..<equals])
-            if !skipping.contains(where: { $0.elementsEqual(name) }) {
-                let value = UnsafeRawBufferPointer(rebasing: header[min(equals + 1, end)..<end])
-                filterParameter(name: name, value: value, keep: &ignoredKeep, campaign: &ignoredCampaign,
-                                field: .cookie, found: found)
-                ignoredKeep.removeAll(keepingCapacity: true)
-            }
-            start = end + 1
+        CookieHeader.forEachPair(header) { name, value, _ in
+            let nameBytes = UnsafeRawBufferPointer(rebasing: header[name])
+            guard !skipping.contains(where: { $0.elementsEqual(nameBytes) }) else { return }
+            filterParameter(name: nameBytes, value: UnsafeRawBufferPointer(rebasing: header[value]), keep: &ignoredKeep,
+                            campaign: &ignoredCampaign, field: .cookie, found: found)
+            ignoredKeep.removeAll(keepingCapacity: true)
         }
     }
 
