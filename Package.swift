@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "crumb", targets: ["crumb"]),
         .library(name: "CrumbCore", targets: ["CrumbCore"]),
         .library(name: "CrumbIO", targets: ["CrumbIO"]),
+        .library(name: "CrumbSamples", targets: ["CrumbSamples"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
