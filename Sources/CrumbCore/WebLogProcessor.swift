@@ -369,10 +369,7 @@ public struct WebLogProcessor: Sendable {
         out.append(UInt8(ascii: "\""))
         out.append(UInt8(ascii: "v"))
         out.append(UInt8(ascii: ":"))
-        for shift in stride(from: 60, through: 0, by: -4) {
-            let nibble = UInt8(truncatingIfNeeded: visitor >> UInt64(shift) & 0xF)
-            out.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
-        }
+        withUnsafeBytes(of: visitor.bigEndian) { ASCII.appendLowercaseHex($0, to: &out) }
         out.append(UInt8(ascii: "\""))
     }
 

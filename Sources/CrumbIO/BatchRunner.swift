@@ -159,7 +159,7 @@ public enum BatchRunner {
         let records = merged.aggregator.records(minCount: policy.minCount)
         var manifest = Manifest(
             version: CrumbVersion.current, schema: CrumbVersion.schema, command: "run",
-            policySHA256: SHA256.hash(data: Array(policy.canonicalText().utf8)).hexString,
+            policySHA256: PolicyLoader.sha256(of: policy),
             policy: policy.manifestSummary,
             keyFingerprint: configuration.keyring.fingerprint, keyEphemeral: configuration.keyring.isEphemeral,
             bucket: policy.bucket.rawValue, inputs: inputs, totals: totals,
@@ -309,19 +309,6 @@ extension Policy {
     }
 }
 
-extension Sequence where Element == UInt8 {
-    /// Lowercase hex.
-    var hexString: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in self {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
-
 extension Digest {
-    var hexString: String { Array(self).hexString }
+    var hexString: String { ASCII.lowercaseHex(self) }
 }

@@ -110,15 +110,7 @@ public enum PolicyLoader {
     /// The policy's digest for the manifest (`policy_sha256`): SHA-256 of ``Policy/canonicalText()`` as
     /// UTF-8, in lowercase hex.
     public static func sha256(of policy: Policy) -> String {
-        let digest = SHA256.hash(data: Array(policy.canonicalText().utf8))
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in digest {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        ASCII.lowercaseHex(SHA256.hash(data: Array(policy.canonicalText().utf8)))
     }
 
     // MARK: - YAML errors

@@ -32,4 +32,26 @@ public enum ASCII {
         default: nil
         }
     }
+
+    /// The lowercase hex digit for `nibble` (0...15).
+    @inlinable
+    public static func lowercaseHexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+
+    /// Appends each byte of `bytes` as two lowercase hex digits.
+    @inlinable
+    public static func appendLowercaseHex(_ bytes: some Sequence<UInt8>, to out: inout [UInt8]) {
+        for byte in bytes {
+            out.append(lowercaseHexDigit(byte >> 4))
+            out.append(lowercaseHexDigit(byte & 0x0F))
+        }
+    }
+
+    /// `bytes` as lowercase hex text.
+    public static func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
+        var text: [UInt8] = []
+        appendLowercaseHex(bytes, to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
 }

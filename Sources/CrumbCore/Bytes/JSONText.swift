@@ -48,15 +48,11 @@ public enum JSONText {
         case 0x09: out.append(backslash); out.append(UInt8(ascii: "t"))
         case 0..<0x20:
             out.append(contentsOf: [backslash, UInt8(ascii: "u"), zero, zero])
-            out.append(hexDigit(byte >> 4))
-            out.append(hexDigit(byte & 0x0F))
+            out.append(ASCII.lowercaseHexDigit(byte >> 4))
+            out.append(ASCII.lowercaseHexDigit(byte & 0x0F))
         default:
             out.append(byte)
         }
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? zero + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
     /// For a lead byte ≥ 0x80 at `start`: the end of the well-formed sequence beginning there, or, when it is

@@ -314,7 +314,7 @@ extension IPAddress {
                 // RFC 5952 §4.1: leading zeros suppressed, but a zero group is "0".
                 while shift > 0, value >> shift == 0 { shift -= 4 }
                 while true {
-                    put(IPText.lowercaseHexDigit(UInt8(value >> shift & 0xF)))
+                    put(ASCII.lowercaseHexDigit(UInt8(value >> shift & 0xF)))
                     if shift == 0 { break }
                     shift -= 4
                 }
@@ -344,9 +344,5 @@ private enum IPText {
     static let leftBracket = UInt8(ascii: "[")
     static let rightBracket = UInt8(ascii: "]")
 
-    /// The lowercase hex digit for `nibble` (0...15).
-    static func lowercaseHexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? zero + nibble : UInt8(ascii: "a") + nibble - 10
-    }
 
 }

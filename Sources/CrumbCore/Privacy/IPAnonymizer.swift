@@ -203,16 +203,12 @@ public struct IPAnonymizer: Sendable {
                 text[1] = UInt8(ascii: "p")
                 text[2] = UInt8(ascii: ":")
                 for index in 0..<16 {
-                    text[3 + 2 * index] = Self.hexDigit(mac[index] >> 4)
-                    text[4 + 2 * index] = Self.hexDigit(mac[index] & 0xF)
+                    text[3 + 2 * index] = ASCII.lowercaseHexDigit(mac[index] >> 4)
+                    text[4 + 2 * index] = ASCII.lowercaseHexDigit(mac[index] & 0xF)
                 }
                 return 3 + 32
             }
         }
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 }
 

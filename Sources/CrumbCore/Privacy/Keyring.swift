@@ -138,7 +138,7 @@ public struct Keyring: Sendable {
     /// it): the first 16 bytes of HMAC-SHA-256(secret, "crumb/v1/fingerprint") as 32 lowercase hex digits.
     /// It identifies the key without revealing it or anything derived from it that tokens use.
     public var fingerprint: String {
-        KeyText.lowercaseHex(mac(of: "crumb/v1/fingerprint").prefix(16))
+        ASCII.lowercaseHex(mac(of: "crumb/v1/fingerprint").prefix(16))
     }
 
     /// HMAC-SHA-256(secret, label).
@@ -170,18 +170,6 @@ extension Keyring: CustomStringConvertible, CustomDebugStringConvertible, Custom
 
 /// The text decodings a key file may use.
 private enum KeyText {
-    /// `bytes` as two lowercase hex digits each.
-    static func lowercaseHex(_ bytes: ArraySlice<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
     static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
