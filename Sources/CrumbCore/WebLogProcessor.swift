@@ -12,9 +12,39 @@ public struct WebLogConfiguration: Sendable {
 
     public var bucket: TimeBucket { policy.bucket }
 
-    /// Whether the client address may feed the visitor id: not when the policy drops it.
-    public var addressIdentifiesVisitor: Bool {
-        policy.ipMode != .drop && policy.fields[.clientIP] != .drop
+}
+
+/// The policy's field classes, resolved once into the questions the hot path asks, so that no event
+/// looks anything up in the policy's dictionaries.
+struct FieldRules: Sendable {
+    /// Fields read at all (not `drop`).
+    let readsCookie, readsReferrer, readsRemoteUser, readsUserAgent, writesClient: Bool
+    /// Fields written as interaction data (events output).
+    let pathIsInteraction, queryIsInteraction, referrerIsInteraction, userAgentIsInteraction: Bool
+    /// Fields whose findings may go to the vault (classed personal).
+    let vaultPath, vaultQuery, vaultReferrer, vaultCookie, vaultRemoteUser, vaultClient: Bool
+    let countOptedOutInTotals: Bool
+    let addressIdentifiesVisitor: Bool
+
+    init(_ policy: Policy) {
+        func is_(_ role: Policy.Role, _ fieldClass: Policy.FieldClass) -> Bool { policy.fields[role] == fieldClass }
+        readsCookie = !is_(.cookie, .drop)
+        readsReferrer = !is_(.referrer, .drop)
+        readsRemoteUser = !is_(.remoteUser, .drop)
+        readsUserAgent = !is_(.userAgent, .drop)
+        writesClient = !is_(.clientIP, .drop)
+        pathIsInteraction = is_(.path, .interaction)
+        queryIsInteraction = is_(.query, .interaction)
+        referrerIsInteraction = is_(.referrer, .interaction)
+        userAgentIsInteraction = is_(.userAgent, .interaction)
+        vaultPath = is_(.path, .personal)
+        vaultQuery = is_(.query, .personal)
+        vaultReferrer = is_(.referrer, .personal)
+        vaultCookie = is_(.cookie, .personal)
+        vaultRemoteUser = is_(.remoteUser, .personal)
+        vaultClient = is_(.clientIP, .personal)
+        countOptedOutInTotals = policy.countOptedOutInTotals
+        addressIdentifiesVisitor = policy.ipMode != .drop && !is_(.clientIP, .drop)
     }
 }
 
@@ -65,7 +95,7 @@ public struct WebLogProcessor: Sendable {
         get { router.vault }
         set { router.vault = newValue }
     }
-    private var router: PersonalDataRouter
+    private var router = PersonalDataRouter()
 
     private var anonymizer: IPAnonymizer
     private var visitors: VisitorHasher
@@ -74,6 +104,7 @@ public struct WebLogProcessor: Sendable {
     private let enabled: [Bool]
     private let writeEvents: Bool
     private let writeVault: Bool
+    private let rules: FieldRules
 
     /// Distinct raw user agents → their dimension values, classified once.
     private var userAgents = ByteInterner(capacity: 4096)
@@ -111,7 +142,8 @@ public struct WebLogProcessor: Sendable {
         self.visitors = VisitorHasher(keyring: keyring)
         self.rejects = RejectTally(sampleLimit: configuration.rejectSamples)
         self.sanitizer = RequestSanitizer(detector: PersonalDataDetector(options: policy.detectorOptions), policy: policy)
-        self.trackingCookies = policy.fields[.cookie] == .drop ? [] : policy.trackingCookies.map { Array($0.utf8) }
+        self.rules = FieldRules(policy)
+        self.trackingCookies = rules.readsCookie ? policy.trackingCookies.map { Array($0.utf8) } : []
         if policy.optOutSignals.contains(.cookie), let name = policy.optOutCookieName {
             optOutName = Array(name.utf8)
             optOutValue = policy.optOutCookieValue.map { Array($0.utf8) }
@@ -132,7 +164,6 @@ public struct WebLogProcessor: Sendable {
         }
         writeEvents = policy.events
         writeVault = policy.vault
-        router = PersonalDataRouter(fields: policy.fields)
         var aggregator = WebAggregator(bucket: policy.bucket)
         totalValue = aggregator.valueID(.total, "all")
         statusValues = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"].map { aggregator.valueID(.statusClass, $0) }
@@ -175,7 +206,7 @@ public struct WebLogProcessor: Sendable {
 
     /// Classifies one event and counts it once in every enabled dimension.
     mutating func handle(_ event: AccessLogEvent, in line: UnsafeRawBufferPointer) {
-        let policy = configuration.policy
+        let rules = self.rules
         let day = CivilTime.dayNumber(of: event.time)
 
         // Opt-out first: an opted-out event is never tracked, and counted anonymously only if allowed.
@@ -186,13 +217,13 @@ public struct WebLogProcessor: Sendable {
         }
         if optedOut {
             counts.optedOut += 1
-            if !policy.countOptedOutInTotals { return }
+            if !rules.countOptedOutInTotals { return }
         }
         let visitor = optedOut ? nil : visitorID(event, line, tracking: tracking, day: day)
 
         // Personal information: counted always, kept only in the vault when the policy routes it there.
         // The router is moved out of `self` for the event, so that the scanners' callbacks capture it alone.
-        var router = PersonalDataRouter(fields: policy.fields)
+        var router = PersonalDataRouter()
         swap(&router, &self.router)
         defer { swap(&router, &self.router) }
         router.begin(vaultVisitor: writeVault ? visitor : nil, day: day)
@@ -201,28 +232,32 @@ public struct WebLogProcessor: Sendable {
         if event.requestIsValid {
             sanitizer.sanitize(target: UnsafeRawBufferPointer(rebasing: line[event.target]), path: &path,
                                query: &query, campaign: &campaign) { finding in
-                router.report(finding, role: finding.field == .path ? .path : .query)
+                router.report(finding, toVault: finding.field == .path ? rules.vaultPath : rules.vaultQuery)
             }
         } else {
             path.removeAll(keepingCapacity: true)
             query.removeAll(keepingCapacity: true)
             campaign.removeAll(keepingCapacity: true)
         }
-        if let cookie = event.cookie, policy.fields[.cookie] != .drop {
+        if let cookie = event.cookie, rules.readsCookie {
             sanitizer.scanCookies(UnsafeRawBufferPointer(rebasing: line[cookie]), skipping: cookiesRead) {
-                router.report($0, role: .cookie)
+                router.report($0, toVault: rules.vaultCookie)
             }
         }
-        if let referrer = event.referrer, policy.fields[.referrer] != .drop {
-            sanitizer.scanReferrer(UnsafeRawBufferPointer(rebasing: line[referrer])) { router.report($0, role: .referrer) }
+        if let referrer = event.referrer, rules.readsReferrer {
+            sanitizer.scanReferrer(UnsafeRawBufferPointer(rebasing: line[referrer])) {
+                router.report($0, toVault: rules.vaultReferrer)
+            }
         }
         let user = UnsafeRawBufferPointer(rebasing: line[event.remoteUser])
-        if !(user.count == 1 && user[0] == UInt8(ascii: "-")), policy.fields[.remoteUser] != .drop {
-            sanitizer.scanText(user, field: .remoteUser, namedIfClean: true) { router.report($0, role: .remoteUser) }
+        if !(user.count == 1 && user[0] == UInt8(ascii: "-")), rules.readsRemoteUser {
+            sanitizer.scanText(user, field: .remoteUser, namedIfClean: true) {
+                router.report($0, toVault: rules.vaultRemoteUser)
+            }
         }
         let agent = userAgentValues(event, line)
         for kind in agent.personalKinds { router.count(kind, in: .userAgent) }
-        if policy.fields[.clientIP] == .personal {
+        if rules.vaultClient {
             router.vaultClient(UnsafeRawBufferPointer(rebasing: line[event.client]))
         }
         router.end()
@@ -236,9 +271,11 @@ public struct WebLogProcessor: Sendable {
             let value = event.requestIsValid ? path.withUnsafeBytes { aggregator.valueID(.path, $0) } : invalidRequest
             aggregator.add(bucket: ordinal, .path, value: value, bytes: bytes, status: status, visitor: visitor)
         }
-        if enabled[WebDimension.referrerHost.rawValue] {
-            let value = referrerValue(event, line, day: day)
-            aggregator.add(bucket: ordinal, .referrerHost, value: value, bytes: bytes, status: status, visitor: visitor)
+        // The referrer host is worked out once, for the trends and the events alike.
+        let eventReferrer = writeEvents && !optedOut && rules.referrerIsInteraction
+        let referrer = enabled[WebDimension.referrerHost.rawValue] || eventReferrer ? referrerValue(event, line, day: day) : nil
+        if enabled[WebDimension.referrerHost.rawValue], let referrer {
+            aggregator.add(bucket: ordinal, .referrerHost, value: referrer, bytes: bytes, status: status, visitor: visitor)
         }
         if enabled[WebDimension.uaFamily.rawValue] {
             aggregator.add(bucket: ordinal, .uaFamily, value: agent.family, bytes: bytes, status: status, visitor: visitor)
@@ -265,7 +302,7 @@ public struct WebLogProcessor: Sendable {
         }
 
         if writeEvents, !optedOut {
-            appendEvent(event, line, agent: agent, visitor: visitor, day: day)
+            appendEvent(event, line, agent: agent, referrer: eventReferrer ? referrer : nil, visitor: visitor, day: day)
         }
     }
 
@@ -304,7 +341,7 @@ public struct WebLogProcessor: Sendable {
         let info = classifier.classify(raw)
         let version = info.majorVersion.map { "\(info.family) \($0)" } ?? info.family
         var kinds: [PersonalDataKind] = []
-        if configuration.policy.fields[.userAgent] != .drop {
+        if rules.readsUserAgent {
             sanitizer.scanText(raw, field: .userAgent, namedIfClean: false) { kinds.append($0.kind) }
         }
         return UserAgentValues(
@@ -349,7 +386,7 @@ public struct WebLogProcessor: Sendable {
             material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[tracking]))
             return material.withUnsafeBytes { visitors.visitor($0, day: day) }
         }
-        guard configuration.addressIdentifiesVisitor else { return nil }
+        guard rules.addressIdentifiesVisitor else { return nil }
         material.append(UInt8(ascii: "a"))
         let client = UnsafeRawBufferPointer(rebasing: line[event.client])
         if let address = IPAddress.parse(client) {
@@ -377,14 +414,14 @@ public struct WebLogProcessor: Sendable {
     /// agent classes, the client per the IP mode, and the visitor pseudonym. When the vault is on, no
     /// IP-derived value is written next to the pseudonym that links to it.
     private mutating func appendEvent(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, agent: UserAgentValues,
-                                      visitor: UInt64?, day: Int64) {
-        let policy = configuration.policy
+                                      referrer: Int?, visitor: UInt64?, day: Int64) {
+        let rules = self.rules
         // Moved out and back, so that appending never copies the buffer.
         var out: [UInt8] = []
         swap(&out, &eventBuffer)
         defer { swap(&out, &eventBuffer) }
         out.append(contentsOf: #"{"time":""#.utf8)
-        out.append(contentsOf: CivilTime.iso8601(event.time).utf8)
+        CivilTime.appendISO8601(event.time, to: &out)
         out.append(UInt8(ascii: "\""))
         func string(_ key: String, _ bytes: UnsafeRawBufferPointer) {
             out.append(UInt8(ascii: ","))
@@ -396,26 +433,25 @@ public struct WebLogProcessor: Sendable {
         }
         if event.requestIsValid {
             string("method", UnsafeRawBufferPointer(rebasing: line[event.method]))
-            if policy.fields[.path] == .interaction { path.withUnsafeBytes { string("path", $0) } }
-            if policy.fields[.query] == .interaction, !query.isEmpty { query.withUnsafeBytes { string("query", $0) } }
+            if rules.pathIsInteraction { path.withUnsafeBytes { string("path", $0) } }
+            if rules.queryIsInteraction, !query.isEmpty { query.withUnsafeBytes { string("query", $0) } }
         }
         out.append(contentsOf: #","status":"#.utf8)
         JSONText.appendDecimal(Int64(event.status), to: &out)
         out.append(contentsOf: #","bytes":"#.utf8)
         JSONText.appendDecimal(event.bytes, to: &out)
-        if policy.fields[.referrer] == .interaction {
-            var value = referrerText(event, line, day: day)
-            value.withUTF8 { string("referrer_host", UnsafeRawBufferPointer($0)) }
+        if let referrer {
+            aggregator.withValueBytes(.referrerHost, referrer) { string("referrer_host", $0) }
         }
-        if policy.fields[.userAgent] == .interaction {
-            for (key, value) in [("agent_class", agent.info.agentClass.rawValue), ("ua_family", agent.info.family),
-                                 ("ua_major", agent.info.majorVersion ?? ""), ("os", agent.info.os),
-                                 ("device", agent.info.device.rawValue)] {
-                var copy = value
-                copy.withUTF8 { string(key, UnsafeRawBufferPointer($0)) }
-            }
+        if rules.userAgentIsInteraction {
+            aggregator.withValueBytes(.agentClass, agent.agentClass) { string("agent_class", $0) }
+            aggregator.withValueBytes(.uaFamily, agent.family) { string("ua_family", $0) }
+            var major = agent.info.majorVersion ?? ""
+            major.withUTF8 { string("ua_major", UnsafeRawBufferPointer($0)) }
+            aggregator.withValueBytes(.os, agent.os) { string("os", $0) }
+            aggregator.withValueBytes(.device, agent.device) { string("device", $0) }
         }
-        if !writeVault, policy.fields[.clientIP] != .drop,
+        if !writeVault, rules.writesClient,
            let address = IPAddress.parse(UnsafeRawBufferPointer(rebasing: line[event.client])),
            var text = anonymizer.anonymize(address, day: day) {
             text.withUTF8 { string("client", UnsafeRawBufferPointer($0)) }
@@ -425,15 +461,6 @@ public struct WebLogProcessor: Sendable {
             Self.appendPseudonym(visitor, to: &out)
         }
         out.append(contentsOf: "}\n".utf8)
-    }
-
-    private mutating func referrerText(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, day: Int64) -> String {
-        guard let range = event.referrer else { return "(none)" }
-        switch URLSanitizer.referrerHost(of: UnsafeRawBufferPointer(rebasing: line[range]), into: &scratch) {
-        case .host: return String(decoding: scratch, as: UTF8.self)
-        case .invalid: return "(invalid)"
-        case .address(let address): return anonymizer.anonymize(address, day: day) ?? "(ip address)"
-        }
     }
 
     /// Returns the current input's counts, rejects and PI tally, and starts afresh for the next input; the
@@ -458,19 +485,15 @@ public struct WebLogProcessor: Sendable {
 ///
 /// The vault keeps, per visitor pseudonym and day, the field, the parameter name, the kind and the value;
 /// never a sensitive kind (card numbers), never a field the policy does not class as personal, and each
-/// (visitor, field, value) once per run.
+/// (visitor, field, value) once per run. An empty router costs no allocation, so one can be swapped in and
+/// out of the processor for every event.
 struct PersonalDataRouter: Sendable {
-    let fields: [Policy.Role: Policy.FieldClass]
     var tally = PersonalDataTally()
     var vault: [UInt8] = []
     private var vaultSeen = Set<UInt64>()
     private var vaultVisitor: UInt64?
     private var day: Int64 = 0
     private var foundAny = false
-
-    init(fields: [Policy.Role: Policy.FieldClass]) {
-        self.fields = fields
-    }
 
     /// Starts an event; `vaultVisitor` is nil when nothing of it may go to the vault.
     mutating func begin(vaultVisitor: UInt64?, day: Int64) {
@@ -488,9 +511,11 @@ struct PersonalDataRouter: Sendable {
         tally.record(kind, in: field)
     }
 
-    mutating func report(_ finding: PersonalDataFinding, role: Policy.Role) {
+    /// Counts a finding; writes it to the vault when `toVault` (its field is classed personal), the event has
+    /// a vault visitor, and the kind is not sensitive.
+    mutating func report(_ finding: PersonalDataFinding, toVault: Bool) {
         count(finding.kind, in: finding.field)
-        guard let visitor = vaultVisitor, fields[role] == .personal, !finding.kind.isSensitive else { return }
+        guard toVault, let visitor = vaultVisitor, !finding.kind.isSensitive else { return }
         append(field: finding.field.rawValue, name: finding.name, kind: finding.kind.rawValue, value: finding.value,
                visitor: visitor)
     }

@@ -16,6 +16,8 @@ struct TimeBucketTests {
         #expect(CivilTime.iso8601(1_767_272_400) == "2026-01-01T13:00:00Z")
         #expect(CivilTime.iso8601(951_782_400) == "2000-02-29T00:00:00Z")
         #expect(CivilTime.isoDate(day: 20_454) == "2026-01-01")
+        #expect(CivilTime.iso8601(-1) == "1969-12-31T23:59:59Z")
+        #expect(CivilTime.iso8601(253_402_300_799) == "9999-12-31T23:59:59Z")
     }
 
     @Test func civilRoundTrip() {

@@ -62,14 +62,33 @@ public enum CivilTime {
 
     /// `epochSeconds` as ISO-8601 UTC text with a `Z` suffix, e.g. `2026-01-01T13:00:00Z`.
     public static func iso8601(_ epochSeconds: Int64) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(20)
+        appendISO8601(epochSeconds, to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends `epochSeconds` as ISO-8601 UTC text (`2026-01-01T13:00:00Z`) to `out`, without making a
+    /// `String`: the events output writes one per event.
+    public static func appendISO8601(_ epochSeconds: Int64, to out: inout [UInt8]) {
         let days = dayNumber(of: epochSeconds)
         let secondOfDay = epochSeconds - days * 86_400
         let (year, month, day) = civilFromDays(days)
-        var text = ""
-        text.reserveCapacity(20)
-        text += pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
-        text += "T" + pad(secondOfDay / 3_600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2) + "Z"
-        return text
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4); out.append(UInt8(ascii: "-")); digits(month, 2); out.append(UInt8(ascii: "-")); digits(day, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3_600, 2); out.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2); out.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2); out.append(UInt8(ascii: "Z"))
     }
 
     /// `days` since 1970-01-01 as `yyyy-mm-dd`.

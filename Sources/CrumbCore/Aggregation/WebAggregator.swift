@@ -88,6 +88,11 @@ public struct WebAggregator: Sendable {
     static let overflowValue = 0
     static let valueLimit = 1 << Int(valueBits)
 
+    /// Calls `body` with the bytes of value `id` of `dimension`.
+    public func withValueBytes<R>(_ dimension: WebDimension, _ id: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try values[dimension.rawValue].withBytes(of: id, body)
+    }
+
     /// The ordinal of the bucket holding `time` (epoch seconds UTC). Logs are mostly in time order, so the
     /// last bucket is checked first.
     @inline(__always)
