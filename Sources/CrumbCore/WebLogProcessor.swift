@@ -10,8 +10,6 @@ public struct WebLogConfiguration: Sendable {
         self.policy = policy
     }
 
-    public var bucket: TimeBucket { policy.bucket }
-
 }
 
 /// The policy's field classes, resolved once into the questions the hot path asks, so that no event

@@ -100,7 +100,8 @@ public struct RequestSanitizer: Sendable {
     public mutating func scanReferrer(_ referrer: UnsafeRawBufferPointer, found: (PersonalDataFinding) -> Void) {
         var split = 0
         while split < referrer.count, referrer[split] != UInt8(ascii: "?") { split += 1 }
-        scanValue(UnsafeRawBufferPointer(rebasing: referrer[0..<split]), name: emptyBytes, field: .referrer, found: found)
+        _ = firstKind(in: UnsafeRawBufferPointer(rebasing: referrer[0..<split]), plusAsSpace: true, field: .referrer,
+                      name: emptyBytes, found: found)
         if split < referrer.count {
             var ignoredQuery: [UInt8] = []
             var ignoredCampaign: [UInt8] = []
@@ -303,11 +304,6 @@ public struct RequestSanitizer: Sendable {
             scan(raw)
         }
         return first
-    }
-
-    private mutating func scanValue(_ raw: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer, field: PersonalDataField,
-                                    found: (PersonalDataFinding) -> Void) {
-        _ = firstKind(in: raw, plusAsSpace: true, field: field, name: name, found: found)
     }
 
     /// Calls `body` with `raw` percent-decoded (repeatedly, `+` as space when asked), or with `raw` itself
