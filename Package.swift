@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // The system zlib (Debian: zlib1g-dev).
@@ -30,6 +31,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 // AES as a block permutation, for prefix-preserving (CryptoPAn-style) IP anonymization.
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                // Talk-time percentiles (p50, p95) for call trends, mergeable across workers and runs.
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         // Effects: decompression, inputs, sinks, manifest, runners.

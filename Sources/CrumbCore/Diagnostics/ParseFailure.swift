@@ -14,6 +14,16 @@ public enum RejectCode: String, Sendable, Codable, CaseIterable, Comparable {
     case badBytes = "bad_bytes"
     case badQuoting = "bad_quoting"
     case trailingGarbage = "trailing_garbage"
+    /// A delimited row (W3C, CSV) with fewer columns than its header declares.
+    case missingColumn = "missing_column"
+    /// A delimited row with more columns than its header declares.
+    case extraColumns = "extra_columns"
+    /// A W3C data line before any `#Fields:` directive.
+    case noFieldsDirective = "no_fields_directive"
+    /// A JSON line that is not one well-formed object.
+    case badJSON = "bad_json"
+    /// A numeric field (duration, size, seconds) that is not a number.
+    case badNumber = "bad_number"
 
     public var stage: Stage { self == .lineTooLong ? .frame : .parse }
 

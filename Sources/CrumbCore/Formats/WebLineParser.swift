@@ -1,0 +1,40 @@
+/// What a web-format parser made of one line.
+public enum WebParseResult: Sendable, Equatable {
+    /// An event whose ranges point into the line itself.
+    case event(AccessLogEvent)
+    /// An event whose ranges all point into the `decoded` buffer the parser was given: some value had to be
+    /// unescaped or assembled (W3C `+`-encoded user agents, JSON strings, a CSV's doubled quotes).
+    case decodedEvent(AccessLogEvent)
+    /// A line that carries no event: a directive or header (W3C `#Fields:`, a CSV header row).
+    case header
+}
+
+/// A parser of one web log format into `AccessLogEvent`s: byte ranges, one role per field, no `String`.
+///
+/// A parser may keep state between lines (W3C's `#Fields:` directive can change mid-file), so one parser
+/// serves one input at a time, lines in order.
+public protocol WebLineParser: Sendable {
+    /// The format's name, as `crumb formats` and the manifest show it.
+    var formatName: String { get }
+
+    /// Parses one line, without its terminator.
+    ///
+    /// - Parameter decoded: scratch the parser may clear and fill; when it returns `.decodedEvent`, every
+    ///   range of the event points into it. Its capacity is reused from line to line.
+    /// - Throws: `ParseFailure` with a code and the offset in `line` where parsing stopped.
+    mutating func parse(_ line: UnsafeRawBufferPointer, decoded: inout [UInt8]) throws(ParseFailure) -> WebParseResult
+}
+
+extension CombinedLogParser: WebLineParser {
+    public var formatName: String {
+        switch mode {
+        case .lenient: "combined"
+        case .combined: "combined"
+        case .common: "common"
+        }
+    }
+
+    public func parse(_ line: UnsafeRawBufferPointer, decoded: inout [UInt8]) throws(ParseFailure) -> WebParseResult {
+        .event(try parse(line))
+    }
+}
