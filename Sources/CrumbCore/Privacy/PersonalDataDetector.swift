@@ -3,9 +3,13 @@ public enum PersonalDataKind: String, Sendable, CaseIterable, Codable, Comparabl
     case email, phone, card, ssn, iban
     /// A value under a parameter or field whose name says it is personal (`email=`, `first_name=`, `dob=` ...).
     case namedField = "named_field"
+    /// Digits a caller typed on the keypad (DTMF: account numbers, PINs, card numbers read into an IVR).
+    /// Not found by a detector: the telephony classifier knows them by the dialplan application that read them.
+    case keypad
 
-    /// Card numbers are sensitive (never persisted anywhere, not even a vault); the rest are personal.
-    public var isSensitive: Bool { self == .card }
+    /// Card numbers and keypad input are sensitive (never persisted anywhere, not even a vault); the rest are
+    /// personal.
+    public var isSensitive: Bool { self == .card || self == .keypad }
 
     /// Declaration order.
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.order < rhs.order }
@@ -18,6 +22,7 @@ public enum PersonalDataKind: String, Sendable, CaseIterable, Codable, Comparabl
         case .ssn: 3
         case .iban: 4
         case .namedField: 5
+        case .keypad: 6
         }
     }
 }

@@ -34,6 +34,34 @@ public struct Policy: Sendable, Equatable {
         case method
         case status
         case bytes
+        /// The virtual host served (`%v`, `$host`, `cs-host`).
+        case host
+        /// Captured values no other role claims: unmapped JSON fields, extra request headers, extra CDR
+        /// columns. Personal unless the policy says otherwise.
+        case other
+        // Telephony (call detail records).
+        /// The caller's number (`src`, `${caller_id_number}`, the number in `clid`).
+        case callerNumber = "caller_number"
+        /// The caller's name (the name in `clid`, `${caller_id_name}`).
+        case callerName = "caller_name"
+        /// `accountcode`.
+        case accountCode = "account_code"
+        /// Channel names (`SIP/5551234-0000a`), which may embed numbers.
+        case channel
+        /// The dialled number or extension (`dst`, `${destination_number}`).
+        case dialled
+        /// The dialplan context (queue, IVR entry point).
+        case context
+        /// The dialplan application (`lastapp`): the IVR path is built from it.
+        case application
+        /// The application's arguments (`lastdata`): dial strings, prompts, keypad input.
+        case applicationData = "app_data"
+        /// `userfield`: free text set by the dialplan.
+        case userField = "user_field"
+        /// How the call ended (`disposition`, `${hangup_cause}`).
+        case disposition
+        /// Talk time (`billsec`) and duration.
+        case talkTime = "talk_time"
     }
 
     /// A signal by which a visitor says "do not track me".
@@ -170,6 +198,8 @@ public struct Policy: Sendable, Equatable {
     public var bucket: TimeBucket
     /// The dimensions written besides `total`, which is always written.
     public var dimensions: [WebDimension]
+    /// The call-trend dimensions written besides `total`.
+    public var callDimensions: [CallDimension]
     /// k-anonymity: a published trend row whose unique count is below this is folded into `(other)`. 0 or 1: off.
     public var minCount: Int
     /// Whether the events output (one PI-free record per event) is written.
@@ -185,6 +215,10 @@ public struct Policy: Sendable, Equatable {
             .clientIP: .personal, .remoteUser: .personal, .path: .interaction, .query: .interaction,
             .referrer: .interaction, .userAgent: .interaction, .cookie: .personal, .forwardedFor: .personal,
             .time: .interaction, .method: .interaction, .status: .interaction, .bytes: .interaction,
+            .host: .interaction, .other: .personal,
+            .callerNumber: .personal, .callerName: .personal, .accountCode: .personal, .channel: .personal,
+            .dialled: .interaction, .context: .interaction, .application: .interaction, .applicationData: .personal,
+            .userField: .personal, .disposition: .interaction, .talkTime: .interaction,
         ]
         ipMode = .truncate(ipv4Prefix: 24, ipv6Prefix: 48)
         key = KeySource(kind: .env, name: "CRUMB_KEY")
@@ -200,6 +234,7 @@ public struct Policy: Sendable, Equatable {
         namedFields = nil
         bucket = .hour
         dimensions = WebDimension.allCases.filter { $0 != .total }
+        callDimensions = CallDimension.allCases.filter { $0 != .total }
         minCount = 5
         events = false
         vault = false

@@ -3,6 +3,15 @@ public enum PersonalDataField: String, Sendable, CaseIterable, Codable, Comparab
     case path, query, referrer, cookie
     case remoteUser = "remote_user"
     case userAgent = "user_agent"
+    /// A captured value no role claims (an unmapped JSON field, an extra request header or CDR column).
+    case other
+    // Telephony.
+    case callerNumber = "caller_number"
+    case callerName = "caller_name"
+    case accountCode = "account_code"
+    case channel
+    case applicationData = "app_data"
+    case userField = "user_field"
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 }
