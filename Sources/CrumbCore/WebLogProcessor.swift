@@ -20,7 +20,11 @@ struct FieldRules: Sendable {
     /// Fields written as interaction data (events output).
     let pathIsInteraction, queryIsInteraction, referrerIsInteraction, userAgentIsInteraction: Bool
     /// Fields whose findings may go to the vault (classed personal).
-    let vaultPath, vaultQuery, vaultReferrer, vaultCookie, vaultRemoteUser, vaultClient: Bool
+    let vaultPath, vaultQuery, vaultReferrer, vaultCookie, vaultRemoteUser, vaultClient, vaultForwardedFor, vaultOther: Bool
+    /// Captured values no role claims are read (scanned and counted) unless the policy drops them.
+    let readsOther: Bool
+    let hostIsInteraction: Bool
+    let honoursDNT, honoursGPC: Bool
     let countOptedOutInTotals: Bool
     let addressIdentifiesVisitor: Bool
 
@@ -41,6 +45,12 @@ struct FieldRules: Sendable {
         vaultCookie = is_(.cookie, .personal)
         vaultRemoteUser = is_(.remoteUser, .personal)
         vaultClient = is_(.clientIP, .personal)
+        vaultForwardedFor = is_(.forwardedFor, .personal)
+        vaultOther = is_(.other, .personal)
+        readsOther = !is_(.other, .drop)
+        hostIsInteraction = is_(.host, .interaction)
+        honoursDNT = policy.optOutSignals.contains(.dnt)
+        honoursGPC = policy.optOutSignals.contains(.gpc)
         countOptedOutInTotals = policy.countOptedOutInTotals
         addressIdentifiesVisitor = policy.ipMode != .drop && !is_(.clientIP, .drop)
     }
@@ -52,6 +62,8 @@ public struct LineCounts: Sendable, Equatable, Codable {
     public var parsed = 0
     public var rejected = 0
     public var blank = 0
+    /// Lines that carry no event: directives and header rows (W3C `#Fields:`, a CSV's column names).
+    public var headers = 0
     /// Parsed events that carried an opt-out signal.
     public var optedOut = 0
 
@@ -62,6 +74,7 @@ public struct LineCounts: Sendable, Equatable, Codable {
         parsed += other.parsed
         rejected += other.rejected
         blank += other.blank
+        headers += other.headers
         optedOut += other.optedOut
     }
 }
@@ -77,7 +90,11 @@ public struct LineCounts: Sendable, Equatable, Codable {
 /// addresses) and output buffers; processors of different workers merge with `mergeTrends(_:)`.
 public struct WebLogProcessor: Sendable {
     public let configuration: WebLogConfiguration
-    public let parser: CombinedLogParser
+    /// The current input's parser; `startInput(parser:)` sets it, the configuration's combined/common
+    /// parser until then.
+    public private(set) var parser: any WebLineParser
+    /// Scratch for parsers that unescape or assemble values.
+    private var decoded: [UInt8] = []
     public private(set) var aggregator: WebAggregator
     public private(set) var rejects: RejectTally
     public private(set) var counts = LineCounts()
@@ -115,6 +132,12 @@ public struct WebLogProcessor: Sendable {
     private var droppedAddressReferrer = 0
     private var invalidRequest = 0
     private var noCampaign = 0
+    private var plainRequest = 0
+    /// Tracking-pixel endpoints from the policy, and the current hit's mapped values.
+    private let pixels: PixelEndpoints
+    private var pixelHit = PixelHit()
+    /// The event name of the current event (pixel or beacon), scanned and capped.
+    private var eventName: [UInt8] = []
     private var path: [UInt8] = []
     private var query: [UInt8] = []
     private var campaign: [UInt8] = []
@@ -136,11 +159,13 @@ public struct WebLogProcessor: Sendable {
         let policy = configuration.policy
         self.configuration = configuration
         self.parser = CombinedLogParser(mode: configuration.parserMode)
+        decoded.reserveCapacity(1024)
         self.anonymizer = anonymizer
         self.visitors = VisitorHasher(keyring: keyring)
         self.rejects = RejectTally(sampleLimit: configuration.rejectSamples)
         self.sanitizer = RequestSanitizer(detector: PersonalDataDetector(options: policy.detectorOptions), policy: policy)
         self.rules = FieldRules(policy)
+        self.pixels = PixelEndpoints(policy.fieldClass(of: .path) == .interaction ? policy.pixelEndpoints : [])
         self.trackingCookies = rules.readsCookie ? policy.trackingCookies.map { Array($0.utf8) } : []
         if policy.optOutSignals.contains(.cookie), let name = policy.optOutCookieName {
             optOutName = Array(name.utf8)
@@ -158,6 +183,7 @@ public struct WebLogProcessor: Sendable {
                 policy.dimensions.contains(dimension) && interaction(.userAgent)
             case .statusClass: policy.dimensions.contains(.statusClass) && interaction(.status)
             case .campaign: policy.dimensions.contains(.campaign) && interaction(.query)
+            case .event: policy.dimensions.contains(.event)
             }
         }
         writeEvents = policy.events
@@ -170,6 +196,7 @@ public struct WebLogProcessor: Sendable {
         droppedAddressReferrer = aggregator.valueID(.referrerHost, "(ip address)")
         invalidRequest = aggregator.valueID(.path, "(invalid request)")
         noCampaign = aggregator.valueID(.campaign, "(none)")
+        plainRequest = aggregator.valueID(.event, "(request)")
         self.aggregator = aggregator
     }
 
@@ -186,11 +213,28 @@ public struct WebLogProcessor: Sendable {
                 counts.blank += 1
                 return
             }
+            // `#` starts a comment in the line-per-request formats (Matomo's importer and many tools write
+            // them); W3C's directives are its parser's business.
+            if bytes[0] == UInt8(ascii: "#"), !(parser is W3CExtendedParser) {
+                counts.headers += 1
+                return
+            }
             do {
-                let event = try parser.parse(bytes)
-                counts.parsed += 1
-                if event.isCombined { combinedLines += 1 }
-                handle(event, in: bytes)
+                var decoded: [UInt8] = []
+                swap(&decoded, &self.decoded)
+                defer { swap(&decoded, &self.decoded) }
+                switch try parser.parse(bytes, decoded: &decoded) {
+                case .event(let event):
+                    counts.parsed += 1
+                    if event.isCombined { combinedLines += 1 }
+                    handle(event, in: bytes)
+                case .decodedEvent(let event):
+                    counts.parsed += 1
+                    if event.isCombined { combinedLines += 1 }
+                    decoded.withUnsafeBytes { handle(event, in: $0) }
+                case .header:
+                    counts.headers += 1
+                }
             } catch {
                 counts.rejected += 1
                 rejects.record(error.code, line: number, offset: error.offset, bytes: bytes)
@@ -213,6 +257,9 @@ public struct WebLogProcessor: Sendable {
         if let cookie = event.cookie {
             (tracking, optedOut) = inspectCookies(UnsafeRawBufferPointer(rebasing: line[cookie]), base: cookie.lowerBound)
         }
+        if (event.doNotTrack && rules.honoursDNT) || (event.globalPrivacyControl && rules.honoursGPC) {
+            optedOut = true
+        }
         if optedOut {
             counts.optedOut += 1
             if !rules.countOptedOutInTotals { return }
@@ -226,8 +273,27 @@ public struct WebLogProcessor: Sendable {
         defer { swap(&router, &self.router) }
         router.begin(vaultVisitor: writeVault ? visitor : nil, day: day)
 
+        // A tracking pixel counts as the page it reports: its page URL becomes the target, its referrer
+        // parameter the referrer; the rest of its query is only scanned.
+        let isPixel = event.requestIsValid && !pixels.isEmpty
+            && pixels.map(target: UnsafeRawBufferPointer(rebasing: line[event.target]), into: &pixelHit)
+
         // Request target → path (placeholders for PI), kept query, campaign.
-        if event.requestIsValid {
+        if isPixel {
+            pixelHit.page.withUnsafeBytes { page in
+                sanitizer.sanitize(target: page, path: &path, query: &query, campaign: &campaign) { finding in
+                    router.report(finding, toVault: finding.field == .path ? rules.vaultPath : rules.vaultQuery)
+                }
+            }
+            pixelHit.rest.withUnsafeBytes { rest in
+                sanitizer.scanQuery(rest, field: .query) { router.report($0, toVault: rules.vaultQuery) }
+            }
+            if rules.readsReferrer, !pixelHit.referrer.isEmpty {
+                pixelHit.referrer.withUnsafeBytes { referrer in
+                    sanitizer.scanReferrer(referrer) { router.report($0, toVault: rules.vaultReferrer) }
+                }
+            }
+        } else if event.requestIsValid {
             sanitizer.sanitize(target: UnsafeRawBufferPointer(rebasing: line[event.target]), path: &path,
                                query: &query, campaign: &campaign) { finding in
                 router.report(finding, toVault: finding.field == .path ? rules.vaultPath : rules.vaultQuery)
@@ -248,15 +314,35 @@ public struct WebLogProcessor: Sendable {
             }
         }
         let user = UnsafeRawBufferPointer(rebasing: line[event.remoteUser])
-        if !(user.count == 1 && user[0] == UInt8(ascii: "-")), rules.readsRemoteUser {
+        if !user.isEmpty, !(user.count == 1 && user[0] == UInt8(ascii: "-")), rules.readsRemoteUser {
             sanitizer.scanText(user, field: .remoteUser, namedIfClean: true) {
                 router.report($0, toVault: rules.vaultRemoteUser)
             }
         }
+        // The event reported (pixel or beacon): kept when no detector flags it, else its kind as placeholder.
+        eventName.removeAll(keepingCapacity: true)
+        if isPixel {
+            pixelHit.event.withUnsafeBytes { name in
+                sanitizeEventName(name) { router.report($0, toVault: false) }
+            }
+        } else if let range = event.eventName {
+            sanitizeEventName(UnsafeRawBufferPointer(rebasing: line[range])) { router.report($0, toVault: false) }
+        }
         let agent = userAgentValues(event, line)
         for kind in agent.personalKinds { router.count(kind, in: .userAgent) }
+        if rules.readsOther {
+            for value in event.unmapped {
+                sanitizer.scanNamedValue(name: UnsafeRawBufferPointer(rebasing: line[value.name]),
+                                         value: UnsafeRawBufferPointer(rebasing: line[value.value]), field: .other) {
+                    router.report($0, toVault: rules.vaultOther)
+                }
+            }
+        }
         if rules.vaultClient {
-            router.vaultClient(UnsafeRawBufferPointer(rebasing: line[event.client]))
+            router.vaultAddress(UnsafeRawBufferPointer(rebasing: line[event.client]), field: "client_ip")
+        }
+        if rules.vaultForwardedFor, let forwarded = event.forwardedFor {
+            router.vaultAddress(UnsafeRawBufferPointer(rebasing: line[forwarded]), field: "forwarded_for")
         }
         router.end()
 
@@ -271,7 +357,15 @@ public struct WebLogProcessor: Sendable {
         }
         // The referrer host is worked out once, for the trends and the events alike.
         let eventReferrer = writeEvents && !optedOut && rules.referrerIsInteraction
-        let referrer = enabled[WebDimension.referrerHost.rawValue] || eventReferrer ? referrerValue(event, line, day: day) : nil
+        var referrer: Int?
+        if enabled[WebDimension.referrerHost.rawValue] || eventReferrer {
+            if isPixel {
+                referrer = pixelHit.referrer.isEmpty ? noReferrer
+                    : pixelHit.referrer.withUnsafeBytes { referrerValue($0, day: day) }
+            } else {
+                referrer = event.referrer.map { referrerValue(UnsafeRawBufferPointer(rebasing: line[$0]), day: day) } ?? noReferrer
+            }
+        }
         if enabled[WebDimension.referrerHost.rawValue], let referrer {
             aggregator.add(bucket: ordinal, .referrerHost, value: referrer, bytes: bytes, status: status, visitor: visitor)
         }
@@ -299,14 +393,38 @@ public struct WebLogProcessor: Sendable {
             aggregator.add(bucket: ordinal, .campaign, value: value, bytes: bytes, status: status, visitor: visitor)
         }
 
+        if enabled[WebDimension.event.rawValue] {
+            let value = eventName.isEmpty ? plainRequest : eventName.withUnsafeBytes { aggregator.valueID(.event, $0) }
+            aggregator.add(bucket: ordinal, .event, value: value, bytes: bytes, status: status, visitor: visitor)
+        }
+
         if writeEvents, !optedOut {
-            appendEvent(event, line, agent: agent, referrer: eventReferrer ? referrer : nil, visitor: visitor, day: day)
+            appendEvent(event, line, agent: agent, referrer: eventReferrer ? referrer : nil, visitor: visitor, day: day,
+                        pixel: isPixel)
         }
     }
 
-    private mutating func referrerValue(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, day: Int64) -> Int {
-        guard let range = event.referrer else { return noReferrer }
-        switch URLSanitizer.referrerHost(of: UnsafeRawBufferPointer(rebasing: line[range]), into: &scratch) {
+    /// The longest event name kept; longer ones are cut.
+    static let maxEventNameLength = 64
+
+    /// Copies an event name into `eventName`, or the placeholder of the first kind a detector finds in it.
+    private mutating func sanitizeEventName(_ name: UnsafeRawBufferPointer, found: (PersonalDataFinding) -> Void) {
+        var kind: PersonalDataKind?
+        sanitizer.scanText(name, field: .query, namedIfClean: false) { finding in
+            if kind == nil { kind = finding.kind }
+            found(finding)
+        }
+        if let kind {
+            eventName.append(UInt8(ascii: "{"))
+            eventName.append(contentsOf: kind.rawValue.utf8)
+            eventName.append(UInt8(ascii: "}"))
+        } else {
+            eventName.append(contentsOf: name.prefix(Self.maxEventNameLength))
+        }
+    }
+
+    private mutating func referrerValue(_ referrer: UnsafeRawBufferPointer, day: Int64) -> Int {
+        switch URLSanitizer.referrerHost(of: referrer, into: &scratch) {
         case .host:
             return scratch.withUnsafeBytes { aggregator.valueID(.referrerHost, $0) }
         case .invalid:
@@ -412,7 +530,7 @@ public struct WebLogProcessor: Sendable {
     /// agent classes, the client per the IP mode, and the visitor pseudonym. When the vault is on, no
     /// IP-derived value is written next to the pseudonym that links to it.
     private mutating func appendEvent(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, agent: UserAgentValues,
-                                      referrer: Int?, visitor: UInt64?, day: Int64) {
+                                      referrer: Int?, visitor: UInt64?, day: Int64, pixel: Bool) {
         let rules = self.rules
         // Moved out and back, so that appending never copies the buffer.
         var out: [UInt8] = []
@@ -441,6 +559,18 @@ public struct WebLogProcessor: Sendable {
         if let referrer {
             aggregator.withValueBytes(.referrerHost, referrer) { string("referrer_host", $0) }
         }
+        if !eventName.isEmpty { eventName.withUnsafeBytes { string("event", $0) } }
+        if rules.hostIsInteraction {
+            // A host that is an address is an address: it follows the IP rule, so it is left out here.
+            if pixel, !pixelHit.pageHost.isEmpty {
+                pixelHit.pageHost.withUnsafeBytes { host in
+                    if IPAddress.parse(host) == nil { string("host", host) }
+                }
+            } else if let range = event.host {
+                let host = UnsafeRawBufferPointer(rebasing: line[range])
+                if IPAddress.parse(host) == nil { string("host", host) }
+            }
+        }
         if rules.userAgentIsInteraction {
             aggregator.withValueBytes(.agentClass, agent.agentClass) { string("agent_class", $0) }
             aggregator.withValueBytes(.uaFamily, agent.family) { string("ua_family", $0) }
@@ -459,6 +589,11 @@ public struct WebLogProcessor: Sendable {
             Self.appendPseudonym(visitor, to: &out)
         }
         out.append(contentsOf: "}\n".utf8)
+    }
+
+    /// Starts an input read with `parser` (a fresh one per input: some keep state between lines).
+    public mutating func startInput(parser: any WebLineParser) {
+        self.parser = parser
     }
 
     /// Returns the current input's counts, rejects and PI tally, and starts afresh for the next input; the
@@ -518,11 +653,12 @@ struct PersonalDataRouter: Sendable {
                visitor: visitor)
     }
 
-    /// The raw client address, when the policy classes it as personal and the vault is on.
-    mutating func vaultClient(_ client: UnsafeRawBufferPointer) {
+    /// A raw address (the client's, an X-Forwarded-For list), when the policy classes its field as personal
+    /// and the vault is on.
+    mutating func vaultAddress(_ address: UnsafeRawBufferPointer, field: String) {
         guard let visitor = vaultVisitor else { return }
-        append(field: "client_ip", name: UnsafeRawBufferPointer(start: nil, count: 0), kind: "ip_address",
-               value: client, visitor: visitor)
+        append(field: field, name: UnsafeRawBufferPointer(start: nil, count: 0), kind: "ip_address",
+               value: address, visitor: visitor)
     }
 
     private mutating func append(field: String, name: UnsafeRawBufferPointer, kind: String,

@@ -3,24 +3,14 @@ import Crypto
 import Foundation
 import Synchronization
 
-/// The input format a run is told to expect.
-public enum InputFormat: String, Sendable, CaseIterable {
-    case auto, combined, common
-
-    var parserMode: CombinedLogParser.Mode {
-        switch self {
-        case .auto: .lenient
-        case .combined: .combined
-        case .common: .common
-        }
-    }
-}
-
 /// Everything `crumb run` needs, validated.
 public struct RunConfiguration: Sendable {
     public var inputs: [String]
     public var outputDirectory: String
-    public var format: InputFormat = .auto
+    /// `auto` (detect per input), or a format name as `FormatSpec(parsing:)` reads it.
+    public var format = "auto"
+    /// The zone of the local times in call detail records. (Web logs carry their own offsets.)
+    public var timeZone: LocalTimeZone = .utc
     /// The privacy policy, with the command line's overrides applied.
     public var policy: Policy = .standard
     public var keyring: Keyring
@@ -32,8 +22,11 @@ public struct RunConfiguration: Sendable {
     public var maxRejectRatio = 0.05
     /// Files processed at once.
     public var jobs = max(1, ProcessInfo.processInfo.activeProcessorCount)
-    /// Non-blank lines looked at before giving up on an input none of whose lines parse.
+    /// Non-blank lines looked at before giving up on an input none of whose lines parse (given format),
+    /// and the most lines the detector samples (auto).
     public var detectionLines = 100
+    /// The most bytes held back to detect a format: a sample of long lines stops here.
+    public var detectionBytes = 256 * 1024
     /// Reject samples kept per input.
     public var rejectSamples = 5
 
@@ -46,9 +39,37 @@ public struct RunConfiguration: Sendable {
 
     var webConfiguration: WebLogConfiguration {
         var web = WebLogConfiguration(policy: policy)
-        web.parserMode = format.parserMode
         web.rejectSamples = rejectSamples
         return web
+    }
+
+    var callConfiguration: CallLogConfiguration {
+        var calls = CallLogConfiguration(policy: policy)
+        calls.rejectSamples = rejectSamples
+        return calls
+    }
+
+    /// How each input's format is chosen.
+    func formatChoice() throws(FormatSpecError) -> FormatChoice {
+        if format == "auto" { return .detect(FormatDetector.standard(jsonMapping: policy.jsonMapping, timeZone: timeZone)) }
+        return .given(try FormatSpec(parsing: format, jsonMapping: policy.jsonMapping))
+    }
+}
+
+/// A run's format: one given for every input, or detected per input.
+enum FormatChoice: Sendable {
+    case given(FormatSpec)
+    case detect(FormatDetector)
+}
+
+/// The processors of one worker: one per channel, each fed the inputs of its kind.
+struct Worker: Sendable {
+    var web: WebLogProcessor
+    var calls: CallLogProcessor
+
+    mutating func merge(_ other: Worker) {
+        web.mergeTrends(other.web)
+        calls.mergeTrends(other.calls)
     }
 }
 
@@ -76,6 +97,7 @@ public enum BatchRunner {
         public var totals: Manifest.Totals
         public var personal: PersonalDataTally
         public var processor: WebLogProcessor
+        public var calls: CallLogProcessor
         public var seconds: Double
     }
 
@@ -95,24 +117,30 @@ public enum BatchRunner {
         let anonymizer = try IPAnonymizer(mode: configuration.policy.ipMode,
                                           keyring: configuration.keyring.isEphemeral ? nil : configuration.keyring)
         let webConfiguration = configuration.webConfiguration
+        let callConfiguration = configuration.callConfiguration
+        let choice = try configuration.formatChoice()
 
         let results = Mutex<[(index: Int, input: Manifest.Input, personal: PersonalDataTally, optedOut: Int)]>([])
-        let processors = Mutex<[WebLogProcessor]>([])
+        let finished = Mutex<[Worker]>([])
         let nextFile = Atomic<Int>(0)
         let workers = min(configuration.jobs, max(files.count, 1))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            var processor = WebLogProcessor(configuration: webConfiguration, keyring: configuration.keyring, anonymizer: anonymizer)
+            var worker = Worker(
+                web: WebLogProcessor(configuration: webConfiguration, keyring: configuration.keyring, anonymizer: anonymizer),
+                calls: CallLogProcessor(configuration: callConfiguration, parser: AsteriskCDRParser(timeZone: configuration.timeZone),
+                                        keyring: configuration.keyring))
             while true {
                 let index = nextFile.add(1, ordering: .relaxed).oldValue
                 guard index < files.count else { break }
-                let outcome = process(file: files[index], index: index, with: &processor, parts: parts, configuration: configuration)
+                let outcome = process(file: files[index], index: index, with: &worker, choice: choice, parts: parts,
+                                      configuration: configuration)
                 results.withLock { $0.append((index, outcome.input, outcome.personal, outcome.optedOut)) }
             }
-            processors.withLock { $0.append(processor) }
+            finished.withLock { $0.append(worker) }
         }
 
-        var merged = processors.withLock { list in list.removeFirst() }
-        for other in processors.withLock({ $0 }) { merged.mergeTrends(other) }
+        var merged = finished.withLock { list in list.removeFirst() }
+        for other in finished.withLock({ $0 }) { merged.merge(other) }
         let ordered = results.withLock { $0 }.sorted { $0.index < $1.index }
         let inputs = ordered.map(\.input)
         var personal = PersonalDataTally()
@@ -127,11 +155,13 @@ public enum BatchRunner {
             totals.linesParsed += input.linesParsed
             totals.linesRejected += input.linesRejected
             totals.linesBlank += input.linesBlank
+            totals.linesHeader += input.linesHeader
             totals.linesOptedOut += result.optedOut
             for (reason, count) in input.rejectsByReason { totals.rejectsByReason[reason, default: 0] += count }
             if input.error != nil { totals.inputsWithErrors += 1 }
         }
-        return Processed(inputs: inputs, totals: totals, personal: personal, processor: merged, seconds: seconds(clock.now - start))
+        return Processed(inputs: inputs, totals: totals, personal: personal, processor: merged.web, calls: merged.calls,
+                         seconds: seconds(clock.now - start))
     }
 
     public static func run(_ configuration: RunConfiguration) throws -> RunReport {
@@ -157,6 +187,9 @@ public enum BatchRunner {
         let hasDataErrors = overRatio || totals.inputsWithErrors > 0
 
         let records = merged.aggregator.records(minCount: policy.minCount)
+        let callRecords = processed.calls.aggregator.records(minCount: policy.minCount)
+        // Call trend files are written when some input was a call record; crumb.db always has the tables.
+        let hasCalls = inputs.contains { $0.channel == Channel.calls.rawValue }
         var manifest = Manifest(
             version: CrumbVersion.current, schema: CrumbVersion.schema, command: "run",
             policySHA256: PolicyLoader.sha256(of: policy),
@@ -168,7 +201,7 @@ public enum BatchRunner {
                 (field.rawValue, Dictionary(uniqueKeysWithValues: kinds.map { ($0.key.rawValue, $0.value) }))
             }),
             linesWithPersonalData: personal.lines,
-            outputs: [], rows: ["web_trends": records.count], incomplete: hasDataErrors,
+            outputs: [], rows: ["web_trends": records.count, "call_trends": callRecords.count], incomplete: hasDataErrors,
             timings: Manifest.Timings(startedAt: "", finishedAt: "", wallSeconds: 0,
                                       processSeconds: seconds(processEnd - startInstant), writeSeconds: 0)
         )
@@ -176,6 +209,8 @@ public enum BatchRunner {
         if configuration.writeSQLite { outputs.append("crumb.db") }
         if configuration.writeCSV { outputs.append("web_trends.csv") }
         if configuration.writeJSONLines { outputs.append("web_trends.jsonl") }
+        if hasCalls, configuration.writeCSV { outputs.append("call_trends.csv") }
+        if hasCalls, configuration.writeJSONLines { outputs.append("call_trends.jsonl") }
         if policy.events { outputs.append("events.jsonl") }
         if policy.vault { outputs.append("vault.jsonl") }
         outputs.append("manifest.json")
@@ -186,7 +221,7 @@ public enum BatchRunner {
         // The manifest inside the database is the one of this run, written before the timings are final.
         let manifestText = String(decoding: try manifest.encoded(), as: UTF8.self)
         if configuration.writeSQLite {
-            try TrendWriters.writeSQLite(records, meta: [
+            try TrendWriters.writeSQLite(records, calls: callRecords, meta: [
                 ("schema", String(CrumbVersion.schema)), ("crumb_version", CrumbVersion.current),
                 ("bucket", policy.bucket.rawValue), ("key_fingerprint", configuration.keyring.fingerprint),
                 ("min_count", String(policy.minCount)), ("manifest", manifestText),
@@ -197,6 +232,12 @@ public enum BatchRunner {
         }
         if configuration.writeJSONLines {
             try TrendWriters.writeJSONLines(records, to: directory.appendingPathComponent("web_trends.jsonl").path)
+        }
+        if hasCalls, configuration.writeCSV {
+            try CallTrendWriters.writeCSV(callRecords, to: directory.appendingPathComponent("call_trends.csv").path)
+        }
+        if hasCalls, configuration.writeJSONLines {
+            try CallTrendWriters.writeJSONLines(callRecords, to: directory.appendingPathComponent("call_trends.jsonl").path)
         }
         try parts.join()
         let end = clock.now
@@ -210,8 +251,13 @@ public enum BatchRunner {
 
     /// Reads, decodes, frames and processes one file. Never throws: a fault is recorded in the input's
     /// manifest entry after everything before it has been counted.
+    ///
+    /// With `auto`, the first decoded bytes (up to `detectionLines` lines or `detectionBytes`) are held back
+    /// until the detector has chosen the format; then they and the rest of the input go to the processor of
+    /// the format's channel. An input that matches no format stops there, with the formats tried.
     static func process(
-        file path: String, index: Int, with processor: inout WebLogProcessor, parts: PartFiles, configuration: RunConfiguration
+        file path: String, index: Int, with worker: inout Worker, choice: FormatChoice, parts: PartFiles,
+        configuration: RunConfiguration
     ) -> (input: Manifest.Input, personal: PersonalDataTally, optedOut: Int) {
         var framer = LineFramer(maxLineLength: configuration.maxLineLength)
         var digest = SHA256()
@@ -221,6 +267,52 @@ public enum BatchRunner {
         var encoding = InputEncoding.plain
         var gaveUp = false
         var sink = parts.open(index)
+        var spec: FormatSpec?
+        var reason = "given"
+        var held: [UInt8] = []
+
+        /// Starts the input on the processor of `chosen`'s channel.
+        func start(_ chosen: FormatSpec) {
+            spec = chosen
+            if let parser = chosen.makeWebParser() {
+                worker.web.startInput(parser: parser)
+            } else if let parser = chosen.makeCallParser(timeZone: configuration.timeZone) {
+                worker.calls.startInput(parser: parser)
+            }
+        }
+        func feed(_ bytes: UnsafeRawBufferPointer) {
+            guard let spec else { return }
+            switch spec.channel {
+            case .web: framer.feed(bytes) { worker.web.process($0) }
+            case .calls: framer.feed(bytes) { worker.calls.process($0) }
+            }
+        }
+        func finishFraming() {
+            switch spec?.channel {
+            case .web?: framer.finish { worker.web.process($0) }
+            case .calls?: framer.finish { worker.calls.process($0) }
+            case nil: break
+            }
+        }
+        /// Detects the format from the held bytes, then feeds them. Throws when nothing matches.
+        func detect(_ detector: FormatDetector) throws {
+            let detection = detector.detect(lines: sampleLines(held, limit: configuration.detectionLines,
+                                                               maxLineLength: configuration.maxLineLength))
+            guard let chosen = detection.spec else {
+                if let hint = FormatDetector.compressionHint(held) {
+                    failure = "\(path): no known format matches its first lines: \(hint)"
+                    throw UnrecognizedFormat()
+                }
+                failure = "\(path): no known format matches its first lines: \(detection.reason); tried \(detection.tried.map(\.name).joined(separator: ", ")). Hint: run crumb detect on it, or name the format with --format (crumb formats lists them; apache:'...' and nginx:'...' take a LogFormat or log_format string)"
+                throw UnrecognizedFormat()
+            }
+            reason = detection.reason
+            start(chosen)
+            held.withUnsafeBytes { feed($0) }
+            held = []
+        }
+        if case .given(let given) = choice { start(given) }
+
         do {
             let reader = try InputReader(path: path)
             defer { reader.close() }
@@ -228,22 +320,40 @@ public enum BatchRunner {
             let decoder = StreamDecoder(reader: reader)
             do {
                 try decoder.forEachChunk { chunk in
-                    framer.feed(chunk) { processor.process($0) }
-                    try sink.drain(&processor)
-                    if processor.counts.parsed == 0,
-                       processor.counts.read - processor.counts.blank >= configuration.detectionLines {
+                    if spec == nil, case .detect(let detector) = choice {
+                        held.append(contentsOf: chunk)
+                        guard held.count >= configuration.detectionBytes
+                            || newlineCount(held) >= configuration.detectionLines else { return }
+                        try detect(detector)
+                    } else {
+                        feed(chunk)
+                    }
+                    try sink.drain(&worker.web)
+                    try sink.drain(&worker.calls)
+                    let counts = spec?.channel == .calls ? worker.calls.counts : worker.web.counts
+                    if counts.parsed == 0, counts.headers == 0,
+                       counts.read - counts.blank >= configuration.detectionLines {
                         throw UnrecognizedFormat()
                     }
                 }
-                framer.finish { processor.process($0) }
+                if spec == nil, case .detect(let detector) = choice { try detect(detector) }
+                finishFraming()
             } catch is UnrecognizedFormat {
                 gaveUp = true
             } catch let error as DecodeError {
-                // The line the fault cut is incomplete: it is neither parsed nor counted.
-                _ = framer.discardPartialLine()
+                // The line the fault cut is incomplete: it is neither parsed nor counted. Bytes held back for
+                // detection are complete lines up to the fault: detect on them and count them.
+                if spec == nil, case .detect(let detector) = choice, !held.isEmpty {
+                    let cut = held.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+                    held.removeSubrange(cut...)
+                    if (try? detect(detector)) != nil { finishFraming() }
+                } else {
+                    _ = framer.discardPartialLine()
+                }
                 failure = error.description
             }
-            try sink.drain(&processor)
+            try sink.drain(&worker.web)
+            try sink.drain(&worker.calls)
             encoding = decoder.encoding ?? .plain
             size = reader.bytesRead
             decoded = decoder.decodedBytes
@@ -255,15 +365,26 @@ public enum BatchRunner {
             failure = "\(path): \(error)"
         }
         sink.close()
-        let (counts, rejects, combinedLines, personal) = processor.finishInput()
-        let format: String
-        switch configuration.format {
-        case .combined: format = "combined"
-        case .common: format = "common"
-        case .auto: format = counts.parsed == 0 ? "unknown" : (combinedLines * 2 >= counts.parsed ? "combined" : "common")
+
+        let channel = spec?.channel ?? .web
+        let counts: LineCounts
+        let rejects: RejectTally
+        let personal: PersonalDataTally
+        var format = spec?.name ?? "unknown"
+        switch channel {
+        case .web:
+            let finished = worker.web.finishInput()
+            (counts, rejects, personal) = (finished.counts, finished.rejects, finished.personal)
+            // `combined` reads common lines too; name the format by what the lines held.
+            if case .combined = spec?.kind, counts.parsed > 0 {
+                format = finished.combinedLines * 2 < counts.parsed ? "common" : "combined"
+            }
+        case .calls:
+            let finished = worker.calls.finishInput()
+            (counts, rejects, personal) = (finished.counts, finished.rejects, finished.personal)
         }
-        if gaveUp {
-            failure = "\(path): none of the first \(configuration.detectionLines) lines parse as \(configuration.format == .auto ? "combined or common" : configuration.format.rawValue); check the format (crumb reads Apache/nginx combined and common logs; see crumb run --help)"
+        if gaveUp, failure == nil {
+            failure = "\(path): none of the first \(configuration.detectionLines) lines parse as \(format); check the format (crumb formats lists them, crumb detect explains what a file looks like)"
         }
         var byReason: [String: Int] = [:]
         for (code, count) in rejects.counts { byReason[code.rawValue] = count }
@@ -271,9 +392,33 @@ public enum BatchRunner {
             path: path, bytes: size, decodedBytes: decoded, sha256: digest.finalize().hexString, format: format,
             encoding: encoding.rawValue, linesRead: counts.read, linesParsed: counts.parsed,
             linesRejected: counts.rejected, linesBlank: counts.blank, rejectsByReason: byReason,
-            rejectSamples: rejects.samples, error: failure
+            rejectSamples: rejects.samples, error: failure, channel: channel.rawValue, formatReason: reason,
+            linesHeader: counts.headers
         )
         return (input, personal, counts.optedOut)
+    }
+
+    /// Newlines in `bytes`.
+    static func newlineCount(_ bytes: [UInt8]) -> Int {
+        var count = 0
+        for byte in bytes where byte == UInt8(ascii: "\n") { count += 1 }
+        return count
+    }
+
+    /// The first `limit` lines of `bytes` for the detector: complete lines, without terminators, each cut
+    /// at `maxLineLength`. A last line without a newline is included (the input may end there).
+    static func sampleLines(_ bytes: [UInt8], limit: Int, maxLineLength: Int) -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        var framer = LineFramer(maxLineLength: maxLineLength)
+        bytes.withUnsafeBytes { all in
+            framer.feed(all) { frame in
+                if lines.count < limit, case .line(let line, _) = frame { lines.append(Array(line)) }
+            }
+            framer.finish { frame in
+                if lines.count < limit, case .line(let line, _) = frame { lines.append(Array(line)) }
+            }
+        }
+        return lines
     }
 
     struct UnrecognizedFormat: Error {}

@@ -20,9 +20,16 @@ public struct Manifest: Codable, Sendable {
         /// Redacted: line number, code, offset and the line's shape, never its bytes.
         public var rejectSamples: [RejectTally.Sample]
         public var error: String?
+        /// `web` or `calls`: which trends the input fed.
+        public var channel: String = "web"
+        /// How the format was chosen: `given` (--format) or the detector's reason.
+        public var formatReason: String = "given"
+        /// Directive and header lines (W3C `#Fields:`, a CSV's column names).
+        public var linesHeader: Int = 0
 
         enum CodingKeys: String, CodingKey {
-            case path, bytes, sha256, format, encoding, error
+            case path, bytes, sha256, format, encoding, error, channel
+            case formatReason = "format_reason", linesHeader = "lines_header"
             case decodedBytes = "decoded_bytes"
             case linesRead = "lines_read", linesParsed = "lines_parsed", linesRejected = "lines_rejected"
             case linesBlank = "lines_blank", rejectsByReason = "rejects_by_reason", rejectSamples = "reject_samples"
@@ -41,9 +48,12 @@ public struct Manifest: Codable, Sendable {
         public var linesOptedOut: Int
         public var rejectsByReason: [String: Int]
         public var inputsWithErrors: Int
+        /// Directive and header lines.
+        public var linesHeader: Int = 0
 
         enum CodingKeys: String, CodingKey {
             case inputs, bytes
+            case linesHeader = "lines_header"
             case decodedBytes = "decoded_bytes"
             case linesRead = "lines_read", linesParsed = "lines_parsed", linesRejected = "lines_rejected"
             case linesBlank = "lines_blank", linesOptedOut = "lines_opted_out"

@@ -94,6 +94,15 @@ func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws
     }
 }
 
+/// A processor that buffers the streamed outputs (events, vault) for the runner to drain.
+protocol StreamedOutputs {
+    var eventBuffer: [UInt8] { get set }
+    var vaultBuffer: [UInt8] { get set }
+}
+
+extension WebLogProcessor: StreamedOutputs {}
+extension CallLogProcessor: StreamedOutputs {}
+
 /// One input's part files, written as the processor fills its buffers.
 struct PartSink {
     private var eventsFD: Int32 = -1
@@ -107,7 +116,7 @@ struct PartSink {
     }
 
     /// Moves whatever the processor buffered into the parts.
-    mutating func drain(_ processor: inout WebLogProcessor) throws {
+    mutating func drain(_ processor: inout some StreamedOutputs) throws {
         if let eventsPath, !processor.eventBuffer.isEmpty {
             if eventsFD < 0 { eventsFD = try Self.create(eventsPath, mode: 0o644) }
             try processor.eventBuffer.withUnsafeBytes { try writeAll(eventsFD, $0, path: eventsPath) }

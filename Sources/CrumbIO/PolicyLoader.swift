@@ -189,7 +189,7 @@ public enum PolicyLoader {
             self.path = path
         }
 
-        static let sections = ["version", "ip", "keys", "fields", "query", "cookies", "opt_out", "detectors", "aggregation", "outputs"]
+        static let sections = ["version", "ip", "keys", "fields", "query", "cookies", "opt_out", "detectors", "aggregation", "formats", "outputs"]
 
         mutating func read(_ root: Node) throws(PolicyError) -> Policy {
             var policy = Policy.standard
@@ -209,6 +209,7 @@ public enum PolicyLoader {
                 case "opt_out": try readOptOut(entry.value, into: &policy)
                 case "detectors": try readDetectors(entry.value, into: &policy)
                 case "aggregation": try readAggregation(entry.value, into: &policy)
+                case "formats": try readFormats(entry.value, into: &policy)
                 case "outputs": try readOutputs(entry.value, into: &policy)
                 default: break  // safe: entries(of:) refuses unknown keys
                 }
@@ -350,7 +351,7 @@ public enum PolicyLoader {
         }
 
         mutating func readAggregation(_ node: Node, into policy: inout Policy) throws(PolicyError) {
-            for entry in try entries(of: node, name: "aggregation", known: ["bucket", "dimensions", "min_count"], prefix: "aggregation.") {
+            for entry in try entries(of: node, name: "aggregation", known: ["bucket", "dimensions", "call_dimensions", "min_count"], prefix: "aggregation.") {
                 switch entry.key {
                 case "bucket":
                     let name = try choice(entry.value, name: "aggregation.bucket", allowed: TimeBucket.allCases.map(\.rawValue))
@@ -366,10 +367,115 @@ public enum PolicyLoader {
                         dimensions.append(allowed.first { $0.name == name }!)  // safe: choice() returned an allowed name
                     }
                     policy.dimensions = dimensions
+                case "call_dimensions":
+                    let allowed = CallDimension.allCases.filter { $0 != .total }
+                    var dimensions: [CallDimension] = []
+                    for item in try items(entry.value, name: "aggregation.call_dimensions") {
+                        if item.node.scalar?.string == "total" {
+                            throw error(at: item.node, "aggregation.call_dimensions need not list total: it is always written")
+                        }
+                        let name = try choice(item.node, name: "aggregation.call_dimensions", allowed: allowed.map(\.name))
+                        dimensions.append(allowed.first { $0.name == name }!)  // safe: choice() returned an allowed name
+                    }
+                    policy.callDimensions = dimensions
                 default:
                     policy.minCount = try integer(entry.value, name: "aggregation.min_count")
                 }
             }
+        }
+
+        /// `formats`: `timezone` (a zone name), `json` (`preset: NAME` and/or `fields: {path: role}`), and
+        /// `pixels` (a list of preset names and endpoint mappings).
+        mutating func readFormats(_ node: Node, into policy: inout Policy) throws(PolicyError) {
+            for entry in try entries(of: node, name: "formats", known: ["timezone", "json", "pixels"], prefix: "formats.") {
+                switch entry.key {
+                case "timezone":
+                    let zone = try string(entry.value, name: "formats.timezone")
+                    guard LocalTimeZone(named: zone) != nil else {
+                        throw error(at: entry.value, "formats.timezone '\(zone)' is not a zone: use UTC, an offset such as +02:00, or an IANA name such as Europe/Berlin")
+                    }
+                    policy.callTimeZone = zone
+                case "json":
+                    if isNull(entry.value) {
+                        policy.jsonMapping = nil
+                        continue
+                    }
+                    policy.jsonMapping = try readJSONMapping(entry.value)
+                default:
+                    var endpoints: [PixelEndpoint] = []
+                    for item in try items(entry.value, name: "formats.pixels") {
+                        if case .scalar(let scalar) = item.node {
+                            guard let preset = PixelEndpoints.presets[scalar.string] else {
+                                throw error(at: item.node, "formats.pixels: unknown preset '\(scalar.string)'; known: \(PixelEndpoints.presets.keys.sorted().joined(separator: ", ")), or a mapping with name, path and page")
+                            }
+                            endpoints += preset
+                        } else {
+                            endpoints.append(try readPixelEndpoint(item.node, setting: "formats.pixels[\(item.index)]"))
+                        }
+                    }
+                    policy.pixelEndpoints = endpoints
+                }
+            }
+        }
+
+        /// `{preset: NAME, fields: {path: role, ...}}`: the preset's entries, then the fields (a path listed
+        /// in both takes the field's role).
+        mutating func readJSONMapping(_ node: Node) throws(PolicyError) -> JSONFieldMapping {
+            var entries: [(path: String, role: JSONFieldMapping.Role)] = []
+            var fieldsNode: Node?
+            for entry in try self.entries(of: node, name: "formats.json", known: ["preset", "fields"], prefix: "formats.json.") {
+                if entry.key == "preset" {
+                    let name = try choice(entry.value, name: "formats.json.preset", allowed: JSONFieldMapping.presetNames)
+                    entries += JSONFieldMapping.preset(named: name)!.entries  // safe: choice() returned a preset name
+                } else {
+                    fieldsNode = entry.value
+                }
+            }
+            if let fieldsNode {
+                guard case .mapping(let mapping) = fieldsNode else {
+                    throw error(at: fieldsNode, "formats.json.fields must be a mapping of JSON paths to roles, got \(Self.describe(fieldsNode))")
+                }
+                let roles = JSONFieldMapping.Role.allCases.map(\.rawValue)
+                for (keyNode, value) in mapping {
+                    guard case .scalar(let key) = keyNode else {
+                        throw error(at: keyNode, "a key in formats.json.fields must be a JSON path, got \(Self.describe(keyNode))")
+                    }
+                    let role = try choice(value, name: "formats.json.fields.\(key.string)", allowed: roles)
+                    entries.removeAll { $0.path == key.string }
+                    entries.append((key.string, JSONFieldMapping.Role(rawValue: role)!))  // safe: choice() returned a role
+                }
+            }
+            do {
+                return try JSONFieldMapping(entries)
+            } catch {
+                throw self.error(at: fieldsNode ?? node, "formats.json: \(error)")
+            }
+        }
+
+        /// One pixel endpoint: `name`, `path`, `page` (required); `query_prefix`, `host`, `referrer`, `event`,
+        /// `default_event`. Parameter lists may be one name or a list.
+        mutating func readPixelEndpoint(_ node: Node, setting: String) throws(PolicyError) -> PixelEndpoint {
+            let known = ["name", "path", "query_prefix", "page", "host", "referrer", "event", "default_event"]
+            var values: [String: Node] = [:]
+            for entry in try entries(of: node, name: setting, known: known, prefix: setting + ".") {
+                values[entry.key] = entry.value
+            }
+            func names(_ key: String) throws(PolicyError) -> [String] {
+                guard let value = values[key] else { return [] }
+                if case .scalar = value { return [try string(value, name: "\(setting).\(key)")] }
+                return try strings(value, name: "\(setting).\(key)")
+            }
+            guard let path = values["path"], let page = values["page"] else {
+                throw error(at: node, "\(setting) needs at least path and page (the parameter holding the page URL)")
+            }
+            _ = page
+            return PixelEndpoint(
+                name: try values["name"].map { node throws(PolicyError) in try string(node, name: "\(setting).name") } ?? "custom",
+                pathPattern: try string(path, name: "\(setting).path"),
+                queryPrefix: try values["query_prefix"].map { node throws(PolicyError) in try string(node, name: "\(setting).query_prefix") } ?? "",
+                pageParameters: try names("page"), hostParameters: try names("host"),
+                referrerParameters: try names("referrer"), eventParameters: try names("event"),
+                defaultEvent: try values["default_event"].map { node throws(PolicyError) in try string(node, name: "\(setting).default_event") } ?? "page_view")
         }
 
         mutating func readOutputs(_ node: Node, into policy: inout Policy) throws(PolicyError) {

@@ -15,7 +15,8 @@ public enum TrendWriters {
     // MARK: - SQLite
 
     /// `crumb.db`: table `web_trends` with exactly the contract columns, `web_trend_sketches` with each row's
-    /// visitor sketch under the same key, and `crumb_meta` (key, value).
+    /// visitor sketch under the same key, the call tables of `CallTrendWriters` (filled from `calls`, present
+    /// and empty when there are none), and `crumb_meta` (key, value).
     ///
     /// `meta` is stored in `crumb_meta` in order (a repeated key keeps its last value); callers pass at least
     /// `crumb_version` and `manifest` (the manifest JSON text). `schema` is always `1`, whatever `meta` says.
@@ -27,14 +28,15 @@ public enum TrendWriters {
     ///
     /// - Throws: `OutputError` naming `path`; SQLite's message (never row data) when the database fails, for
     ///   instance `UNIQUE constraint failed: ...` for two rows with the same key.
-    public static func writeSQLite(_ records: [WebTrendRecord], meta: [(String, String)], to path: String) throws {
+    public static func writeSQLite(_ records: [WebTrendRecord], calls: [CallTrendRecord] = [], meta: [(String, String)],
+                                   to path: String) throws {
         do {
             try AtomicFile.replace(path) { temporary in
                 defer {
                     // The journal lives in memory, but a rollback journal left by a crash mid-build must not linger.
                     AtomicFile.removeQuietly(temporary + "-journal")
                 }
-                try buildDatabase(records, meta: meta, at: temporary)
+                try buildDatabase(records, calls: calls, meta: meta, at: temporary)
             }
         } catch let error as OutputError {
             throw error
@@ -81,7 +83,8 @@ public enum TrendWriters {
     // Building an index once over all rows is faster than updating it on every insert.
     static let indexSQL = "CREATE INDEX web_trends_by_dimension ON web_trends (dimension, bucket_start);"
 
-    private static func buildDatabase(_ records: [WebTrendRecord], meta: [(String, String)], at path: String) throws {
+    private static func buildDatabase(_ records: [WebTrendRecord], calls: [CallTrendRecord], meta: [(String, String)],
+                                      at path: String) throws {
         let queue = try DatabaseQueue(path: path)
         do {
             try queue.writeWithoutTransaction { db in
@@ -92,6 +95,8 @@ public enum TrendWriters {
                     try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
                     try insertRows(records, into: db)
                     try db.execute(sql: indexSQL)
+                    // Call trends live in the same database, their tables present even when no input was a CDR.
+                    try CallTrendWriters.insertTables(calls, into: db)
                     let setMeta = try db.makeStatement(sql: "INSERT OR REPLACE INTO crumb_meta (key, value) VALUES (?, ?)")
                     for (key, value) in meta where key != "schema" {
                         try setMeta.execute(arguments: [key, value])
@@ -268,7 +273,7 @@ public enum TrendWriters {
 
 /// The ISO-8601 text of a bucket start, computed once per distinct start: rows arrive sorted, so consecutive
 /// rows mostly share it.
-private struct BucketStartText {
+struct BucketStartText {
     private var start: Int64? = nil
     private var cachedText = ""
     private var cachedBytes: [UInt8] = []

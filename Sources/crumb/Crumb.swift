@@ -16,7 +16,7 @@ struct Crumb: ParsableCommand {
             ratio (outputs still written and marked incomplete); 74 I/O error.
             """,
         version: CrumbVersion.current,
-        subcommands: [Run.self, Scan.self, PolicyCommand.self, Generate.self]
+        subcommands: [Run.self, Scan.self, Detect.self, Formats.self, PolicyCommand.self, Generate.self]
     )
 }
 

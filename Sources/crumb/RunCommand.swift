@@ -3,7 +3,6 @@ import CrumbCore
 import CrumbIO
 import Foundation
 
-extension InputFormat: ExpressibleByArgument {}
 extension TimeBucket: ExpressibleByArgument {}
 extension Keyring.Rotation: ExpressibleByArgument {}
 
@@ -42,8 +41,7 @@ struct Run: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output directory.")
     var out: String = "crumb-out"
 
-    @Option(help: "Input format: auto, combined or common.")
-    var format: InputFormat = .auto
+    @OptionGroup var formatOptions: FormatOptions
 
     @Option(help: ArgumentHelp("Privacy policy file (YAML); the flags below override it.", discussion: "Without it, crumb applies its built-in default policy, the same as samples/policy.yaml. See crumb policy check.", valueName: "path"))
     var policy: String?
@@ -155,7 +153,7 @@ struct Run: ParsableCommand {
         }
 
         var configuration = RunConfiguration(inputs: inputs, outputDirectory: out, keyring: keyring, policy: policy)
-        configuration.format = format
+        formatOptions.apply(to: &configuration)
         configuration.maxLineLength = maxLineLength
         configuration.maxRejectRatio = maxRejectRatio
         configuration.writeSQLite = sqlite

@@ -16,8 +16,7 @@ struct Scan: ParsableCommand {
     @Argument(help: "Log files, directories, glob patterns, or - for standard input.")
     var inputs: [String]
 
-    @Option(help: "Input format: auto, combined or common.")
-    var format: InputFormat = .auto
+    @OptionGroup var formatOptions: FormatOptions
 
     @Flag(help: "Print the report as JSON.")
     var json = false
@@ -25,11 +24,11 @@ struct Scan: ParsableCommand {
     func run() throws {
         // Everything personal is looked for; nothing is kept.
         var policy = Policy.standard
-        policy.detectors = Set(PersonalDataKind.allCases)
+        policy.detectors = Set(Policy.allDetectors)
         policy.events = false
         policy.vault = false
         var configuration = RunConfiguration(inputs: inputs, outputDirectory: "", keyring: .ephemeral(), policy: policy)
-        configuration.format = format
+        formatOptions.apply(to: &configuration)
         configuration.maxRejectRatio = 1
         let processed: BatchRunner.Processed
         do {

@@ -78,11 +78,18 @@ struct CLITests {
         // 65: bad data over the reject ratio; outputs still written and marked.
         let garbage = out + "/garbage.log"
         try Data("this is not a log line\nnor is this one\n".utf8).write(to: URL(fileURLWithPath: garbage))
-        let bad = try crumb(["run", garbage, "--out", out + "/bad"])
+        let bad = try crumb(["run", garbage, "--format", "combined", "--out", out + "/bad"])
         #expect(bad.status == 65)
         #expect(bad.stderr.contains("garbage.log:1: error["))
         #expect(bad.stderr.contains("garbage.log:2: error["))
         #expect(!bad.stderr.contains("this is not"))
+        // Detected: no format matches, and the error says which were tried and what to do.
+        let unknown = try crumb(["run", garbage, "--out", out + "/unknown"])
+        #expect(unknown.status == 65)
+        #expect(unknown.stderr.contains("garbage.log: no known format matches its first lines"))
+        #expect(unknown.stderr.contains("tried json:beacon"))
+        #expect(unknown.stderr.contains("crumb detect"))
+        #expect(!unknown.stderr.contains("this is not"))
         let manifest = try String(contentsOfFile: out + "/bad/manifest.json", encoding: .utf8)
         #expect(manifest.contains(#""incomplete" : true"#))
     }

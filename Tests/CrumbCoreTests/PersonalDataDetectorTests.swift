@@ -211,7 +211,7 @@ struct PersonalDataDetectorTests {
     @Test func kindsAreOrderedAndEncoded() throws {
         #expect(PersonalDataKind.allCases.sorted() == PersonalDataKind.allCases)
         #expect(PersonalDataKind.namedField.rawValue == "named_field")
-        #expect(PersonalDataKind.allCases.filter(\.isSensitive) == [.card])
+        #expect(PersonalDataKind.allCases.filter(\.isSensitive) == [.card, .keypad])
         let json = try JSONEncoder().encode([PersonalDataKind.namedField, .iban])
         #expect(String(decoding: json, as: UTF8.self) == #"["named_field","iban"]"#)
     }

@@ -49,7 +49,7 @@ struct PolicyLoaderTests {
         ] {
             #expect(text.contains(fact), "explanation lacks: \(fact)")
         }
-        #expect(text.components(separatedBy: "\n\n").count == 9)
+        #expect(text.components(separatedBy: "\n\n").count == 11)
     }
 
     @Test func explanationFollowsTheSettings() throws {
@@ -186,7 +186,7 @@ struct PolicyLoaderTests {
             fragment: "opt_out.signals lists cookie but cookies.opt_out names no cookie"),
         Bad(name: "vault with no personal field", yaml: """
             ip: { mode: drop }
-            fields: { client_ip: drop, remote_user: drop, cookie: drop, forwarded_for: drop }
+            fields: { client_ip: drop, remote_user: drop, cookie: drop, forwarded_for: drop, other: drop, caller_number: drop, caller_name: drop, account_code: drop, channel: drop, app_data: drop, user_field: drop }
             cookies: { tracking: [] }
             opt_out: { signals: [dnt, gpc] }
             outputs: { vault: true }

@@ -12,6 +12,8 @@ public enum WebDimension: Int, Sendable, CaseIterable {
     case statusClass
     /// The `utm_campaign` query parameter, when the policy allows it.
     case campaign
+    /// The event a beacon or tracking pixel reports (`page_view`, `click`); `(request)` for a plain request.
+    case event
 
     /// The name in the `dimension` column (output contract, schema v1).
     public var name: String {
@@ -26,6 +28,7 @@ public enum WebDimension: Int, Sendable, CaseIterable {
         case .agentClass: "agent_class"
         case .statusClass: "status_class"
         case .campaign: "campaign"
+        case .event: "event"
         }
     }
 }

@@ -13,7 +13,7 @@
 ///   request line (then `requestIsValid` is false and the line still counts).
 /// - `%>s`: three digits. `%b`: digits or `-`.
 /// - `combined`: two more quoted strings; then any number of trailing quoted fields (a Cookie field is told
-///   by its `=`; an X-Forwarded-For field by an IP address first), or `-`. The user agent and trailing fields
+///   by its `=`; an X-Forwarded-For field by an IP address first), `-`, or unquoted numbers (a time taken). The user agent and trailing fields
 ///   may lack their closing quote at the end of the line (writers that cut long values do this).
 ///
 /// Rejected, with the code and the offset where parsing stopped: a missing field (`missing_field`), a bad
@@ -80,6 +80,9 @@ public struct CombinedLogParser: Sendable {
         while !cursor.isAtEnd {
             try cursor.readSpace()
             if cursor.isAtEnd { break }  // trailing spaces
+            // An unquoted number after the combined fields is a time taken (`%T`, `%D`, `$request_time`,
+            // as Omniture's and Icecast's logs append); its unit is unknown here, so it is skipped.
+            if cursor.skipNumber() { continue }
             guard let field = try cursor.readOptionalQuoted(allowUnterminated: true) else { continue }
             Self.assignTrailing(line, field, into: &event)
         }
@@ -101,6 +104,8 @@ public struct CombinedLogParser: Sendable {
         guard firstSpace > request.lowerBound else { return }
         let method = request.lowerBound..<firstSpace
         for i in method where !ASCII.isMethodByte(line[i]) { return }
+        // `- - -` (a TCP connection logged by a load balancer) is no request.
+        guard !(method.count == 1 && line[method.lowerBound] == UInt8(ascii: "-")) else { return }
         let targetStart = firstSpace + 1
         var targetEnd = request.upperBound
         var proto = request.upperBound..<request.upperBound
@@ -192,6 +197,20 @@ struct ByteCursor {
         guard allowUnterminated else { throw ParseFailure(.badQuoting, at: offset) }
         offset = bytes.count
         return start..<bytes.count
+    }
+
+    /// Skips an unquoted decimal number (`1807`, `0.004`) that ends at a space or the end of the line;
+    /// false, consuming nothing, when there is none.
+    mutating func skipNumber() -> Bool {
+        var index = offset
+        var digits = 0
+        while index < bytes.count, ASCII.isDigit(bytes[index]) || (digits > 0 && bytes[index] == UInt8(ascii: ".")) {
+            if ASCII.isDigit(bytes[index]) { digits += 1 }
+            index += 1
+        }
+        guard digits > 0, index == bytes.count || bytes[index] == UInt8(ascii: " ") else { return false }
+        offset = index
+        return true
     }
 
     /// A quoted field, or nil when it is `"-"` or an unquoted `-`.

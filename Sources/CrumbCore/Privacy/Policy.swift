@@ -202,6 +202,14 @@ public struct Policy: Sendable, Equatable {
     public var callDimensions: [CallDimension]
     /// k-anonymity: a published trend row whose unique count is below this is folded into `(other)`. 0 or 1: off.
     public var minCount: Int
+    /// `formats.json`: how the fields of JSON inputs map to roles; nil: the built-in presets (detected) and
+    /// `beacon` for `--format json`.
+    public var jsonMapping: JSONFieldMapping?
+    /// `formats.pixels`: tracking-pixel endpoints in access logs, whose hits count as the page they report.
+    public var pixelEndpoints: [PixelEndpoint]
+    /// `formats.timezone`: the zone of the local times in call detail records (`UTC`, `+02:00`,
+    /// `Europe/Berlin`).
+    public var callTimeZone: String
     /// Whether the events output (one PI-free record per event) is written.
     public var events: Bool
     /// Whether the vault (Personal Information under pseudonyms, mode 0600) is written.
@@ -236,9 +244,15 @@ public struct Policy: Sendable, Equatable {
         dimensions = WebDimension.allCases.filter { $0 != .total }
         callDimensions = CallDimension.allCases.filter { $0 != .total }
         minCount = 5
+        jsonMapping = nil
+        pixelEndpoints = Self.defaultPixelPresets.flatMap { PixelEndpoints.presets[$0] ?? [] }
+        callTimeZone = "UTC"
         events = false
         vault = false
     }
+
+    /// The pixel presets of the built-in policy, in the order they are tried.
+    public static let defaultPixelPresets = ["adobe", "urchin", "google_analytics", "matomo", "generic"]
 
     /// The built-in default policy; equal to `samples/policy.yaml`.
     public static let standard = Policy()
@@ -431,8 +445,36 @@ public struct Policy: Sendable, Equatable {
                 refuse(setting, ["query.allow"], "dimension campaign needs query.allow to keep utm_campaign")
             }
         }
+        for (index, dimension) in callDimensions.enumerated() {
+            let setting = "aggregation.call_dimensions[\(index)]"
+            if dimension == .total {
+                refuse(setting, "aggregation.call_dimensions need not list total: it is always written")
+            } else if callDimensions[..<index].contains(dimension) {
+                refuse(setting, "aggregation.call_dimensions lists \(dimension.name) twice")
+            } else if let role = Self.sourceRole(of: dimension), fieldClass(of: role) != .interaction {
+                refuse(setting, ["fields.\(role.rawValue)"], "call dimension \(dimension.name) is built from \(role.rawValue), but fields.\(role.rawValue) is \(fieldClass(of: role).rawValue); remove the dimension, or class \(role.rawValue) as interaction")
+            }
+        }
         if minCount < 0 {
             refuse("aggregation.min_count", "aggregation.min_count must be 0 or more, got \(minCount) (0 or 1 turns k-anonymity off)")
+        }
+
+        // Formats.
+        if LocalTimeZone(named: callTimeZone) == nil {
+            refuse("formats.timezone", "formats.timezone '\(callTimeZone)' is not a zone: use UTC, an offset such as +02:00, or an IANA name such as Europe/Berlin")
+        }
+        for (index, endpoint) in pixelEndpoints.enumerated() {
+            let setting = "formats.pixels[\(index)]"
+            if !endpoint.pathPattern.hasPrefix("/") && !endpoint.pathPattern.hasPrefix("*") {
+                refuse(setting, "pixel endpoint \(endpoint.name): path must start with / or *, got '\(endpoint.pathPattern)'")
+            } else if endpoint.pathPattern.contains(where: { $0 == "?" || $0 == "#" || $0 == " " }) {
+                refuse(setting, "pixel endpoint \(endpoint.name): path cannot contain ?, # or spaces (use query_prefix for the query)")
+            } else if endpoint.pageParameters.isEmpty {
+                refuse(setting, "pixel endpoint \(endpoint.name) names no page parameter: its hits could never be mapped to a page")
+            }
+            for name in endpoint.pageParameters + endpoint.hostParameters + endpoint.referrerParameters + endpoint.eventParameters {
+                if let message = Self.nameProblem(name, what: "a pixel parameter name") { refuse(setting, message) }
+            }
         }
 
         // Outputs.
@@ -451,6 +493,18 @@ public struct Policy: Sendable, Equatable {
         case .uaFamily, .uaVersion, .os, .device, .agentClass: .userAgent
         case .statusClass: .status
         case .campaign: .query
+        case .event: nil
+        }
+    }
+
+    /// The role a call dimension's values are derived from.
+    static func sourceRole(of dimension: CallDimension) -> Role? {
+        switch dimension {
+        case .total: nil
+        case .dialled: .dialled
+        case .context: .context
+        case .ivrPath: .application
+        case .disposition: .disposition
         }
     }
 
@@ -587,6 +641,30 @@ extension Policy {
         }
         paragraphs.append(aggregation)
 
+        var formats = "Formats: each input's format is detected from its first lines unless --format names it."
+        if let jsonMapping {
+            formats += " JSON inputs map \(jsonMapping.entries.count) paths to roles; every other JSON field is \(fieldClass(of: .other).rawValue)."
+        } else {
+            formats += " JSON inputs use the built-in mappings (caddy, nginx_json, traefik, beacon); every field they do not name is \(fieldClass(of: .other).rawValue)."
+        }
+        if pixelEndpoints.isEmpty {
+            formats += " No tracking-pixel endpoint is declared: pixel requests count as requests for the pixel."
+        } else {
+            let names = pixelEndpoints.map(\.name).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            formats += " Tracking-pixel hits (\(Self.list(names))) count as the page they report, with its referrer and event; the pixel's other parameters are only scanned."
+        }
+        formats += " Call detail records are read in the \(callTimeZone) time zone."
+        paragraphs.append(formats)
+
+        let callPersonal = [Role.callerNumber, .callerName, .accountCode, .channel, .applicationData, .userField]
+            .filter { fieldClass(of: $0) == .personal }.map(\.rawValue)
+        var calls = "Calls: each call detail record counts as one call"
+        calls += callDimensions.isEmpty ? " in the total only" : ", by \(Self.list(callDimensions.map(\.name)))"
+        calls += "; unique callers are counted from a keyed token of the caller's number, never the number."
+        if !callPersonal.isEmpty { calls += " Personal: \(Self.list(callPersonal))." }
+        calls += " Digits typed on the keypad are sensitive: counted, never written."
+        paragraphs.append(calls)
+
         let eventsText = events ? "the events output is on (one PI-free record per event)" : "the events output is off"
         let vaultText = vault
             ? "the vault is on: personal information is written under pseudonyms to a file of mode 0600, never card numbers or keypad digits"
@@ -626,7 +704,16 @@ extension Policy {
         lines.append("detectors.named_fields=\(namedFields.map { Self.quoted(Set($0).sorted()) } ?? "builtin")")
         lines.append("aggregation.bucket=\(bucket.rawValue)")
         lines.append("aggregation.dimensions=\(WebDimension.allCases.filter(dimensions.contains).map(\.name).joined(separator: ","))")
+        lines.append("aggregation.call_dimensions=\(CallDimension.allCases.filter(callDimensions.contains).map(\.name).joined(separator: ","))")
         lines.append("aggregation.min_count=\(suppressesSmallCounts ? minCount : 0)")
+        lines.append("formats.timezone=\(callTimeZone)")
+        lines.append("formats.json=\(jsonMapping.map(\.canonicalText) ?? "presets")")
+        for endpoint in pixelEndpoints {
+            lines.append("formats.pixel=\(Self.quoted([endpoint.name, endpoint.pathPattern, endpoint.queryPrefix]))"
+                + ";page=\(Self.quoted(endpoint.pageParameters));host=\(Self.quoted(endpoint.hostParameters))"
+                + ";referrer=\(Self.quoted(endpoint.referrerParameters));event=\(Self.quoted(endpoint.eventParameters))"
+                + ";default=\(Self.quoted([endpoint.defaultEvent]))")
+        }
         lines.append("outputs.events=\(events)")
         lines.append("outputs.vault=\(vault)")
         return lines.joined(separator: "\n") + "\n"

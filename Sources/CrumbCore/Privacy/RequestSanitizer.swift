@@ -145,6 +145,24 @@ public struct RequestSanitizer: Sendable {
         }
     }
 
+    /// Reports the personal information in a query string (`a=1&b=2`, without `?`); nothing is kept.
+    public mutating func scanQuery(_ query: UnsafeRawBufferPointer, field: PersonalDataField,
+                                   found: (PersonalDataFinding) -> Void) {
+        var ignoredKeep: [UInt8] = []
+        var ignoredCampaign: [UInt8] = []
+        filterQuery(query, keep: &ignoredKeep, campaign: &ignoredCampaign, field: field, found: found)
+    }
+
+    /// Reports the personal information in one named value that no role claims (an unmapped JSON field, an
+    /// extra request header or CDR column): the detectors over the name and the value, and `named_field` when
+    /// the name says the value is personal. Nothing is kept.
+    public mutating func scanNamedValue(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, field: PersonalDataField,
+                                        found: (PersonalDataFinding) -> Void) {
+        var ignoredKeep: [UInt8] = []
+        var ignoredCampaign: [UInt8] = []
+        filterParameter(name: name, value: value, keep: &ignoredKeep, campaign: &ignoredCampaign, field: field, found: found)
+    }
+
     private mutating func sanitizePath(_ path: UnsafeRawBufferPointer, into out: inout [UInt8], field: PersonalDataField,
                                        found: (PersonalDataFinding) -> Void) {
         if path.isEmpty {
