@@ -4,18 +4,36 @@ import CrumbIO
 import CrumbSamples
 import Foundation
 
+/// What `crumb generate` writes: the access log in one of its forms, or call detail records.
+enum GeneratedFormat: String, CaseIterable, ExpressibleByArgument {
+    case combined, w3c, json
+    case asteriskCDR = "asterisk-cdr"
+    case freeSWITCHCDR = "freeswitch-cdr"
+}
+
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a deterministic, realistic combined access log (for samples, tests and benchmarks).",
+        abstract: "Write a deterministic, realistic log or call record file (for samples, tests and benchmarks).",
         discussion: """
             The same options always give the same bytes. Personal data is planted in about 1–2% of lines \
             (test emails, phone and card numbers) unless --no-personal-data is given; it uses reserved test \
             values only.
+
+            --format w3c writes the same events as an IIS W3C extended log (its #Fields change half-way \
+            through, as after a server restart); --format json writes them as JSON Lines beacons in crumb's \
+            beacon shape, some with more planted values in fields the beacon mapping leaves unmapped. \
+            --format asterisk-cdr and freeswitch-cdr write a contact centre's call detail records (Asterisk \
+            Master.csv with uniqueid and userfield; FreeSWITCH's example template), one call per --lines, in \
+            local time one hour ahead of UTC, with caller numbers and names, account codes, keypad input and \
+            more planted.
             """
     )
 
     @Option(name: .shortAndLong, help: "Output file; - for standard output.")
     var output: String = "-"
+
+    @Option(help: "Format: combined (Apache/nginx), w3c (IIS W3C extended), json (JSON Lines beacons), asterisk-cdr or freeswitch-cdr.")
+    var format: GeneratedFormat = .combined
 
     @Option(help: "Number of lines.")
     var lines: Int = 10_000
@@ -58,7 +76,22 @@ struct Generate: ParsableCommand {
         options.cookieFieldShare = cookieShare
         options.malformedShare = malformedShare
         options.plantPersonalData = personalData
-        var bytes = AccessLogGenerator.generate(options)
+        var bytes: [UInt8]
+        switch format {
+        case .combined: bytes = SampleTranscoder.generate(options, format: .combined)
+        case .w3c: bytes = SampleTranscoder.generate(options, format: .w3c)
+        case .json: bytes = SampleTranscoder.generate(options, format: .json)
+        case .asteriskCDR, .freeSWITCHCDR:
+            var calls = CallRecordGenerator.Options()
+            calls.seed = seed
+            calls.start = start
+            calls.duration = hours * 3_600
+            calls.calls = lines
+            calls.distinctCallers = max(1, lines * 3 / 4)
+            calls.plantPersonalData = personalData
+            calls.dialect = format == .asteriskCDR ? .asterisk([.uniqueID, .userField]) : .freeSWITCH
+            bytes = CallRecordGenerator.generate(calls).bytes
+        }
         if gzip {
             do {
                 bytes = try GzipWriter.compress(bytes)

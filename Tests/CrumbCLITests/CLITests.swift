@@ -48,6 +48,43 @@ struct CLITests {
         #expect(FileManager.default.fileExists(atPath: out + "/manifest.json"))
     }
 
+    /// `crumb formats` lists every format; `crumb detect` names each input's format and says why, and exits 65
+    /// for an input that matches nothing; bad `--format` and `--timezone` values are usage errors.
+    @Test func formatsAndDetect() throws {
+        let formats = try crumb(["formats"])
+        #expect(formats.status == 0)
+        for name in ["auto", "combined", "w3c", "json:caddy", "asterisk-cdr", "freeswitch-cdr", "apache:FORMAT", "nginx:FORMAT", "aws_alb"] {
+            #expect(formats.stdout.contains(name), "crumb formats lacks \(name)")
+        }
+
+        let directory = scratchDirectory()
+        var calls = CallRecordGenerator.Options()
+        calls.calls = 50
+        try Data(CallRecordGenerator.generate(calls).bytes).write(to: URL(fileURLWithPath: directory + "/Master.csv"))
+        let line = #"203.0.113.5 - - [01/Jan/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 10 "-" "curl/8.5.0""# + "\n"
+        try Data(line.utf8).write(to: URL(fileURLWithPath: directory + "/access.log"))
+        try Data("just words\nand more\n".utf8).write(to: URL(fileURLWithPath: directory + "/notes.txt"))
+        let detected = try crumb(["detect", directory + "/Master.csv", directory + "/access.log"])
+        #expect(detected.status == 0, "\(detected.stderr)")
+        #expect(detected.stdout.contains("Master.csv: asterisk-cdr (call_trends): 50 of 50 sampled lines parse as asterisk-cdr"))
+        #expect(detected.stdout.contains("access.log: combined (web_trends)"))
+        let unknown = try crumb(["detect", "--verbose", directory + "/notes.txt"])
+        #expect(unknown.status == 65)
+        #expect(unknown.stdout.contains("notes.txt: no known format"))
+        #expect(unknown.stdout.contains("  w3c: 0 of 2"))
+        #expect(!unknown.stdout.contains("just words"))
+
+        let badFormat = try crumb(["run", directory + "/access.log", "--format", "apache:%h %Q"])
+        #expect(badFormat.status == 64)
+        #expect(badFormat.stderr.contains("--format: apache format: column 4: unknown directive %Q"))
+        #expect(try crumb(["run", directory + "/access.log", "--format", "syslog"]).stderr.contains("unknown format 'syslog'"))
+        #expect(try crumb(["run", directory + "/access.log", "--timezone", "Mars/Olympus"]).status == 64)
+        // A given format is used as given: the CDR read as combined is all rejects.
+        let forced = try crumb(["run", directory + "/Master.csv", "--format", "combined", "--out", directory + "/forced"])
+        #expect(forced.status == 65)
+        #expect(forced.stderr.contains("Master.csv:1: error["))
+    }
+
     @Test func readsStandardInput() throws {
         let out = scratchDirectory()
         let line = #"203.0.113.5 - - [01/Jan/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 10 "-" "curl/8.5.0""# + "\n"

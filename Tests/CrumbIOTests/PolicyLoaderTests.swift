@@ -222,6 +222,21 @@ struct PolicyLoaderTests {
             fragment: "'optout' cannot be both a tracking cookie and the opt-out cookie"),
         Bad(name: "empty named-field list", yaml: "detectors: { named_fields: [] }", line: 1, column: 14,
             fragment: "use false to turn the named-field detector off"),
+        // Formats and calls.
+        Bad(name: "unknown time zone", yaml: "formats:\n  timezone: Mars/Olympus\n", line: 2, column: 13,
+            fragment: "formats.timezone 'Mars/Olympus' is not a zone"),
+        Bad(name: "unknown pixel preset", yaml: "formats: { pixels: [adobe, omniture] }", line: 1, column: 28,
+            fragment: "unknown preset 'omniture'"),
+        Bad(name: "pixel without page", yaml: "formats:\n  pixels:\n    - { name: shop, path: /px.gif }\n", line: 3, column: 7,
+            fragment: "needs at least path and page"),
+        Bad(name: "pixel path with a query", yaml: "formats:\n  pixels:\n    - { path: '/px.gif?a=1', page: u }\n", line: 3, column: 7,
+            fragment: "path cannot contain ?"),
+        Bad(name: "unknown JSON role", yaml: "formats:\n  json:\n    fields: { ts: time, who: person }\n", line: 3, column: 30,
+            fragment: "formats.json.fields.who"),
+        Bad(name: "JSON mapping without time", yaml: "formats:\n  json:\n    fields: { url: url }\n", line: 3, column: 13,
+            fragment: "formats.json"),
+        Bad(name: "call dimension from a personal field", yaml: "fields: { dialled: personal }\naggregation: { call_dimensions: [dialled] }\n",
+            line: 2, column: 34, fragment: "call dimension dialled is built from dialled, but fields.dialled is personal"),
         // Key material never goes in the policy file.
         Bad(name: "raw key as source", yaml: "keys:\n  source: 6a1f0c9e2b7d4a8f9c3e5b1d7f2a4c6e\n", line: 2, column: 11,
             fragment: "the key never goes in the policy file"),
@@ -230,6 +245,36 @@ struct PolicyLoaderTests {
         Bad(name: "unknown source scheme", yaml: "keys: { source: \"base64:c2VjcmV0c2VjcmV0c2VjcmV0\" }", line: 1, column: 17,
             fragment: "the key never goes in the policy file"),
     ]
+
+    @Test func readsTheFormatsSection() throws {
+        let policy = try PolicyLoader.parse(text: """
+            formats:
+              timezone: Europe/Berlin
+              json:
+                preset: beacon
+                fields: { "props.plan": ignore, "page.title": ignore }
+              pixels:
+                - urchin
+                - { name: shop, path: /px.gif, page: u, referrer: [r, ref], event: e, default_event: view }
+            aggregation:
+              call_dimensions: [context, disposition]
+            """, path: "formats.yaml")
+        #expect(policy.callTimeZone == "Europe/Berlin")
+        let mapping = try #require(policy.jsonMapping)
+        #expect(mapping.entries.contains { $0.path == "props.plan" && $0.role == .ignore })
+        #expect(mapping.entries.contains { $0.path == "ts" && $0.role == .time })
+        #expect(policy.pixelEndpoints.map(\.name) == ["urchin", "shop"])
+        let shop = try #require(policy.pixelEndpoints.last)
+        #expect(shop.pathPattern == "/px.gif" && shop.pageParameters == ["u"] && shop.referrerParameters == ["r", "ref"])
+        #expect(shop.eventParameters == ["e"] && shop.defaultEvent == "view")
+        #expect(policy.callDimensions == [.context, .disposition])
+        #expect(policy.problems().isEmpty)
+        // Each setting changes the digest.
+        #expect(policy.canonicalText() != Policy.standard.canonicalText())
+        for line in ["formats.timezone=Europe/Berlin", "aggregation.call_dimensions=context,disposition"] {
+            #expect(policy.canonicalText().contains(line))
+        }
+    }
 
     @Test(arguments: bad)
     func refusesBadPolicy(_ bad: Bad) {
