@@ -472,7 +472,10 @@ public struct WebLogProcessor: Sendable {
 
     /// Finds the preferred tracking cookie and the opt-out cookie in a Cookie header
     /// (`name=value; name=value`). Ranges are offsets in the line (`base` is the header's offset).
-    private func inspectCookies(_ header: UnsafeRawBufferPointer, base: Int) -> (Range<Int>?, Bool) {
+    ///
+    /// `mutating` although it changes nothing: the processor holds an existential (its parser), so a
+    /// non-mutating call from `handle` would copy the whole processor for every line.
+    private mutating func inspectCookies(_ header: UnsafeRawBufferPointer, base: Int) -> (Range<Int>?, Bool) {
         var best: (rank: Int, range: Range<Int>)?
         var optedOut = false
         CookieHeader.forEachPair(header) { name, value, pair in

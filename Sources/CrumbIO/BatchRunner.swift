@@ -272,7 +272,9 @@ public enum BatchRunner {
         var held: [UInt8] = []
 
         /// Starts the input on the processor of `chosen`'s channel.
-        func start(_ chosen: FormatSpec) {
+        // The helpers take the worker as an argument rather than capturing the inout parameter: a capture
+        // made the compiler copy the processors (and their buffers, copy-on-write) around every chunk.
+        func start(_ chosen: FormatSpec, _ worker: inout Worker) {
             spec = chosen
             if let parser = chosen.makeWebParser() {
                 worker.web.startInput(parser: parser)
@@ -280,14 +282,14 @@ public enum BatchRunner {
                 worker.calls.startInput(parser: parser)
             }
         }
-        func feed(_ bytes: UnsafeRawBufferPointer) {
+        func feed(_ bytes: UnsafeRawBufferPointer, _ worker: inout Worker) {
             guard let spec else { return }
             switch spec.channel {
             case .web: framer.feed(bytes) { worker.web.process($0) }
             case .calls: framer.feed(bytes) { worker.calls.process($0) }
             }
         }
-        func finishFraming() {
+        func finishFraming(_ worker: inout Worker) {
             switch spec?.channel {
             case .web?: framer.finish { worker.web.process($0) }
             case .calls?: framer.finish { worker.calls.process($0) }
@@ -295,7 +297,7 @@ public enum BatchRunner {
             }
         }
         /// Detects the format from the held bytes, then feeds them. Throws when nothing matches.
-        func detect(_ detector: FormatDetector) throws {
+        func detect(_ detector: FormatDetector, _ worker: inout Worker) throws {
             let detection = detector.detect(lines: sampleLines(held, limit: configuration.detectionLines,
                                                                maxLineLength: configuration.maxLineLength))
             guard let chosen = detection.spec else {
@@ -307,11 +309,11 @@ public enum BatchRunner {
                 throw UnrecognizedFormat()
             }
             reason = detection.reason
-            start(chosen)
-            held.withUnsafeBytes { feed($0) }
+            start(chosen, &worker)
+            held.withUnsafeBytes { feed($0, &worker) }
             held = []
         }
-        if case .given(let given) = choice { start(given) }
+        if case .given(let given) = choice { start(given, &worker) }
 
         do {
             let reader = try InputReader(path: path)
@@ -324,9 +326,9 @@ public enum BatchRunner {
                         held.append(contentsOf: chunk)
                         guard held.count >= configuration.detectionBytes
                             || newlineCount(held) >= configuration.detectionLines else { return }
-                        try detect(detector)
+                        try detect(detector, &worker)
                     } else {
-                        feed(chunk)
+                        feed(chunk, &worker)
                     }
                     try sink.drain(&worker.web)
                     try sink.drain(&worker.calls)
@@ -336,8 +338,8 @@ public enum BatchRunner {
                         throw UnrecognizedFormat()
                     }
                 }
-                if spec == nil, case .detect(let detector) = choice { try detect(detector) }
-                finishFraming()
+                if spec == nil, case .detect(let detector) = choice { try detect(detector, &worker) }
+                finishFraming(&worker)
             } catch is UnrecognizedFormat {
                 gaveUp = true
             } catch let error as DecodeError {
@@ -346,7 +348,7 @@ public enum BatchRunner {
                 if spec == nil, case .detect(let detector) = choice, !held.isEmpty {
                     let cut = held.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
                     held.removeSubrange(cut...)
-                    if (try? detect(detector)) != nil { finishFraming() }
+                    if (try? detect(detector, &worker)) != nil { finishFraming(&worker) }
                 } else {
                     _ = framer.discardPartialLine()
                 }

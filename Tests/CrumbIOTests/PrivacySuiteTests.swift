@@ -103,6 +103,32 @@ struct PrivacySuiteTests {
         #expect(!inVault.keys.contains { $0.kind == "card" }, "a card number reached the vault")
     }
 
+    /// The same events as JSON beacons (personal data also planted in unmapped fields: `props`, a `user`
+    /// object, free text) and as an IIS W3C log: no planted value reaches any output.
+    @Test(arguments: [SampleTranscoder.Format.json, .w3c])
+    func noPlantedValueReachesAnyOutputFromOtherFormats(_ format: SampleTranscoder.Format) throws {
+        var options = AccessLogGenerator.Options()
+        options.lines = 20_000
+        options.seed = 5
+        let log = SampleTranscoder.generate(options, format: format)
+        let checker = PrivacyChecker(catalog: SampleTranscoder.plantedCatalog)
+        #expect(checker.findings(in: log).count > SampleTranscoder.plantedCatalog.count / 2, "the input must hold planted values")
+
+        let directory = temporaryDirectory()
+        try AtomicFile.write(log, to: directory + "/input")
+        var configuration = runConfiguration([directory + "/input"], out: directory + "/out")
+        configuration.policy.events = true
+        let report = try BatchRunner.run(configuration)
+        let input = try #require(report.manifest.inputs.first)
+        #expect(input.format == (format == .json ? "json:beacon" : "w3c"))
+        #expect(input.linesRejected == 0)
+        if format == .json { #expect((report.manifest.personalFoundByField["other"]?.values.reduce(0, +) ?? 0) > 0) }
+        for (name, bytes) in try outputs(of: directory + "/out", files: ["web_trends.csv", "web_trends.jsonl", "manifest.json", "events.jsonl"]) {
+            let leaked = checker.findings(in: bytes)
+            #expect(leaked.isEmpty, "\(name) holds planted values: \(leaked.keys.map(\.kind).sorted())")
+        }
+    }
+
     /// Every output file, byte for byte, and every text and blob of the database.
     func outputs(of directory: String, files: [String]) throws -> [(String, [UInt8])] {
         var outputs: [(String, [UInt8])] = []
