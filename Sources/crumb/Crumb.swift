@@ -7,10 +7,13 @@ import Foundation
 struct Crumb: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crumb",
-        abstract: "Turn raw web logs into privacy-safe trend data.",
+        abstract: "Turn raw web and telephony logs into privacy-safe trend data.",
         discussion: """
-            crumb reads gzip or plain access logs (or standard input), removes personal information, and \
-            writes hourly or daily trends: SQLite by default, CSV and JSON Lines on request.
+            crumb reads gzip or plain logs (or standard input) in any of the formats crumb formats lists: \
+            Apache and nginx access logs, W3C extended (IIS, CloudFront), AWS load balancer and S3 logs, JSON \
+            beacons, and Asterisk and FreeSWITCH call detail records, detecting each input's format. It removes \
+            personal information and writes hourly or daily trends (web_trends, call_trends): SQLite by \
+            default, CSV and JSON Lines on request.
 
             Exit codes: 0 success; 64 usage or policy error; 65 input data errors over the allowed reject \
             ratio (outputs still written and marked incomplete); 74 I/O error.

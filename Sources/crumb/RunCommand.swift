@@ -29,7 +29,8 @@ struct Run: ParsableCommand {
             INPUT is a file (gzip is detected by its magic bytes, not its name), a directory (read \
             recursively, rotated logs included), a glob pattern, or - for standard input.
 
-            Outputs, in --out: crumb.db (table web_trends), web_trends.csv and web_trends.jsonl when asked, \
+            Outputs, in --out: crumb.db (tables web_trends and call_trends), web_trends.csv and \
+            web_trends.jsonl when asked (call_trends.csv and .jsonl too when an input holds call records), \
             and manifest.json. Each is written to a temporary file and renamed, so a failed run never \
             leaves a half-written output.
             """
@@ -76,10 +77,10 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("visitor-cookie"), help: ArgumentHelp("Name of a tracking cookie that identifies a visitor (repeatable; replaces the policy's list).", valueName: "name"))
     var visitorCookies: [String] = []
 
-    @Flag(name: .customLong("csv"), help: "Also write web_trends.csv.")
+    @Flag(name: .customLong("csv"), help: "Also write web_trends.csv (and call_trends.csv for call records).")
     var writeCSV = false
 
-    @Flag(name: .customLong("jsonl"), help: "Also write web_trends.jsonl.")
+    @Flag(name: .customLong("jsonl"), help: "Also write web_trends.jsonl (and call_trends.jsonl for call records).")
     var writeJSONLines = false
 
     @Flag(inversion: .prefixedNo, help: "Write crumb.db.")
