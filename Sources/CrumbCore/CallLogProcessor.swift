@@ -98,14 +98,14 @@ public struct CallLogProcessor: Sendable {
     public private(set) var rejects: RejectTally
     public private(set) var counts = LineCounts()
     /// Personal information found in the current input, by kind and field (counts only).
-    public var personal: PersonalDataTally { sink.router.tally }
+    public var personal: PersonalDataTally { router.tally }
 
     /// Events output (JSON Lines), filled when the policy asks for events; drained by the runner.
     public var eventBuffer: [UInt8] = []
     /// Vault output (JSON Lines), filled when the policy asks for the vault; drained by the runner.
     public var vaultBuffer: [UInt8] {
-        get { sink.vault }
-        set { sink.vault = newValue }
+        get { router.vault }
+        set { router.vault = newValue }
     }
 
     /// Applications whose `lastdata` is keypad input (digits a caller typed, or digits played back to them),
@@ -124,7 +124,7 @@ public struct CallLogProcessor: Sendable {
     /// In a channel name or dial string, a user part of this many digits is a phone number.
     static let addressPhoneDigits = 7
 
-    private var sink = CallPersonalData()
+    private var router = PersonalDataRouter(pseudonymPrefix: UInt8(ascii: "c"))
     private var decoded: [UInt8] = []
     private var callers: VisitorHasher
     private var sanitizer: RequestSanitizer
@@ -243,13 +243,13 @@ public struct CallLogProcessor: Sendable {
         let caller = rules.identifiesCaller ? callerToken(event, line, day: day) : nil
 
         // Personal information: counted always, kept only in the vault when the policy routes it there.
-        // The sink is moved out of `self` for the row, so that the scanners' callbacks capture it alone.
-        var sink = CallPersonalData()
-        swap(&sink, &self.sink)
-        defer { swap(&sink, &self.sink) }
-        sink.begin(caller: writeVault ? caller : nil, day: day)
-        scanPersonalData(event, line, into: &sink)
-        sink.end()
+        // The router is moved out of `self` for the row, so that the scanners' callbacks capture it alone.
+        var router = PersonalDataRouter(pseudonymPrefix: UInt8(ascii: "c"))
+        swap(&router, &self.router)
+        defer { swap(&router, &self.router) }
+        router.begin(vaultVisitor: writeVault ? caller : nil, day: day)
+        scanPersonalData(event, line, into: &router)
+        router.end()
 
         // Trends.
         let ordinal = aggregator.bucketOrdinal(for: event.start)
@@ -321,14 +321,12 @@ public struct CallLogProcessor: Sendable {
     /// The caller's pseudonym in events and vault: `c:` and 16 hex digits of the keyed caller token. It
     /// changes with the key period, like the token.
     static func appendPseudonym(_ caller: UInt64, to out: inout [UInt8]) {
-        out.append(contentsOf: #""c:"#.utf8)
-        withUnsafeBytes(of: caller.bigEndian) { ASCII.appendLowercaseHex($0, to: &out) }
-        out.append(UInt8(ascii: "\""))
+        PersonalDataRouter.appendPseudonym(caller, prefix: UInt8(ascii: "c"), to: &out)
     }
 
     // MARK: - Personal information
 
-    private mutating func scanPersonalData(_ event: CallEvent, _ line: UnsafeRawBufferPointer, into sink: inout CallPersonalData) {
+    private mutating func scanPersonalData(_ event: CallEvent, _ line: UnsafeRawBufferPointer, into sink: inout PersonalDataRouter) {
         let rules = self.rules
         if rules.readsCallerNumber {
             let source = event.source.map { Self.trimmed(bytes(line, $0)) }
@@ -402,7 +400,7 @@ public struct CallLogProcessor: Sendable {
     /// `,` `&` `|` `(` `)`, each argument is scanned; an argument with a `/` (`SIP/+4930123456`,
     /// `DAHDI/g0/0301234567`, `PJSIP/5551234@trunk`) is a dial target whose parts after the technology are
     /// addresses (see `scanAddress`).
-    private mutating func scanDialString(_ data: UnsafeRawBufferPointer, sink: inout CallPersonalData) {
+    private mutating func scanDialString(_ data: UnsafeRawBufferPointer, sink: inout PersonalDataRouter) {
         let vault = rules.vaultApplicationData
         var start = 0
         while start <= data.count {
@@ -434,7 +432,7 @@ public struct CallLogProcessor: Sendable {
     /// `jane@example.com`, `5551234@from-internal`): what the detectors find, or else the user part (before
     /// `@`) as a phone number when it is `addressPhoneDigits` or more digits, after an optional `+`.
     private mutating func scanAddress(_ address: UnsafeRawBufferPointer, field: PersonalDataField, toVault: Bool,
-                                      sink: inout CallPersonalData) {
+                                      sink: inout PersonalDataRouter) {
         guard !address.isEmpty else { return }
         var found = false
         sanitizer.scanText(address, field: field, namedIfClean: false) {
@@ -678,72 +676,14 @@ public struct CallLogProcessor: Sendable {
         defer {
             counts = LineCounts()
             rejects = RejectTally(sampleLimit: configuration.rejectSamples)
-            sink.router.tally = PersonalDataTally()
+            router.tally = PersonalDataTally()
             endCall()
         }
-        return (counts, rejects, sink.router.tally)
+        return (counts, rejects, router.tally)
     }
 
     /// Adds another worker's trends to this one's.
     public mutating func mergeTrends(_ other: CallLogProcessor) {
         aggregator.merge(other.aggregator)
-    }
-}
-
-/// Counts a row's personal information (through `PersonalDataRouter`, as for web logs) and writes what the
-/// policy routes to the vault, under the caller's pseudonym.
-///
-/// Vault rows have the web vault's shape (`visitor`, `day`, `field`, `name`, `kind`, `value`), the
-/// pseudonym being the caller's (`c:…`, as in the events). Never a sensitive kind (keypad input, card
-/// numbers), never a field the policy does not class as personal, nothing for a row without a caller, and
-/// each (caller, day, field, value) once per run. An empty sink costs no allocation, so one can be swapped in
-/// and out of the processor for every row.
-struct CallPersonalData: Sendable {
-    var router = PersonalDataRouter()
-    var vault: [UInt8] = []
-    private var vaultSeen = Set<UInt64>()
-    private var caller: UInt64?
-    private var day: Int64 = 0
-
-    /// Starts a row; `caller` is nil when nothing of it may go to the vault.
-    mutating func begin(caller: UInt64?, day: Int64) {
-        self.caller = caller
-        self.day = day
-        router.begin(vaultVisitor: nil, day: day)
-    }
-
-    mutating func end() {
-        router.end()
-    }
-
-    mutating func count(_ kind: PersonalDataKind, in field: PersonalDataField) {
-        router.count(kind, in: field)
-    }
-
-    /// Counts a finding; writes it to the vault when `toVault` (its field is classed personal), the row has
-    /// a caller, and the kind is not sensitive.
-    mutating func report(_ finding: PersonalDataFinding, toVault: Bool) {
-        router.count(finding.kind, in: finding.field)
-        guard toVault, let caller, !finding.kind.isSensitive else { return }
-        let field = finding.field.rawValue
-        var seed = caller ^ ByteHash.fmix64(UInt64(bitPattern: day))
-        for byte in field.utf8 { seed = ByteHash.fmix64(seed ^ UInt64(byte)) }
-        guard vaultSeen.insert(ByteHash.hash(finding.value, seed: seed)).inserted else { return }
-        vault.append(contentsOf: #"{"visitor":"#.utf8)
-        CallLogProcessor.appendPseudonym(caller, to: &vault)
-        vault.append(contentsOf: #","day":""#.utf8)
-        vault.append(contentsOf: CivilTime.isoDate(day: day).utf8)
-        vault.append(contentsOf: #"","field":""#.utf8)
-        vault.append(contentsOf: field.utf8)
-        vault.append(UInt8(ascii: "\""))
-        if !finding.name.isEmpty {
-            vault.append(contentsOf: #","name":"#.utf8)
-            JSONText.appendString(finding.name, to: &vault)
-        }
-        vault.append(contentsOf: #","kind":""#.utf8)
-        vault.append(contentsOf: finding.kind.rawValue.utf8)
-        vault.append(contentsOf: #"","value":"#.utf8)
-        JSONText.appendString(finding.value, to: &vault)
-        vault.append(contentsOf: "}\n".utf8)
     }
 }

@@ -522,11 +522,7 @@ public struct WebLogProcessor: Sendable {
     /// The visitor's pseudonym in events and vault: `v:` and 16 hex digits of the keyed visitor id. It
     /// changes with the key period, like the id.
     static func appendPseudonym(_ visitor: UInt64, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        out.append(UInt8(ascii: "v"))
-        out.append(UInt8(ascii: ":"))
-        withUnsafeBytes(of: visitor.bigEndian) { ASCII.appendLowercaseHex($0, to: &out) }
-        out.append(UInt8(ascii: "\""))
+        PersonalDataRouter.appendPseudonym(visitor, prefix: UInt8(ascii: "v"), to: &out)
     }
 
     /// One PI-free event: time, request (sanitized path, kept query), status, bytes, referrer host, user
@@ -619,17 +615,33 @@ public struct WebLogProcessor: Sendable {
 
 /// Counts personal information by kind and field, and writes what the policy routes to the vault.
 ///
-/// The vault keeps, per visitor pseudonym and day, the field, the parameter name, the kind and the value;
-/// never a sensitive kind (card numbers), never a field the policy does not class as personal, and each
-/// (visitor, field, value) once per run. An empty router costs no allocation, so one can be swapped in and
+/// The vault keeps, per pseudonym and day, the field, the parameter name, the kind and the value; never a
+/// sensitive kind (card numbers, keypad input), never a field the policy does not class as personal, and
+/// each (pseudonym, day, field, value) once per run. Web logs key it by visitor (`v:…`), call records by
+/// caller (`c:…`). An empty router costs no allocation, so one can be swapped in and
 /// out of the processor for every event.
 struct PersonalDataRouter: Sendable {
+    /// The letter before the pseudonym's hex digits: `v` (visitor) or `c` (caller).
+    let pseudonymPrefix: UInt8
     var tally = PersonalDataTally()
     var vault: [UInt8] = []
     private var vaultSeen = Set<UInt64>()
     private var vaultVisitor: UInt64?
     private var day: Int64 = 0
     private var foundAny = false
+
+    init(pseudonymPrefix: UInt8 = UInt8(ascii: "v")) {
+        self.pseudonymPrefix = pseudonymPrefix
+    }
+
+    /// `"P:` and 16 hex digits of `id`, then `"`: a pseudonym as events and vault write it.
+    static func appendPseudonym(_ id: UInt64, prefix: UInt8, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        out.append(prefix)
+        out.append(UInt8(ascii: ":"))
+        withUnsafeBytes(of: id.bigEndian) { ASCII.appendLowercaseHex($0, to: &out) }
+        out.append(UInt8(ascii: "\""))
+    }
 
     /// Starts an event; `vaultVisitor` is nil when nothing of it may go to the vault.
     mutating func begin(vaultVisitor: UInt64?, day: Int64) {
@@ -666,10 +678,11 @@ struct PersonalDataRouter: Sendable {
 
     private mutating func append(field: String, name: UnsafeRawBufferPointer, kind: String,
                                  value: UnsafeRawBufferPointer, visitor: UInt64) {
-        let key = ByteHash.hash(value, seed: visitor ^ ByteHash.fmix64(UInt64(bitPattern: day)) ^ UInt64(field.utf8.count))
-        guard vaultSeen.insert(key).inserted else { return }
+        var seed = visitor ^ ByteHash.fmix64(UInt64(bitPattern: day))
+        for byte in field.utf8 { seed = ByteHash.fmix64(seed ^ UInt64(byte)) }
+        guard vaultSeen.insert(ByteHash.hash(value, seed: seed)).inserted else { return }
         vault.append(contentsOf: #"{"visitor":"#.utf8)
-        WebLogProcessor.appendPseudonym(visitor, to: &vault)
+        Self.appendPseudonym(visitor, prefix: pseudonymPrefix, to: &vault)
         vault.append(contentsOf: #","day":""#.utf8)
         vault.append(contentsOf: CivilTime.isoDate(day: day).utf8)
         vault.append(contentsOf: #"","field":""#.utf8)

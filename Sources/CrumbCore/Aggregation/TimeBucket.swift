@@ -102,3 +102,36 @@ public enum CivilTime {
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 }
+
+/// Numbers the buckets an aggregator has seen, in order of first appearance, so that rows are keyed by a
+/// small ordinal instead of a timestamp. Logs are mostly in time order, so the last bucket is checked first.
+struct BucketIndex: Sendable {
+    let bucket: TimeBucket
+    /// Bucket starts (epoch seconds UTC), by ordinal.
+    private(set) var starts: [Int64] = []
+    private var ordinals: [Int64: Int] = [:]
+    private var lastStart: Int64 = .min
+    private var lastOrdinal = 0
+
+    init(bucket: TimeBucket) {
+        self.bucket = bucket
+    }
+
+    /// The ordinal of the bucket holding `time` (epoch seconds UTC).
+    @inline(__always)
+    mutating func ordinal(for time: Int64) -> Int {
+        let start = bucket.start(of: time)
+        if start == lastStart { return lastOrdinal }
+        let ordinal: Int
+        if let known = ordinals[start] {
+            ordinal = known
+        } else {
+            ordinal = starts.count
+            starts.append(start)
+            ordinals[start] = ordinal
+        }
+        lastStart = start
+        lastOrdinal = ordinal
+        return ordinal
+    }
+}

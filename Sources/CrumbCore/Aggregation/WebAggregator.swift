@@ -44,10 +44,7 @@ public struct WebAggregator: Sendable {
 
     private var values: [ByteInterner]
     private var index = RowIndex()
-    private var bucketStarts: [Int64] = []
-    private var bucketOrdinals: [Int64: Int] = [:]
-    private var lastBucketStart: Int64 = .min
-    private var lastOrdinal = 0
+    private var buckets: BucketIndex
 
     // Rows, struct of arrays.
     private var rowKeys: [UInt64] = []
@@ -62,6 +59,7 @@ public struct WebAggregator: Sendable {
 
     public init(bucket: TimeBucket) {
         self.bucket = bucket
+        buckets = BucketIndex(bucket: bucket)
         values = WebDimension.allCases.map { _ in
             var interner = ByteInterner()
             _ = interner.intern(Self.overflowText)
@@ -100,19 +98,7 @@ public struct WebAggregator: Sendable {
     /// last bucket is checked first.
     @inline(__always)
     public mutating func bucketOrdinal(for time: Int64) -> Int {
-        let start = bucket.start(of: time)
-        if start == lastBucketStart { return lastOrdinal }
-        let ordinal: Int
-        if let known = bucketOrdinals[start] {
-            ordinal = known
-        } else {
-            ordinal = bucketStarts.count
-            bucketStarts.append(start)
-            bucketOrdinals[start] = ordinal
-        }
-        lastBucketStart = start
-        lastOrdinal = ordinal
-        return ordinal
+        buckets.ordinal(for: time)
     }
 
     /// Counts one event in one (bucket, dimension, value) row.
@@ -153,7 +139,7 @@ public struct WebAggregator: Sendable {
             let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
             let otherValue = Int(key & (1 << Self.valueBits - 1))
             let value = other.values[dimension.rawValue].withBytes(of: otherValue) { valueID(dimension, $0) }
-            let ordinal = bucketOrdinal(for: other.bucketStarts[Int(key >> 32)])
+            let ordinal = bucketOrdinal(for: other.buckets.starts[Int(key >> 32)])
             let target = self.row(ordinal: ordinal, dimension: dimension, value: value)
             hits[target] &+= other.hits[row]
             byteSums[target] &+= other.byteSums[row]
@@ -181,7 +167,7 @@ public struct WebAggregator: Sendable {
         for row in 0..<hits.count {
             let key = rowKeys[row]
             let dimension = Int(key >> Self.valueBits & 0x1F)
-            let bucketStart = bucketStarts[Int(key >> 32)]
+            let bucketStart = buckets.starts[Int(key >> 32)]
             let value = Int(key & (1 << Self.valueBits - 1))
             let text: String
             if let cached = valueText[dimension][value] {
