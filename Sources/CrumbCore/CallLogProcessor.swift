@@ -179,7 +179,7 @@ public struct CallLogProcessor: Sendable {
         writeEvents = policy.events
         writeVault = policy.vault
         keypadNames = Self.keypadApplications.map { Array($0.utf8).map(ASCII.lowercased) }
-        var aggregator = CallAggregator(bucket: policy.bucket)
+        var aggregator = CallAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
         totalValue = aggregator.valueID(.total, "all")
         noDialled = aggregator.valueID(.dialled, Self.noneValue)
         noContext = aggregator.valueID(.context, Self.noneValue)

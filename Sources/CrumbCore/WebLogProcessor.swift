@@ -188,7 +188,7 @@ public struct WebLogProcessor: Sendable {
         }
         writeEvents = policy.events
         writeVault = policy.vault
-        var aggregator = WebAggregator(bucket: policy.bucket)
+        var aggregator = WebAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
         totalValue = aggregator.valueID(.total, "all")
         statusValues = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"].map { aggregator.valueID(.statusClass, $0) }
         noReferrer = aggregator.valueID(.referrerHost, "(none)")

@@ -351,7 +351,7 @@ public enum PolicyLoader {
         }
 
         mutating func readAggregation(_ node: Node, into policy: inout Policy) throws(PolicyError) {
-            for entry in try entries(of: node, name: "aggregation", known: ["bucket", "dimensions", "call_dimensions", "min_count"], prefix: "aggregation.") {
+            for entry in try entries(of: node, name: "aggregation", known: ["bucket", "dimensions", "call_dimensions", "min_count", "max_values"], prefix: "aggregation.") {
                 switch entry.key {
                 case "bucket":
                     let name = try choice(entry.value, name: "aggregation.bucket", allowed: TimeBucket.allCases.map(\.rawValue))
@@ -378,6 +378,8 @@ public enum PolicyLoader {
                         dimensions.append(allowed.first { $0.name == name }!)  // safe: choice() returned an allowed name
                     }
                     policy.callDimensions = dimensions
+                case "max_values":
+                    policy.maxValues = try integer(entry.value, name: "aggregation.max_values")
                 default:
                     policy.minCount = try integer(entry.value, name: "aggregation.min_count")
                 }

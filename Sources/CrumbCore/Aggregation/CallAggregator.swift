@@ -28,16 +28,21 @@ public struct CallAggregator: Sendable {
 
     /// Values are limited to 2^27 distinct per dimension by the row key's layout.
     static let valueBits: UInt64 = 27
-    static let overflowText = "(overflow)"
-    static let overflowValue = 0
-    static let valueLimit = 1 << Int(valueBits)
 
-    public init(bucket: TimeBucket) {
+    /// The most distinct values kept per dimension (across buckets), `(other)` included; past it, new values
+    /// count under `(other)`. As `WebAggregator.valueCap`.
+    public let valueCap: Int
+    /// Per dimension, the calls whose value was new after the dimension reached `valueCap`.
+    public private(set) var cappedEvents: [Int64]
+
+    public init(bucket: TimeBucket, valueCap: Int = WebAggregator.defaultValueCap) {
         self.bucket = bucket
+        self.valueCap = min(max(valueCap, 2), 1 << Int(Self.valueBits))
         buckets = BucketIndex(bucket: bucket)
+        cappedEvents = Array(repeating: 0, count: CallDimension.allCases.count)
         values = CallDimension.allCases.map { _ in
             var interner = ByteInterner()
-            _ = interner.intern(Self.overflowText)
+            _ = interner.intern(Self.otherValue)
             return interner
         }
     }
@@ -45,18 +50,35 @@ public struct CallAggregator: Sendable {
     /// Number of rows so far.
     public var rowCount: Int { calls.count }
 
-    /// The id of `bytes` as a value of `dimension`. Past 2^27 distinct values in one dimension, new values
-    /// are counted under `(overflow)` rather than failing.
+    /// The id of `bytes` as a value of `dimension`; `(other)`'s once the dimension holds `valueCap` values.
     @inline(__always)
     public mutating func valueID(_ dimension: CallDimension, _ bytes: UnsafeRawBufferPointer) -> Int {
-        let id = values[dimension.rawValue].intern(bytes)
-        return id < Self.valueLimit ? id : Self.overflowValue
+        if let id = values[dimension.rawValue].intern(bytes, limit: valueCap) { return id }
+        cappedEvents[dimension.rawValue] &+= 1
+        return Self.otherID
     }
 
     /// The id of `text` as a value of `dimension`.
     public mutating func valueID(_ dimension: CallDimension, _ text: String) -> Int {
-        let id = values[dimension.rawValue].intern(text)
-        return id < Self.valueLimit ? id : Self.overflowValue
+        var copy = text
+        return copy.withUTF8 { valueID(dimension, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Every dimension's first value, `(other)`.
+    static let otherID = 0
+
+    /// The dimensions that reached `valueCap`, by name, with the calls counted under `(other)` for it.
+    public var cappedDimensions: [String: Int64] {
+        var result: [String: Int64] = [:]
+        for dimension in CallDimension.allCases where cappedEvents[dimension.rawValue] > 0 {
+            result[dimension.name] = cappedEvents[dimension.rawValue]
+        }
+        return result
+    }
+
+    /// Adds `count` capped calls of `dimension` (from a saved state).
+    public mutating func addCappedEvents(_ dimension: CallDimension, _ count: Int64) {
+        cappedEvents[dimension.rawValue] &+= count
     }
 
     /// Calls `body` with the bytes of value `id` of `dimension`.
@@ -123,6 +145,56 @@ public struct CallAggregator: Sendable {
             sketches[target].merge(other.sketches[row])
             talkTimes[target].merge(other.talkTimes[row])
         }
+        for dimension in CallDimension.allCases { cappedEvents[dimension.rawValue] &+= other.cappedEvents[dimension.rawValue] }
+    }
+
+    /// Adds one record (a saved or another output's row) into this aggregator, exactly.
+    public mutating func absorb(_ record: CallTrendRecord) throws(SketchDecodingError) {
+        guard record.bucket == bucket else { throw SketchDecodingError(reason: "bucket_mismatch") }
+        guard let dimension = CallDimension(name: record.dimension) else { throw SketchDecodingError(reason: "unknown_dimension") }
+        let sketch = try HyperLogLog(serialized: record.sketch)
+        let histogram = try TalkTimeHistogram(serialized: record.talkHistogram)
+        let value = valueID(dimension, record.value)
+        let target = row(ordinal: bucketOrdinal(for: record.bucketStart), dimension: dimension, value: value)
+        calls[target] &+= record.calls
+        answered[target] &+= record.answered
+        talkSeconds[target] &+= record.talkSeconds
+        sketches[target].merge(sketch)
+        talkTimes[target].merge(histogram)
+    }
+
+    /// The starts of the buckets that hold rows, ascending.
+    public var bucketStarts: [Int64] {
+        var seen = Set<Int64>()
+        for key in rowKeys { seen.insert(buckets.starts[Int(key >> 32)]) }
+        return seen.sorted()
+    }
+
+    /// Removes the buckets that start before `start` and returns their records (k-anonymity applied with
+    /// `minCount`). Values stay interned; rows of later buckets are kept. As `WebAggregator.drain`.
+    public mutating func drain(bucketsBefore start: Int64, minCount: Int = 0) -> [CallTrendRecord] {
+        let drained = records(minCount: minCount) { $0 < start }
+        guard !drained.isEmpty else { return [] }
+        var kept = self
+        kept.index = RowIndex()
+        kept.rowKeys = []
+        kept.calls = []
+        kept.answered = []
+        kept.talkSeconds = []
+        kept.sketches = []
+        kept.talkTimes = []
+        for row in 0..<calls.count where buckets.starts[Int(rowKeys[row] >> 32)] >= start {
+            let key = rowKeys[row]
+            let target = kept.row(ordinal: Int(key >> 32), dimension: CallDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!,
+                                  value: Int(key & (1 << Self.valueBits - 1)))
+            kept.calls[target] = calls[row]
+            kept.answered[target] = answered[row]
+            kept.talkSeconds[target] = talkSeconds[row]
+            kept.sketches[target] = sketches[row]
+            kept.talkTimes[target] = talkTimes[row]
+        }
+        self = kept
+        return drained
     }
 
     /// The rows as records, sorted by bucket start, then dimension (in `CallDimension` order), then value
@@ -135,6 +207,11 @@ public struct CallAggregator: Sendable {
     /// dialled number that is a person's phone number: it is published only when at least `minCount`
     /// callers dialled it in the bucket.
     public func records(minCount: Int = 0) -> [CallTrendRecord] {
+        records(minCount: minCount) { _ in true }
+    }
+
+    /// `records(minCount:)` of the buckets whose start `includeBucket` accepts.
+    public func records(minCount: Int, includeBucket: (Int64) -> Bool) -> [CallTrendRecord] {
         struct Folded {
             var calls: Int64 = 0, answered: Int64 = 0, talkSeconds: Int64 = 0
             var sketch = HyperLogLog()
@@ -148,6 +225,7 @@ public struct CallAggregator: Sendable {
             let key = rowKeys[row]
             let dimension = Int(key >> Self.valueBits & 0x1F)
             let bucketStart = buckets.starts[Int(key >> 32)]
+            guard includeBucket(bucketStart) else { continue }
             let value = Int(key & (1 << Self.valueBits - 1))
             let text: String
             if let cached = valueText[dimension][value] {

@@ -57,12 +57,23 @@ public struct WebAggregator: Sendable {
     /// Values are limited to 2^27 distinct per dimension by the row key's layout.
     static let valueBits: UInt64 = 27
 
-    public init(bucket: TimeBucket) {
+    /// The most distinct values kept per dimension (across buckets), `(other)` included. Past it, new values
+    /// count under `(other)`: memory is bounded by this cap, not by the input's size.
+    public let valueCap: Int
+    /// The default `valueCap`: room for every path of a large site, a few hundred MB at most.
+    public static let defaultValueCap = 100_000
+    /// Per dimension, the events whose value was new after the dimension reached `valueCap`, counted under
+    /// `(other)` instead.
+    public private(set) var cappedEvents: [Int64]
+
+    public init(bucket: TimeBucket, valueCap: Int = WebAggregator.defaultValueCap) {
         self.bucket = bucket
+        self.valueCap = min(max(valueCap, 2), 1 << Int(Self.valueBits))
         buckets = BucketIndex(bucket: bucket)
+        cappedEvents = Array(repeating: 0, count: WebDimension.allCases.count)
         values = WebDimension.allCases.map { _ in
             var interner = ByteInterner()
-            _ = interner.intern(Self.overflowText)
+            _ = interner.intern(Self.otherValue)
             return interner
         }
     }
@@ -70,24 +81,37 @@ public struct WebAggregator: Sendable {
     /// Number of rows so far.
     public var rowCount: Int { hits.count }
 
-    /// The id of `bytes` as a value of `dimension`. Past 2^27 distinct values in one dimension, new values
-    /// are counted under `(overflow)` rather than failing.
+    /// The id of `bytes` as a value of `dimension`. Once the dimension holds `valueCap` values, a new value
+    /// gets the id of `(other)` (and is counted in `cappedEvents`).
     @inline(__always)
     public mutating func valueID(_ dimension: WebDimension, _ bytes: UnsafeRawBufferPointer) -> Int {
-        let id = values[dimension.rawValue].intern(bytes)
-        return id < Self.valueLimit ? id : Self.overflowValue
+        if let id = values[dimension.rawValue].intern(bytes, limit: valueCap) { return id }
+        cappedEvents[dimension.rawValue] &+= 1
+        return Self.otherID
     }
 
     /// The id of `text` as a value of `dimension`.
     public mutating func valueID(_ dimension: WebDimension, _ text: String) -> Int {
-        let id = values[dimension.rawValue].intern(text)
-        return id < Self.valueLimit ? id : Self.overflowValue
+        var copy = text
+        return copy.withUTF8 { valueID(dimension, UnsafeRawBufferPointer($0)) }
     }
 
-    /// Every dimension's first value, so that its id is known.
-    static let overflowText = "(overflow)"
-    static let overflowValue = 0
-    static let valueLimit = 1 << Int(valueBits)
+    /// Every dimension's first value, `(other)`: where capped values and k-anonymity folds go.
+    static let otherID = 0
+
+    /// The dimensions that reached `valueCap`, by name, with the events counted under `(other)` for it.
+    public var cappedDimensions: [String: Int64] {
+        var result: [String: Int64] = [:]
+        for dimension in WebDimension.allCases where cappedEvents[dimension.rawValue] > 0 {
+            result[dimension.name] = cappedEvents[dimension.rawValue]
+        }
+        return result
+    }
+
+    /// Adds `count` capped events of `dimension` (from a saved state).
+    public mutating func addCappedEvents(_ dimension: WebDimension, _ count: Int64) {
+        cappedEvents[dimension.rawValue] &+= count
+    }
 
     /// Calls `body` with the bytes of value `id` of `dimension`.
     public func withValueBytes<R>(_ dimension: WebDimension, _ id: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
@@ -147,6 +171,57 @@ public struct WebAggregator: Sendable {
             serverErrors[target] &+= other.serverErrors[row]
             sketches[target].merge(other.sketches[row])
         }
+        for dimension in WebDimension.allCases { cappedEvents[dimension.rawValue] &+= other.cappedEvents[dimension.rawValue] }
+    }
+
+    /// Adds one record (a saved or another output's row) into this aggregator, exactly: counts add and the
+    /// sketch merges. The record's value is subject to `valueCap` like any other.
+    public mutating func absorb(_ record: WebTrendRecord) throws(SketchDecodingError) {
+        guard record.bucket == bucket else { throw SketchDecodingError(reason: "bucket_mismatch") }
+        guard let dimension = WebDimension(name: record.dimension) else { throw SketchDecodingError(reason: "unknown_dimension") }
+        let sketch = try HyperLogLog(serialized: record.sketch)
+        let value = valueID(dimension, record.value)
+        let target = row(ordinal: bucketOrdinal(for: record.bucketStart), dimension: dimension, value: value)
+        hits[target] &+= record.hits
+        byteSums[target] &+= record.bytes
+        clientErrors[target] &+= record.status4xx
+        serverErrors[target] &+= record.status5xx
+        sketches[target].merge(sketch)
+    }
+
+    /// The starts of the buckets that hold rows, ascending.
+    public var bucketStarts: [Int64] {
+        var seen = Set<Int64>()
+        for key in rowKeys { seen.insert(buckets.starts[Int(key >> 32)]) }
+        return seen.sorted()
+    }
+
+    /// Removes the buckets that start before `start` and returns their records (k-anonymity applied with
+    /// `minCount`), for a stream that emits each bucket once it closes. Values stay interned, so the ids a
+    /// processor has cached stay valid; rows of later buckets are kept as they are.
+    public mutating func drain(bucketsBefore start: Int64, minCount: Int = 0) -> [WebTrendRecord] {
+        let drained = records(minCount: minCount) { $0 < start }
+        guard !drained.isEmpty else { return [] }
+        var kept = self
+        kept.index = RowIndex()
+        kept.rowKeys = []
+        kept.hits = []
+        kept.byteSums = []
+        kept.clientErrors = []
+        kept.serverErrors = []
+        kept.sketches = []
+        for row in 0..<hits.count where buckets.starts[Int(rowKeys[row] >> 32)] >= start {
+            let key = rowKeys[row]
+            let target = kept.row(ordinal: Int(key >> 32), dimension: WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!,
+                                  value: Int(key & (1 << Self.valueBits - 1)))
+            kept.hits[target] = hits[row]
+            kept.byteSums[target] = byteSums[row]
+            kept.clientErrors[target] = clientErrors[row]
+            kept.serverErrors[target] = serverErrors[row]
+            kept.sketches[target] = sketches[row]
+        }
+        self = kept
+        return drained
     }
 
     /// The rows as records, sorted by bucket start, then dimension (in `WebDimension` order), then value.
@@ -156,6 +231,11 @@ public struct WebAggregator: Sendable {
     /// up, sketches merge, so every dimension still sums to the bucket's total. A row with no visitor
     /// identity at all (no cookie, and addresses not used) is judged by its hits instead.
     public func records(minCount: Int = 0) -> [WebTrendRecord] {
+        records(minCount: minCount) { _ in true }
+    }
+
+    /// `records(minCount:)` of the buckets whose start `includeBucket` accepts.
+    public func records(minCount: Int, includeBucket: (Int64) -> Bool) -> [WebTrendRecord] {
         struct Folded {
             var hits: Int64 = 0, bytes: Int64 = 0, clientErrors: Int64 = 0, serverErrors: Int64 = 0
             var sketch = HyperLogLog()
@@ -168,6 +248,7 @@ public struct WebAggregator: Sendable {
             let key = rowKeys[row]
             let dimension = Int(key >> Self.valueBits & 0x1F)
             let bucketStart = buckets.starts[Int(key >> 32)]
+            guard includeBucket(bucketStart) else { continue }
             let value = Int(key & (1 << Self.valueBits - 1))
             let text: String
             if let cached = valueText[dimension][value] {
@@ -221,4 +302,12 @@ public struct WebAggregator: Sendable {
 
     /// The value of a k-anonymity fold.
     public static let otherValue = "(other)"
+}
+
+extension WebDimension {
+    /// The dimension named `name` in the output contract.
+    public init?(name: String) {
+        guard let found = WebDimension.allCases.first(where: { $0.name == name }) else { return nil }
+        self = found
+    }
 }

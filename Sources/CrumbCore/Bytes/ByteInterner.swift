@@ -37,6 +37,18 @@ public struct ByteInterner: Sendable {
 
     /// The id of `bytes` whose `ByteHash.hash` is `hash`, adding it when new.
     public mutating func intern(_ bytes: UnsafeRawBufferPointer, hash: UInt64) -> Int {
+        intern(bytes, hash: hash, limit: .max)!
+    }
+
+    /// The id of `bytes`, adding it when new and fewer than `limit` strings are interned; nil when it is new
+    /// and the interner is full (nothing is stored then).
+    @inline(__always)
+    public mutating func intern(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int? {
+        intern(bytes, hash: ByteHash.hash(bytes), limit: limit)
+    }
+
+    /// `intern(_:limit:)` with the bytes' `ByteHash.hash` known.
+    public mutating func intern(_ bytes: UnsafeRawBufferPointer, hash: UInt64, limit: Int) -> Int? {
         var slot = Int(truncatingIfNeeded: hash) & mask
         while true {
             let entry = slots[slot]
@@ -44,6 +56,7 @@ public struct ByteInterner: Sendable {
             if slotHashes[slot] == hash, equals(Int(entry) - 1, bytes) { return Int(entry) - 1 }
             slot = (slot + 1) & mask
         }
+        guard count < limit else { return nil }
         let id = count
         arena.append(contentsOf: bytes)
         starts.append(arena.count)

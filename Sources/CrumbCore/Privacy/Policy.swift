@@ -202,6 +202,9 @@ public struct Policy: Sendable, Equatable {
     public var callDimensions: [CallDimension]
     /// k-anonymity: a published trend row whose unique count is below this is folded into `(other)`. 0 or 1: off.
     public var minCount: Int
+    /// The most distinct values a trend dimension keeps (`aggregation.max_values`); past it, new values count
+    /// under `(other)` and the manifest names the dimension. Bounds memory whatever the input's size.
+    public var maxValues: Int = WebAggregator.defaultValueCap
     /// `formats.json`: how the fields of JSON inputs map to roles; nil: the built-in presets (detected) and
     /// `beacon` for `--format json`.
     public var jsonMapping: JSONFieldMapping?
@@ -455,6 +458,9 @@ public struct Policy: Sendable, Equatable {
                 refuse(setting, ["fields.\(role.rawValue)"], "call dimension \(dimension.name) is built from \(role.rawValue), but fields.\(role.rawValue) is \(fieldClass(of: role).rawValue); remove the dimension, or class \(role.rawValue) as interaction")
             }
         }
+        if maxValues < 2 {
+            refuse("aggregation.max_values", "aggregation.max_values must be 2 or more, got \(maxValues)")
+        }
         if minCount < 0 {
             refuse("aggregation.min_count", "aggregation.min_count must be 0 or more, got \(minCount) (0 or 1 turns k-anonymity off)")
         }
@@ -706,6 +712,8 @@ extension Policy {
         lines.append("aggregation.dimensions=\(WebDimension.allCases.filter(dimensions.contains).map(\.name).joined(separator: ","))")
         lines.append("aggregation.call_dimensions=\(CallDimension.allCases.filter(callDimensions.contains).map(\.name).joined(separator: ","))")
         lines.append("aggregation.min_count=\(suppressesSmallCounts ? minCount : 0)")
+        // Written only when set, so that the digest of every policy from before the setting is unchanged.
+        if maxValues != WebAggregator.defaultValueCap { lines.append("aggregation.max_values=\(maxValues)") }
         lines.append("formats.timezone=\(callTimeZone)")
         lines.append("formats.json=\(jsonMapping.map(\.canonicalText) ?? "presets")")
         for endpoint in pixelEndpoints {
