@@ -29,12 +29,58 @@ public struct RunConfiguration: Sendable {
     public var detectionBytes = 256 * 1024
     /// Reject samples kept per input.
     public var rejectSamples = 5
+    /// Count every input again, ignoring (and replacing) what the output directory has counted.
+    public var force = false
+    /// Write an output meant for merging: trends keep the rows below `min_count` (k-anonymity is applied by
+    /// the final `crumb merge`). `--shard` implies it.
+    public var partial = false
+    /// Read only the inputs of shard `index` (1-based) of `count`.
+    public var shard: Shard?
+
+    /// `--shard i/n`: a deterministic subset of the inputs, by a stable hash of each input's shard key.
+    public struct Shard: Sendable, Equatable, CustomStringConvertible {
+        public var index: Int
+        public var count: Int
+
+        public init(index: Int, count: Int) {
+            self.index = index
+            self.count = count
+        }
+
+        /// `i/n` with 1 ≤ i ≤ n.
+        public init?(parsing text: String) {
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1, (1...count).contains(index) else {
+                return nil
+            }
+            self.init(index: index, count: count)
+        }
+
+        /// Whether the input with `key` belongs to this shard: FNV-1a (64-bit) of its UTF-8 bytes, modulo the count.
+        public func contains(_ key: String) -> Bool {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in key.utf8 {
+                hash ^= UInt64(byte)
+                hash &*= 0x0000_0100_0000_01b3
+            }
+            return Int(hash % UInt64(count)) == index - 1
+        }
+
+        public var description: String { "\(index)/\(count)" }
+    }
 
     public init(inputs: [String], outputDirectory: String, keyring: Keyring, policy: Policy = .standard) {
         self.inputs = inputs
         self.outputDirectory = outputDirectory
         self.keyring = keyring
         self.policy = policy
+    }
+
+    /// What the run's counts depend on: a state counted under other settings cannot be continued.
+    var stateSettings: RunState.Settings {
+        RunState.Settings(keyFingerprint: keyring.fingerprint, keyEphemeral: keyring.isEphemeral,
+                          policySHA256: PolicyLoader.sha256(of: policy), bucket: policy.bucket.rawValue,
+                          minCount: policy.minCount, maxValues: policy.maxValues, policy: policy.manifestSummary)
     }
 
     var webConfiguration: WebLogConfiguration {
@@ -77,19 +123,36 @@ struct Worker: Sendable {
 public struct RunReport: Sendable {
     public var manifest: Manifest
     public var outputDirectory: String
-    /// The reject ratio was over the limit, or an input could not be read or decoded.
+    /// This run's reject ratio was over the limit, or an input could not be decoded or recognised.
     public var hasDataErrors: Bool
     /// An input could not be opened or read (I/O), as opposed to bad data in it.
     public var hasIOErrors: Bool
+    /// Things the user should know that are not errors (a state started afresh, inputs skipped).
+    public var notes: [String] = []
 }
 
-/// `crumb run`: reads every input, aggregates, writes the outputs atomically.
+/// A run that must not go ahead: its counts would not add to what the output directory holds.
+public struct RunRefusal: Error, Sendable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// `crumb run`: reads every input, aggregates, writes the outputs; resumable and exactly-once.
 ///
 /// Inputs are processed in parallel, one worker per file up to `jobs`; each worker owns its processor, and
 /// processors merge at the end (no locks on the hot path). A bad line is counted and skipped; a decode or
-/// read fault ends that input only, after everything decoded before it has been counted. The events and
-/// vault outputs, when the policy asks for them, are streamed to one temporary part per input and joined in
-/// input order at the end.
+/// read fault ends that input only, after everything decoded before it has been counted.
+///
+/// The output directory keeps what it has counted (`RunState`, `state.db`): a rerun reads only content that
+/// no earlier run counted (new files, and the grown part of appended ones), adds it to the saved trends, and
+/// commits the new state with one rename. The published outputs (crumb.db, CSV, JSON Lines, manifest) are
+/// then derived from the state, so a run killed at any point leaves the old or the new state, and running
+/// again gives what one clean run would have.
 public enum BatchRunner {
     /// What reading every input produced, before any output is written.
     public struct Processed: Sendable {
@@ -101,15 +164,43 @@ public enum BatchRunner {
         public var seconds: Double
     }
 
+    /// One input's result.
+    struct InputResult: Sendable {
+        var index: Int
+        var input: Manifest.Input
+        var personal: PersonalDataTally
+        var optedOut: Int
+        /// How the content relates to the ledger; nil when it was not read to a usable end (see `counted`).
+        var outcome: ContentGate.Outcome?
+        var contentSHA256 = ""
+        var contentBytes: Int64 = 0
+        var head = (sha256: "", length: 0)
+        var endsMidLine = false
+        var file: FileIdentity?
+        /// Not a log (binary, or compressed in a way crumb does not read), found in a directory: skipped.
+        var skipped = false
+        /// Could not be opened or read at all.
+        var ioFailure = false
+        /// Nothing was counted because no format matched.
+        var unrecognized = false
+    }
+
     /// Reads, decodes, parses, classifies and aggregates every input, in parallel; writes the streamed parts
     /// (events, vault) but no trends. `crumb scan` stops here.
     public static func processInputs(_ configuration: RunConfiguration) throws -> Processed {
-        let files = try InputExpansion.expand(configuration.inputs)
-        return try process(files: files, configuration: configuration,
-                           parts: PartFiles(directory: "", count: 0, events: false, vault: false))
+        let entries = try InputExpansion.entries(configuration.inputs)
+        let (results, worker, seconds) = try process(entries: entries, configuration: configuration, ledger: nil,
+                                                     parts: PartFiles(directory: "", count: 0, events: false, vault: false))
+        let inputs = results.map(\.input)
+        var personal = PersonalDataTally()
+        for result in results { personal.merge(result.personal) }
+        return Processed(inputs: inputs, totals: totals(of: inputs, optedOut: results.reduce(0) { $0 + $1.optedOut }),
+                         personal: personal, processor: worker.web, calls: worker.calls, seconds: seconds)
     }
 
-    static func process(files: [String], configuration: RunConfiguration, parts: PartFiles) throws -> Processed {
+    /// Processes `entries` in parallel; results in input order, and the merged worker.
+    static func process(entries: [InputExpansion.Entry], configuration: RunConfiguration, ledger: LedgerIndex?,
+                        parts: PartFiles) throws -> (results: [InputResult], worker: Worker, seconds: Double) {
         let clock = ContinuousClock()
         let start = clock.now
         // Validates the IP mode against the key before any work: an ephemeral keyring is no key, and the
@@ -120,10 +211,11 @@ public enum BatchRunner {
         let callConfiguration = configuration.callConfiguration
         let choice = try configuration.formatChoice()
 
-        let results = Mutex<[(index: Int, input: Manifest.Input, personal: PersonalDataTally, optedOut: Int)]>([])
+        let results = Mutex<[InputResult]>([])
         let finished = Mutex<[Worker]>([])
         let nextFile = Atomic<Int>(0)
-        let workers = min(configuration.jobs, max(files.count, 1))
+        let doneFiles = Atomic<Int>(0)
+        let workers = min(configuration.jobs, max(entries.count, 1))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             var worker = Worker(
                 web: WebLogProcessor(configuration: webConfiguration, keyring: configuration.keyring, anonymizer: anonymizer),
@@ -131,24 +223,28 @@ public enum BatchRunner {
                                         keyring: configuration.keyring))
             while true {
                 let index = nextFile.add(1, ordering: .relaxed).oldValue
-                guard index < files.count else { break }
-                let outcome = process(file: files[index], index: index, with: &worker, choice: choice, parts: parts,
-                                      configuration: configuration)
-                results.withLock { $0.append((index, outcome.input, outcome.personal, outcome.optedOut)) }
+                guard index < entries.count else { break }
+                var result = process(entry: entries[index], index: index, with: &worker, choice: choice, ledger: ledger,
+                                     parts: parts, configuration: configuration)
+                result.index = index
+                results.withLock { $0.append(result) }
+                let done = doneFiles.add(1, ordering: .relaxed).newValue
+                FaultInjection.reached(.afterInputs(done))
             }
             finished.withLock { $0.append(worker) }
         }
-
         var merged = finished.withLock { list in list.removeFirst() }
         for other in finished.withLock({ $0 }) { merged.merge(other) }
         let ordered = results.withLock { $0 }.sorted { $0.index < $1.index }
-        let inputs = ordered.map(\.input)
-        var personal = PersonalDataTally()
-        for result in ordered { personal.merge(result.personal) }
+        return (ordered, merged, seconds(clock.now - start))
+    }
 
+    /// The totals over `inputs`.
+    static func totals(of inputs: [Manifest.Input], optedOut: Int) -> Manifest.Totals {
         var totals = Manifest.Totals(inputs: inputs.count, bytes: 0, decodedBytes: 0, linesRead: 0, linesParsed: 0,
-                                     linesRejected: 0, linesBlank: 0, linesOptedOut: 0, rejectsByReason: [:], inputsWithErrors: 0)
-        for (input, result) in zip(inputs, ordered) {
+                                     linesRejected: 0, linesBlank: 0, linesOptedOut: optedOut, rejectsByReason: [:],
+                                     inputsWithErrors: 0)
+        for input in inputs {
             totals.bytes += input.bytes
             totals.decodedBytes += input.decodedBytes
             totals.linesRead += input.linesRead
@@ -156,12 +252,10 @@ public enum BatchRunner {
             totals.linesRejected += input.linesRejected
             totals.linesBlank += input.linesBlank
             totals.linesHeader += input.linesHeader
-            totals.linesOptedOut += result.optedOut
             for (reason, count) in input.rejectsByReason { totals.rejectsByReason[reason, default: 0] += count }
             if input.error != nil { totals.inputsWithErrors += 1 }
         }
-        return Processed(inputs: inputs, totals: totals, personal: personal, processor: merged.web, calls: merged.calls,
-                         seconds: seconds(clock.now - start))
+        return totals
     }
 
     public static func run(_ configuration: RunConfiguration) throws -> RunReport {
@@ -169,103 +263,290 @@ public enum BatchRunner {
         let clock = ContinuousClock()
         let startInstant = clock.now
         let policy = configuration.policy
-        let files = try InputExpansion.expand(configuration.inputs)
-        try AtomicFile.createDirectory(configuration.outputDirectory)
-        let directory = URL(fileURLWithPath: configuration.outputDirectory)
-        let parts = PartFiles(directory: directory.path, count: files.count, events: policy.events, vault: policy.vault)
+        var entries = try InputExpansion.entries(configuration.inputs)
+        if let shard = configuration.shard { entries = entries.filter { shard.contains($0.shardKey) } }
+        let directory = configuration.outputDirectory
+        try AtomicFile.createDirectory(directory)
+        let lock = try OutputLock(directory: directory)
+        defer { lock.release() }
+        OutputLock.removeLeftovers(in: directory)
+
+        // What the directory has counted, if it can be continued.
+        var notes: [String] = []
+        let settings = configuration.stateSettings
+        var previous = configuration.force ? nil : try RunState.load(directory: directory)
+        if let state = previous {
+            if state.settings.keyEphemeral || settings.keyEphemeral {
+                notes.append("counting every input again: \(state.settings.keyEphemeral ? "the earlier run" : "this run") had no key, and visitor ids of different runs cannot be combined (give --key-file to make runs resumable)")
+                previous = nil
+            } else if state.settings.keyFingerprint != settings.keyFingerprint {
+                throw RunRefusal("\(directory) was counted with key fingerprint \(state.settings.keyFingerprint), and this run's key has \(settings.keyFingerprint): give the same key, or --force to count every input again under this key")
+            } else if state.settings.policySHA256 != settings.policySHA256 {
+                throw RunRefusal("\(directory) was counted under another policy (policy_sha256 \(state.settings.policySHA256.prefix(12))…, this run's is \(settings.policySHA256.prefix(12))…): use the same policy and flags, or --force to count every input again under this one")
+            }
+        }
+        var ledger = previous?.ledger ?? []
+        let index = LedgerIndex(ledger)
+
+        // Inputs whose file is exactly as an earlier run counted it are not read at all.
+        var toRead: [InputExpansion.Entry] = []
+        var unchangedByFile: [Int: String] = [:]
+        for entry in entries {
+            if let known = index.entry(for: FileIdentity.of(entry.path)) {
+                unchangedByFile[known] = entry.path
+            } else {
+                toRead.append(entry)
+            }
+        }
+        let parts = PartFiles(directory: directory, count: toRead.count, events: policy.events, vault: policy.vault)
         defer { parts.removeParts() }
-        let processed = try process(files: files, configuration: configuration, parts: parts)
-        let inputs = processed.inputs
-        let totals = processed.totals
-        let personal = processed.personal
-        let merged = processed.processor
+        let (results, worker, _) = try process(entries: toRead, configuration: configuration, ledger: index, parts: parts)
         let processEnd = clock.now
 
-        let considered = totals.linesParsed + totals.linesRejected
-        let overRatio = considered > 0 && Double(totals.linesRejected) / Double(considered) > configuration.maxRejectRatio
-        let hasIOErrors = inputs.contains { $0.error?.hasPrefix("io:") == true }
-        let hasDataErrors = overRatio || totals.inputsWithErrors > 0
+        // The ledger: new content added, grown content extended, moved content re-pointed.
+        var status = Array(repeating: "carried", count: ledger.count)
+        var newFrom: [Int: Int64] = [:]
+        for (entry, path) in unchangedByFile {
+            status[entry] = "unchanged"
+            ledger[entry].input.path = path
+        }
+        /// Inputs listed in this run's manifest but not in the ledger: failed, skipped, empty.
+        var unledgered: [Manifest.Input] = []
+        var delta = Manifest.RunDelta()
+        delta.fresh = previous == nil
+        delta.inputsUnchanged = unchangedByFile.count
+        var optedOutNow = 0
+        for result in results {
+            delta.bytes += result.input.bytes
+            delta.decodedBytes += result.input.decodedBytes
+            delta.linesRead += result.input.linesRead
+            delta.linesParsed += result.input.linesParsed
+            delta.linesRejected += result.input.linesRejected
+            for (reason, count) in result.input.rejectsByReason { delta.rejectsByReason[reason, default: 0] += count }
+            optedOutNow += result.optedOut
+            guard let outcome = result.outcome, !result.skipped, !result.unrecognized else {
+                var input = result.input
+                input.status = result.skipped ? "skipped" : "failed"
+                if result.skipped { delta.inputsSkipped += 1 } else { delta.inputsFailed += 1 }
+                unledgered.append(input)
+                continue
+            }
+            if result.contentBytes == 0 {
+                // Empty: listed, but there is no content to remember.
+                var input = result.input
+                input.status = "counted"
+                unledgered.append(input)
+                delta.inputsCounted += 1
+                continue
+            }
+            let checkpoint = LedgerEntry.Checkpoint(bytes: result.contentBytes, sha256: result.contentSHA256)
+            switch outcome {
+            case .fresh:
+                var input = result.input
+                input.contentSHA256 = result.contentSHA256
+                input.contentBytes = result.contentBytes
+                ledger.append(LedgerEntry(input: input, headSHA256: result.head.sha256, headLength: result.head.length,
+                                          checkpoints: [checkpoint], endsMidLine: result.endsMidLine,
+                                          personal: PersonalTally(result.personal), optedOut: result.optedOut, file: result.file))
+                status.append("counted")
+                delta.inputsCounted += 1
+            case .continued(let entry, let from):
+                ledger[entry].add(result, checkpoint: checkpoint)
+                status[entry] = "continued"
+                newFrom[entry] = from
+                delta.inputsContinued += 1
+            case .unchanged(let entry):
+                ledger[entry].input.path = result.input.path
+                ledger[entry].file = result.file
+                if status[entry] == "carried" { status[entry] = "unchanged" }
+                delta.inputsUnchanged += 1
+            }
+        }
 
-        let records = merged.aggregator.records(minCount: policy.minCount)
-        let callRecords = processed.calls.aggregator.records(minCount: policy.minCount)
+        // The trends: the saved ones, plus this run's.
+        var web = WebAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
+        var calls = CallAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
+        if let previous {
+            do {
+                for record in previous.web { try web.absorb(record) }
+                for record in previous.calls { try calls.absorb(record) }
+            } catch {
+                throw RunState.damaged(directory, error)
+            }
+            for (name, count) in previous.capped {
+                if let dimension = WebDimension(name: name) { web.addCappedEvents(dimension, count) }
+                else if let dimension = CallDimension(name: String(name.dropFirst("call.".count))) { calls.addCappedEvents(dimension, count) }
+            }
+        }
+        web.merge(worker.web.aggregator)
+        calls.merge(worker.calls.aggregator)
+
+        var state = RunState(web: web.records(minCount: 0), calls: calls.records(minCount: 0), ledger: ledger, settings: settings)
+        state.capped = web.cappedDimensions
+        for (name, count) in calls.cappedDimensions { state.capped["call." + name] = count }
+
+        // Streamed outputs first (appended after the committed length), then the commit.
+        (state.eventsBytes, state.vaultBytes) = try parts.append(after: (previous?.eventsBytes ?? 0, previous?.vaultBytes ?? 0))
+        FaultInjection.reached(.beforeCommit)
+        try state.save(directory: directory)
+        FaultInjection.reached(.afterCommit)
+
+        // Everything below is derived from the state.
+        var inputs: [Manifest.Input] = []
+        var personal = PersonalTally()
+        var optedOut = 0
+        for (position, entry) in ledger.enumerated() {
+            var input = entry.input
+            input.status = status[position]
+            input.newFrom = newFrom[position]
+            inputs.append(input)
+            personal.add(entry.personal)
+            optedOut += entry.optedOut
+        }
+        inputs.append(contentsOf: unledgered)
+        let totals = totals(of: inputs, optedOut: optedOut)
+
+        let considered = delta.linesParsed + delta.linesRejected
+        let overRatio = considered > 0 && Double(delta.linesRejected) / Double(considered) > configuration.maxRejectRatio
+        let hasIOErrors = results.contains { $0.ioFailure }
+        let hasDataErrors = overRatio || results.contains { !$0.skipped && !$0.ioFailure && $0.input.error != nil }
+        let skipped = results.filter(\.skipped)
+        if !skipped.isEmpty {
+            notes.append("skipped \(skipped.count) file\(skipped.count == 1 ? "" : "s") found in directories that \(skipped.count == 1 ? "is" : "are") not logs: " + skipped.prefix(3).map(\.input.path).joined(separator: ", ") + (skipped.count > 3 ? ", …" : ""))
+        }
+
+        let minCount = configuration.partial ? 0 : policy.minCount
+        let records = web.records(minCount: minCount)
+        let callRecords = calls.records(minCount: minCount)
         // Call trend files are written when some input was a call record; crumb.db always has the tables.
         let hasCalls = inputs.contains { $0.channel == Channel.calls.rawValue }
         var manifest = Manifest(
             version: CrumbVersion.current, schema: CrumbVersion.schema, command: "run",
-            policySHA256: PolicyLoader.sha256(of: policy),
-            policy: policy.manifestSummary,
-            keyFingerprint: configuration.keyring.fingerprint, keyEphemeral: configuration.keyring.isEphemeral,
+            policySHA256: settings.policySHA256, policy: settings.policy,
+            keyFingerprint: settings.keyFingerprint, keyEphemeral: settings.keyEphemeral,
             bucket: policy.bucket.rawValue, inputs: inputs, totals: totals,
-            personalFoundByKind: Dictionary(uniqueKeysWithValues: personal.byKind.map { ($0.key.rawValue, $0.value) }),
-            personalFoundByField: Dictionary(uniqueKeysWithValues: personal.byField.map { field, kinds in
-                (field.rawValue, Dictionary(uniqueKeysWithValues: kinds.map { ($0.key.rawValue, $0.value) }))
-            }),
+            personalFoundByKind: personal.byKind, personalFoundByField: personal.byField,
             linesWithPersonalData: personal.lines,
             outputs: [], rows: ["web_trends": records.count, "call_trends": callRecords.count], incomplete: hasDataErrors,
             timings: Manifest.Timings(startedAt: "", finishedAt: "", wallSeconds: 0,
                                       processSeconds: seconds(processEnd - startInstant), writeSeconds: 0)
         )
-        var outputs: [String] = []
-        if configuration.writeSQLite { outputs.append("crumb.db") }
-        if configuration.writeCSV { outputs.append("web_trends.csv") }
-        if configuration.writeJSONLines { outputs.append("web_trends.jsonl") }
-        if hasCalls, configuration.writeCSV { outputs.append("call_trends.csv") }
-        if hasCalls, configuration.writeJSONLines { outputs.append("call_trends.jsonl") }
-        if policy.events { outputs.append("events.jsonl") }
-        if policy.vault { outputs.append("vault.jsonl") }
-        outputs.append("manifest.json")
-        manifest.outputs = outputs
+        manifest.partial = configuration.partial
+        manifest.shard = configuration.shard?.description
+        manifest.cappedDimensions = state.capped
+        manifest.thisRun = delta
         manifest.timings.startedAt = CivilTime.iso8601(Int64(started.timeIntervalSince1970))
-
         let writeStart = clock.now
-        // The manifest inside the database is the one of this run, written before the timings are final.
-        let manifestText = String(decoding: try manifest.encoded(), as: UTF8.self)
-        if configuration.writeSQLite {
-            try TrendWriters.writeSQLite(records, calls: callRecords, meta: [
-                ("schema", String(CrumbVersion.schema)), ("crumb_version", CrumbVersion.current),
-                ("bucket", policy.bucket.rawValue), ("key_fingerprint", configuration.keyring.fingerprint),
-                ("min_count", String(policy.minCount)), ("manifest", manifestText),
-            ], to: directory.appendingPathComponent("crumb.db").path)
-        }
-        if configuration.writeCSV {
-            try TrendWriters.writeCSV(records, to: directory.appendingPathComponent("web_trends.csv").path)
-        }
-        if configuration.writeJSONLines {
-            try TrendWriters.writeJSONLines(records, to: directory.appendingPathComponent("web_trends.jsonl").path)
-        }
-        if hasCalls, configuration.writeCSV {
-            try CallTrendWriters.writeCSV(callRecords, to: directory.appendingPathComponent("call_trends.csv").path)
-        }
-        if hasCalls, configuration.writeJSONLines {
-            try CallTrendWriters.writeJSONLines(callRecords, to: directory.appendingPathComponent("call_trends.jsonl").path)
-        }
-        try parts.join()
+        try writePublished(manifest: &manifest, web: records, calls: callRecords, hasCalls: hasCalls,
+                           configuration: PublishConfiguration(configuration), directory: directory)
         let end = clock.now
         manifest.timings.writeSeconds = seconds(end - writeStart)
         manifest.timings.wallSeconds = seconds(end - startInstant)
         manifest.timings.finishedAt = CivilTime.iso8601(Int64(Date().timeIntervalSince1970))
-        try AtomicFile.write(try manifest.encoded(), to: directory.appendingPathComponent("manifest.json").path)
+        try AtomicFile.write(try manifest.encoded(), to: directory + "/manifest.json")
         return RunReport(manifest: manifest, outputDirectory: configuration.outputDirectory,
-                         hasDataErrors: hasDataErrors, hasIOErrors: hasIOErrors)
+                         hasDataErrors: hasDataErrors, hasIOErrors: hasIOErrors, notes: notes)
     }
 
-    /// Reads, decodes, frames and processes one file. Never throws: a fault is recorded in the input's
-    /// manifest entry after everything before it has been counted.
-    ///
-    /// With `auto`, the first decoded bytes (up to `detectionLines` lines or `detectionBytes`) are held back
-    /// until the detector has chosen the format; then they and the rest of the input go to the processor of
-    /// the format's channel. An input that matches no format stops there, with the formats tried.
+    /// Which published outputs to write.
+    struct PublishConfiguration {
+        var sqlite: Bool
+        var csv: Bool
+        var jsonLines: Bool
+        var events: Bool
+        var vault: Bool
+        var keyFingerprint: String
+
+        init(sqlite: Bool, csv: Bool, jsonLines: Bool, events: Bool, vault: Bool, keyFingerprint: String) {
+            self.sqlite = sqlite
+            self.csv = csv
+            self.jsonLines = jsonLines
+            self.events = events
+            self.vault = vault
+            self.keyFingerprint = keyFingerprint
+        }
+
+        init(_ configuration: RunConfiguration) {
+            self.init(sqlite: configuration.writeSQLite, csv: configuration.writeCSV, jsonLines: configuration.writeJSONLines,
+                      events: configuration.policy.events, vault: configuration.policy.vault,
+                      keyFingerprint: configuration.keyring.fingerprint)
+        }
+    }
+
+    /// Writes crumb.db, the CSV and JSON Lines files asked for, and fills in the manifest's outputs (the
+    /// manifest itself is written by the caller, last).
+    static func writePublished(manifest: inout Manifest, web records: [WebTrendRecord], calls callRecords: [CallTrendRecord],
+                               hasCalls: Bool, configuration: PublishConfiguration, directory: String) throws {
+        var outputs: [String] = []
+        if configuration.sqlite { outputs.append("crumb.db") }
+        if configuration.csv { outputs.append("web_trends.csv") }
+        if configuration.jsonLines { outputs.append("web_trends.jsonl") }
+        if hasCalls, configuration.csv { outputs.append("call_trends.csv") }
+        if hasCalls, configuration.jsonLines { outputs.append("call_trends.jsonl") }
+        if configuration.events { outputs.append("events.jsonl") }
+        if configuration.vault { outputs.append("vault.jsonl") }
+        outputs.append(RunState.fileName)
+        outputs.append("manifest.json")
+        manifest.outputs = outputs
+
+        // The manifest inside the database is the one of this run, written before the timings are final.
+        let manifestText = String(decoding: try manifest.encoded(), as: UTF8.self)
+        if configuration.sqlite {
+            try TrendWriters.writeSQLite(records, calls: callRecords, meta: [
+                ("schema", String(CrumbVersion.schema)), ("crumb_version", CrumbVersion.current),
+                ("bucket", manifest.bucket), ("key_fingerprint", configuration.keyFingerprint),
+                ("min_count", manifest.partial ? "0" : manifest.policy["min_count"] ?? ""), ("partial", String(manifest.partial)),
+                ("manifest", manifestText),
+            ], to: directory + "/crumb.db")
+        }
+        if configuration.csv { try TrendWriters.writeCSV(records, to: directory + "/web_trends.csv") }
+        if configuration.jsonLines { try TrendWriters.writeJSONLines(records, to: directory + "/web_trends.jsonl") }
+        if hasCalls, configuration.csv { try CallTrendWriters.writeCSV(callRecords, to: directory + "/call_trends.csv") }
+        if hasCalls, configuration.jsonLines { try CallTrendWriters.writeJSONLines(callRecords, to: directory + "/call_trends.jsonl") }
+    }
+
+    /// Reads, decodes, frames and processes one input, reading it a second time when the ledger needs that
+    /// (`ContentGate.Restart`). Never throws: a fault is recorded in the input's manifest entry after
+    /// everything before it has been counted.
     static func process(
-        file path: String, index: Int, with worker: inout Worker, choice: FormatChoice, parts: PartFiles,
-        configuration: RunConfiguration
-    ) -> (input: Manifest.Input, personal: PersonalDataTally, optedOut: Int) {
+        entry: InputExpansion.Entry, index: Int, with worker: inout Worker, choice: FormatChoice, ledger: LedgerIndex?,
+        parts: PartFiles, configuration: RunConfiguration
+    ) -> InputResult {
+        let file = FileIdentity.of(entry.path)
+        // Standard input has no identity to continue from, and cannot be read twice: it is always new.
+        var gate = ContentGate(ledger: entry.path == "-" ? nil : ledger)
+        while true {
+            do {
+                var result = try process(file: entry, index: index, with: &worker, gate: &gate, choice: choice, parts: parts,
+                                         configuration: configuration)
+                result.file = file
+                return result
+            } catch {
+                gate = ContentGate(ledger: ledger, restart: error)
+            }
+        }
+    }
+
+    /// One reading of an input through `gate`. Throws only `ContentGate.Restart`, before anything of the
+    /// input reached a processor.
+    ///
+    /// With `auto`, the first new decoded bytes (up to `detectionLines` lines or `detectionBytes`) are held
+    /// back until the detector has chosen the format; then they and the rest of the input go to the
+    /// processor of the format's channel. An input that matches no format stops there, with the formats tried.
+    static func process(
+        file entry: InputExpansion.Entry, index: Int, with worker: inout Worker, gate: inout ContentGate, choice: FormatChoice,
+        parts: PartFiles, configuration: RunConfiguration
+    ) throws(ContentGate.Restart) -> InputResult {
+        let path = entry.path
         var framer = LineFramer(maxLineLength: configuration.maxLineLength)
-        var digest = SHA256()
         var failure: String?
         var size: Int64 = 0
         var decoded: Int64 = 0
+        var rawDigest = ""
         var encoding = InputEncoding.plain
         var gaveUp = false
+        var ioFailure = false
+        var binary = false
         var sink = parts.open(index)
         var spec: FormatSpec?
         var reason = "given"
@@ -301,11 +582,15 @@ public enum BatchRunner {
             let detection = detector.detect(lines: sampleLines(held, limit: configuration.detectionLines,
                                                                maxLineLength: configuration.maxLineLength))
             guard let chosen = detection.spec else {
+                binary = looksBinary(held)
                 if let hint = FormatDetector.compressionHint(held) {
+                    binary = true
                     failure = "\(path): no known format matches its first lines: \(hint)"
                     throw UnrecognizedFormat()
                 }
-                failure = "\(path): no known format matches its first lines: \(detection.reason); tried \(detection.tried.map(\.name).joined(separator: ", ")). Hint: run crumb detect on it, or name the format with --format (crumb formats lists them; apache:'...' and nginx:'...' take a LogFormat or log_format string)"
+                failure = binary
+                    ? "\(path): not a log: its first bytes are binary data"
+                    : "\(path): no known format matches its first lines: \(detection.reason); tried \(detection.tried.map(\.name).joined(separator: ", ")). Hint: run crumb detect on it, or name the format with --format (crumb formats lists them; apache:'...' and nginx:'...' take a LogFormat or log_format string)"
                 throw UnrecognizedFormat()
             }
             reason = detection.reason
@@ -313,23 +598,32 @@ public enum BatchRunner {
             held.withUnsafeBytes { feed($0, &worker) }
             held = []
         }
-        if case .given(let given) = choice { start(given, &worker) }
+        /// Takes new bytes (those the gate passes on): held for detection, or fed.
+        func take(_ chunk: UnsafeRawBufferPointer, _ worker: inout Worker) throws {
+            if spec == nil {
+                switch choice {
+                case .given(let given):
+                    start(given, &worker)
+                case .detect(let detector):
+                    held.append(contentsOf: chunk)
+                    guard held.count >= configuration.detectionBytes
+                        || newlineCount(held) >= configuration.detectionLines else { return }
+                    try detect(detector, &worker)
+                    return
+                }
+            }
+            feed(chunk, &worker)
+        }
 
         do {
             let reader = try InputReader(path: path)
             defer { reader.close() }
+            var digest = SHA256()
             reader.observer = { digest.update(bufferPointer: $0) }
             let decoder = StreamDecoder(reader: reader)
             do {
                 try decoder.forEachChunk { chunk in
-                    if spec == nil, case .detect(let detector) = choice {
-                        held.append(contentsOf: chunk)
-                        guard held.count >= configuration.detectionBytes
-                            || newlineCount(held) >= configuration.detectionLines else { return }
-                        try detect(detector, &worker)
-                    } else {
-                        feed(chunk, &worker)
-                    }
+                    try gate.consume(chunk) { try take($0, &worker) }
                     try sink.drain(&worker.web)
                     try sink.drain(&worker.calls)
                     let counts = spec?.channel == .calls ? worker.calls.counts : worker.web.counts
@@ -338,7 +632,8 @@ public enum BatchRunner {
                         throw UnrecognizedFormat()
                     }
                 }
-                if spec == nil, case .detect(let detector) = choice { try detect(detector, &worker) }
+                try gate.finish { try take($0, &worker) }
+                if spec == nil, case .detect(let detector) = choice, !held.isEmpty { try detect(detector, &worker) }
                 finishFraming(&worker)
             } catch is UnrecognizedFormat {
                 gaveUp = true
@@ -359,10 +654,17 @@ public enum BatchRunner {
             encoding = decoder.encoding ?? .plain
             size = reader.bytesRead
             decoded = decoder.decodedBytes
+            reader.observer = nil
+            rawDigest = digest.finalize().hexString
+        } catch let restart as ContentGate.Restart {
+            sink.close()
+            throw restart
         } catch let error as InputError {
             failure = "io: \(error.path): \(error.message)"
+            ioFailure = true
         } catch let error as OutputError {
             failure = "io: \(error.path): \(error.message)"
+            ioFailure = true
         } catch {
             failure = "\(path): \(error)"
         }
@@ -391,13 +693,36 @@ public enum BatchRunner {
         var byReason: [String: Int] = [:]
         for (code, count) in rejects.counts { byReason[code.rawValue] = count }
         let input = Manifest.Input(
-            path: path, bytes: size, decodedBytes: decoded, sha256: digest.finalize().hexString, format: format,
+            path: path, bytes: size, decodedBytes: decoded, sha256: rawDigest, format: format,
             encoding: encoding.rawValue, linesRead: counts.read, linesParsed: counts.parsed,
             linesRejected: counts.rejected, linesBlank: counts.blank, rejectsByReason: byReason,
             rejectSamples: rejects.samples, error: failure, channel: channel.rawValue, formatReason: reason,
             linesHeader: counts.headers
         )
-        return (input, personal, counts.optedOut)
+        var result = InputResult(index: index, input: input, personal: personal, optedOut: counts.optedOut)
+        result.ioFailure = ioFailure
+        result.unrecognized = gaveUp
+        result.skipped = gaveUp && binary && entry.foundInDirectory
+        if !ioFailure, !gaveUp {
+            result.outcome = gate.outcome
+            result.contentSHA256 = gate.contentSHA256()
+            result.contentBytes = gate.position
+            result.head = gate.headKey
+            result.endsMidLine = gate.lastByte.map { $0 != UInt8(ascii: "\n") } ?? false
+        }
+        return result
+    }
+
+    /// Whether `bytes` look like binary data rather than text: a NUL byte, or many control bytes.
+    static func looksBinary(_ bytes: [UInt8]) -> Bool {
+        let sample = bytes.prefix(4096)
+        guard !sample.isEmpty else { return false }
+        var control = 0
+        for byte in sample {
+            if byte == 0 { return true }
+            if byte < 0x20, byte != 0x09, byte != 0x0A, byte != 0x0D, byte != 0x0C { control += 1 }
+        }
+        return control * 10 > sample.count
     }
 
     /// Newlines in `bytes`.

@@ -42,34 +42,43 @@ struct PartFiles: Sendable {
         )
     }
 
-    /// Joins the parts into the final files and removes them.
-    func join() throws {
+    /// Appends the parts, in input order, to the final files after their committed lengths (anything past
+    /// them is what a killed run wrote: it is cut off first), and removes the parts. Returns the new
+    /// committed lengths, for the state. A stream that is off keeps its committed length.
+    func append(after committed: (events: Int64, vault: Int64)) throws -> (events: Int64, vault: Int64) {
         defer { removeParts() }
-        if events { try joinParts(Self.eventsName, mode: 0o644) }
-        if vault { try joinParts(Self.vaultName, mode: 0o600) }
+        let events = self.events ? try appendParts(Self.eventsName, after: committed.events, mode: 0o644) : committed.events
+        let vault = self.vault ? try appendParts(Self.vaultName, after: committed.vault, mode: 0o600) : committed.vault
+        return (events, vault)
     }
 
-    private func joinParts(_ name: String, mode: mode_t) throws {
+    private func appendParts(_ name: String, after committed: Int64, mode: mode_t) throws -> Int64 {
         let target = "\(directory)/\(name)"
-        try AtomicFile.replace(target) { temporary in
-            let output = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode)
-            guard output >= 0 else { throw OutputError(path: target, message: String(cString: strerror(errno))) }
-            defer { Glibc.close(output) }
-            fchmod(output, mode)
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            for index in 0..<count {
-                let input = Glibc.open(partPath(name, index), O_RDONLY)
-                guard input >= 0 else { continue }  // an input that could not be opened wrote no part
-                defer { Glibc.close(input) }
-                while true {
-                    let got = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
-                    if got < 0, errno == EINTR { continue }
-                    guard got > 0 else { break }
-                    try buffer.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<got]), path: target) }
-                }
-            }
-            guard fsync(output) == 0 else { throw OutputError(path: target, message: String(cString: strerror(errno))) }
+        let output = Glibc.open(target, O_WRONLY | O_CREAT | O_CLOEXEC, mode)
+        guard output >= 0 else { throw OutputError(path: target, message: String(cString: strerror(errno))) }
+        defer { Glibc.close(output) }
+        fchmod(output, mode)
+        let end = lseek(output, 0, SEEK_END)
+        let start = min(Int64(end), committed)
+        guard ftruncate(output, off_t(start)) == 0, lseek(output, off_t(start), SEEK_SET) >= 0 else {
+            throw OutputError(path: target, message: String(cString: strerror(errno)))
         }
+        var length = start
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        for index in 0..<count {
+            let input = Glibc.open(partPath(name, index), O_RDONLY | O_CLOEXEC)
+            guard input >= 0 else { continue }  // an input that could not be opened wrote no part
+            defer { Glibc.close(input) }
+            while true {
+                let got = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+                if got < 0, errno == EINTR { continue }
+                guard got > 0 else { break }
+                try buffer.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<got]), path: target) }
+                length += Int64(got)
+            }
+        }
+        guard fsync(output) == 0 else { throw OutputError(path: target, message: String(cString: strerror(errno))) }
+        return length
     }
 
     /// Removes every part (also after a failed run).

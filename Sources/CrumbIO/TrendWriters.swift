@@ -2,6 +2,14 @@ import CrumbCore
 import Foundation
 import GRDB
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Writes web trend rows in the three formats of the output contract (schema v1, DESIGN.md): SQLite
 /// (`crumb.db`), CSV (`web_trends.csv`) and JSON Lines (`web_trends.jsonl`).
 ///
@@ -29,13 +37,18 @@ public enum TrendWriters {
     /// - Throws: `OutputError` naming `path`; SQLite's message (never row data) when the database fails, for
     ///   instance `UNIQUE constraint failed: ...` for two rows with the same key.
     public static func writeSQLite(_ records: [WebTrendRecord], calls: [CallTrendRecord] = [], meta: [(String, String)],
-                                   to path: String) throws {
+                                   to path: String, mode: mode_t = 0o644) throws {
         do {
             try AtomicFile.replace(path) { temporary in
                 defer {
                     // The journal lives in memory, but a rollback journal left by a crash mid-build must not linger.
                     AtomicFile.removeQuietly(temporary + "-journal")
                 }
+                // Created empty first, so that a restrictive mode holds before any row is written.
+                let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+                guard descriptor >= 0 else { throw OutputError(path: path, message: "cannot create temporary file") }
+                fchmod(descriptor, mode)
+                close(descriptor)
                 try buildDatabase(records, calls: calls, meta: meta, at: temporary)
             }
         } catch let error as OutputError {

@@ -31,8 +31,17 @@ struct Run: ParsableCommand {
 
             Outputs, in --out: crumb.db (tables web_trends and call_trends), web_trends.csv and \
             web_trends.jsonl when asked (call_trends.csv and .jsonl too when an input holds call records), \
-            and manifest.json. Each is written to a temporary file and renamed, so a failed run never \
-            leaves a half-written output.
+            manifest.json, and state.db. Each is written to a temporary file and renamed, so a failed run \
+            never leaves a half-written output.
+
+            Runs are resumable and count each input once: state.db records which content --out has counted \
+            (by digest, whatever the file is called or however it is compressed). Run again over the same \
+            tree and only new files, and what was appended to grown ones, are read; a run that was killed \
+            is simply run again. --force counts everything again. Resuming needs the same key (--key-file) \
+            and policy; without a key every run starts afresh.
+
+            Scale-out: --shard i/n reads a deterministic share of the inputs and writes a partial output \
+            (rows below --min-count kept); crumb merge combines the shards' outputs exactly.
             """
     )
 
@@ -95,7 +104,19 @@ struct Run: ParsableCommand {
     @Option(help: "Files processed at once (default: the number of cores).")
     var jobs: Int?
 
-    @Flag(name: .shortAndLong, help: "No summary line.")
+    @Flag(help: "Count every input again, replacing what --out has counted.")
+    var force = false
+
+    @Option(help: ArgumentHelp("Read only shard i of n of the inputs (1-based, by a stable hash of each file's path under its directory argument); implies --partial.", valueName: "i/n"))
+    var shard: String?
+
+    @Flag(help: "Write an output meant for crumb merge: keep the rows below --min-count (k-anonymity is applied by the final merge).")
+    var partial = false
+
+    @Option(help: "Distinct values kept per trend dimension; past it, new values count as (other). (default: the policy's, 100000)")
+    var maxValues: Int?
+
+    @Flag(name: .shortAndLong, help: "No summary line and no progress line.")
     var quiet = false
 
     func validate() throws {
@@ -107,6 +128,10 @@ struct Run: ParsableCommand {
         guard (0...1).contains(maxRejectRatio) else { throw ValidationError("--max-reject-ratio must be between 0 and 1.") }
         if let minCount, minCount < 0 { throw ValidationError("--min-count must not be negative.") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1.") }
+        if let shard, RunConfiguration.Shard(parsing: shard) == nil {
+            throw ValidationError("--shard takes i/n with 1 ≤ i ≤ n, such as 2/8; got '\(shard)'.")
+        }
+        if let maxValues, maxValues < 2 { throw ValidationError("--max-values must be at least 2.") }
         guard sqlite || writeCSV || writeJSONLines else {
             throw ValidationError("--no-sqlite needs --csv or --jsonl: there would be no trends output.")
         }
@@ -133,6 +158,7 @@ struct Run: ParsableCommand {
         }
         if let keyRotation { effective.rotation = keyRotation }
         if let minCount { effective.minCount = minCount }
+        if let maxValues { effective.maxValues = maxValues }
         if !visitorCookies.isEmpty { effective.trackingCookies = visitorCookies }
         if writeEvents { effective.events = true }
         if writeVault { effective.vault = true }
@@ -161,6 +187,9 @@ struct Run: ParsableCommand {
         configuration.writeCSV = writeCSV
         configuration.writeJSONLines = writeJSONLines
         if let jobs { configuration.jobs = jobs }
+        configuration.force = force
+        configuration.shard = shard.flatMap(RunConfiguration.Shard.init(parsing:))
+        configuration.partial = partial || configuration.shard != nil
 
         let report: RunReport
         do {
@@ -174,8 +203,17 @@ struct Run: ParsableCommand {
         } catch let error as IPAnonymizer.ConfigurationError {
             printError("crumb: error: \(error.message)")
             throw ExitStatus.usage
+        } catch let error as RunRefusal {
+            printError("crumb: error: \(error.message)")
+            throw ExitStatus.usage
+        } catch let error as StateError {
+            printError("crumb: error: \(error.description)")
+            throw ExitStatus.ioError
         }
-        for input in report.manifest.inputs {
+        for note in report.notes { printError("crumb: note: \(note)") }
+        // Only what this run read: inputs carried from earlier runs were reported then.
+        for input in report.manifest.inputs where input.status != "carried" && input.status != "unchanged" {
+            if input.status == "skipped" { continue }
             if let error = input.error { printError("crumb: error: \(error)") }
             for sample in input.rejectSamples {
                 printError("\(input.path):\(sample.line): error[\(sample.code.rawValue)] at byte \(sample.offset)")
@@ -232,21 +270,32 @@ enum KeyOptions {
 /// The one-line summary on standard error.
 enum Summary {
     static func line(_ report: RunReport) -> String {
-        let totals = report.manifest.totals
-        let seconds = max(report.manifest.timings.wallSeconds, 1e-6)
-        let megabytes = Double(totals.bytes) / 1e6
-        let decoded = Double(totals.decodedBytes) / 1e6
-        var text = "crumb: \(group(totals.linesRead)) lines from \(totals.inputs) input\(totals.inputs == 1 ? "" : "s"): "
-        text += "\(group(totals.linesParsed)) parsed, \(group(totals.linesRejected)) rejected"
-        if !totals.rejectsByReason.isEmpty {
-            text += " (" + totals.rejectsByReason.sorted { $0.key < $1.key }.map { "\($0.key) \(group($0.value))" }.joined(separator: ", ") + ")"
+        let manifest = report.manifest
+        let seconds = max(manifest.timings.wallSeconds, 1e-6)
+        // This run's work; the manifest's totals are everything the outputs hold.
+        let run = manifest.thisRun ?? Manifest.RunDelta()
+        let inputsRead = manifest.inputs.filter { ["counted", "continued", "failed", "skipped"].contains($0.status ?? "") }.count
+        let megabytes = Double(run.bytes) / 1e6
+        let decoded = Double(run.decodedBytes) / 1e6
+        var text = "crumb: \(group(run.linesRead)) lines from \(inputsRead) input\(inputsRead == 1 ? "" : "s"): "
+        text += "\(group(run.linesParsed)) parsed, \(group(run.linesRejected)) rejected"
+        if !run.rejectsByReason.isEmpty {
+            text += " (" + run.rejectsByReason.sorted { $0.key < $1.key }.map { "\($0.key) \(group($0.value))" }.joined(separator: ", ") + ")"
         }
         text += "; " + decimal(megabytes) + " MB read"
-        if totals.decodedBytes != totals.bytes { text += ", " + decimal(decoded) + " MB decoded" }
+        if run.decodedBytes != run.bytes { text += ", " + decimal(decoded) + " MB decoded" }
         text += " in " + decimal(seconds, places: 2) + " s (" + decimal(decoded / seconds) + " MB/s, "
-        text += group(Int(Double(totals.linesRead) / seconds)) + " lines/s)"
-        text += " → \(report.outputDirectory)/\(report.manifest.outputs.first ?? "")"
-        if report.manifest.incomplete { text += " [incomplete]" }
+        text += group(Int(Double(run.linesRead) / seconds)) + " lines/s)"
+        if !run.fresh || run.inputsContinued + run.inputsUnchanged > 0 {
+            var resumed: [String] = []
+            if run.inputsContinued > 0 { resumed.append("\(run.inputsContinued) continued") }
+            if run.inputsUnchanged > 0 { resumed.append("\(run.inputsUnchanged) already counted") }
+            let carried = manifest.inputs.filter { $0.status == "carried" }.count
+            if carried > 0 { resumed.append("\(carried) counted earlier") }
+            if !resumed.isEmpty { text += "; " + resumed.joined(separator: ", ") }
+        }
+        text += " → \(report.outputDirectory)/\(manifest.outputs.first ?? "")"
+        if manifest.incomplete { text += " [incomplete]" }
         return text
     }
 

@@ -1,0 +1,178 @@
+import Crypto
+
+/// Passes on only the decoded bytes of an input that no earlier run has counted: the exactly-once half of
+/// a resumable run.
+///
+/// It holds the input's first `headLength` bytes, looks their digest up in the ledger, and then either lets
+/// everything through (new content), or hashes without passing anything on until the input's prefix has
+/// matched the longest counted checkpoint (the content was counted up to there; what follows is new). Every
+/// byte is hashed, for the ledger's next checkpoint.
+///
+/// When the prefix stops matching after bytes were held back (the file was rewritten in place, or is a
+/// copy of a counted one cut short), the input has to be read again from the start with a known skip:
+/// `consume` and `finish` throw `Restart`, before anything of the input was passed on.
+struct ContentGate {
+    /// Bytes hashed for the ledger's lookup key; a shorter content uses its whole length.
+    static let headLength = 1024
+
+    struct Restart: Error {
+        /// Decoded bytes already counted (a matched checkpoint), to skip on the second reading.
+        var skip: Int64
+        var entry: Int?
+    }
+
+    /// How the input related to the ledger, once it is finished.
+    enum Outcome: Equatable {
+        case fresh
+        case continued(entry: Int, from: Int64)
+        case unchanged(entry: Int)
+    }
+
+    private enum Phase {
+        case head
+        case verify
+        case pass
+        case skip(remaining: Int64)
+    }
+
+    private let ledger: LedgerIndex?
+    private var phase: Phase
+    private var head: [UInt8] = []
+    private var digest = SHA256()
+    private(set) var position: Int64 = 0
+    /// Checkpoints still to check, ascending by length: (length, digest hex, entry).
+    private var pending: [(bytes: Int64, sha256: String, entry: Int)] = []
+    private var matched: (bytes: Int64, entry: Int)?
+    /// The matched entry's content ended mid-line: drop the bytes up to the first line feed (the rest of
+    /// that line, already counted).
+    private var dropToLineFeed = false
+    private(set) var lastByte: UInt8?
+    /// The first `headLength` bytes consumed, for a new ledger entry's key.
+    private var captured: [UInt8] = []
+
+    /// The ledger key of this content: SHA-256 (hex) of its first bytes, and how many.
+    var headKey: (sha256: String, length: Int) {
+        (SHA256.hash(data: captured).hexString, captured.count)
+    }
+
+    /// A gate over `ledger` (nil: everything is new), or, after a `Restart`, one that skips `restart.skip`
+    /// bytes without looking anything up.
+    init(ledger: LedgerIndex?, restart: Restart? = nil) {
+        self.ledger = ledger
+        if let restart {
+            phase = .skip(remaining: restart.skip)
+            if let entry = restart.entry {
+                matched = (restart.skip, entry)
+                dropToLineFeed = ledger?.entries[entry].endsMidLine ?? false
+            }
+        } else {
+            phase = ledger == nil ? .pass : .head
+        }
+    }
+
+    /// The relation to the ledger, valid after `finish`.
+    var outcome: Outcome {
+        guard let matched else { return .fresh }
+        return position > matched.bytes ? .continued(entry: matched.entry, from: matched.bytes) : .unchanged(entry: matched.entry)
+    }
+
+    /// SHA-256 (hex) of every byte consumed.
+    func contentSHA256() -> String { digest.finalize().hexString }
+
+    /// Takes the next decoded bytes; calls `body` with those that are new.
+    mutating func consume(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var rest = bytes
+        while !rest.isEmpty {
+            switch phase {
+            case .pass:
+                hash(rest)
+                try pass(rest, body)
+                return
+            case .skip(let remaining):
+                let take = Int(min(Int64(rest.count), remaining))
+                hash(UnsafeRawBufferPointer(rebasing: rest[..<take]))
+                rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+                phase = remaining - Int64(take) == 0 ? .pass : .skip(remaining: remaining - Int64(take))
+            case .head:
+                let take = min(rest.count, Self.headLength - head.count)
+                head.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[..<take]))
+                rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+                if head.count == Self.headLength { try endHead(body) }
+            case .verify:
+                let next = pending[0].bytes
+                let take = Int(min(Int64(rest.count), next - position))
+                hash(UnsafeRawBufferPointer(rebasing: rest[..<take]))
+                rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+                if position == next { try checkpointReached() }
+            }
+        }
+    }
+
+    /// The input ended: settles what the held bytes were.
+    mutating func finish(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if case .head = phase { try endHead(body) }
+        if case .verify = phase {
+            // The input is exactly a counted prefix (a copy of an earlier, shorter version): nothing is new.
+            if let matched, matched.bytes == position {
+                phase = .pass
+                return
+            }
+            // The input ended between checkpoints: what follows the last match was held back, not counted.
+            throw Restart(skip: matched?.bytes ?? 0, entry: matched?.entry)
+        }
+    }
+
+    private mutating func endHead(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let held = head
+        head = []
+        let candidates = held.withUnsafeBytes { ledger?.candidates(head: $0) ?? [] }
+        for index in candidates {
+            for checkpoint in ledger!.entries[index].checkpoints {
+                pending.append((checkpoint.bytes, checkpoint.sha256, index))
+            }
+        }
+        pending.sort { $0.bytes < $1.bytes }
+        phase = pending.isEmpty ? .pass : .verify
+        try held.withUnsafeBytes { try consume($0, body) }
+    }
+
+    private mutating func checkpointReached() throws {
+        let here = digest.finalize().hexString
+        var any = false
+        while let first = pending.first, first.bytes == position {
+            if first.sha256 == here, !any {
+                matched = (position, first.entry)
+                any = true
+            }
+            pending.removeFirst()
+        }
+        if !any {
+            // Diverged: bytes after the last match (if any) were held back; read again and skip to it.
+            throw Restart(skip: matched?.bytes ?? 0, entry: matched?.entry)
+        }
+        if pending.isEmpty {
+            phase = .pass
+            if let matched { dropToLineFeed = ledger!.entries[matched.entry].endsMidLine }
+        }
+    }
+
+    private mutating func hash(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        if captured.count < Self.headLength {
+            captured.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<min(bytes.count, Self.headLength - captured.count)]))
+        }
+        digest.update(bufferPointer: bytes)
+        position += Int64(bytes.count)
+        lastByte = bytes[bytes.count - 1]
+    }
+
+    private mutating func pass(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var bytes = bytes
+        if dropToLineFeed {
+            guard let lineFeed = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return }
+            dropToLineFeed = false
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[(lineFeed + 1)...])
+        }
+        if !bytes.isEmpty { try body(bytes) }
+    }
+}

@@ -1,0 +1,205 @@
+import CrumbCore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What `crumb merge` combines and where it writes.
+public struct MergeConfiguration: Sendable {
+    /// Output directories of `crumb run` (shards, days, machines), or their `state.db` files.
+    public var outputs: [String]
+    public var outputDirectory: String
+    public var writeSQLite = true
+    public var writeCSV = false
+    public var writeJSONLines = false
+    /// Keep the rows below `min_count`, for a merge that will itself be merged.
+    public var partial = false
+
+    public init(outputs: [String], outputDirectory: String) {
+        self.outputs = outputs
+        self.outputDirectory = outputDirectory
+    }
+}
+
+/// `crumb merge`: combines the states of several outputs into one, exactly as if their inputs had been run
+/// together: counts add, visitor and caller sketches merge register by register, talk-time histograms bin by
+/// bin, and k-anonymity is applied once, to the merged rows.
+///
+/// It refuses outputs that cannot be combined: counted under different keys (their visitor ids differ) or
+/// policies or bucket sizes, without a key at all, or counting the same content twice.
+public enum MergeRunner {
+    public static func merge(_ configuration: MergeConfiguration) throws -> RunReport {
+        let clock = ContinuousClock()
+        let startInstant = clock.now
+        let started = Date()
+        guard !configuration.outputs.isEmpty else { throw RunRefusal("nothing to merge: name at least one output directory") }
+        let target = URL(fileURLWithPath: configuration.outputDirectory).standardizedFileURL.path
+
+        var states: [(path: String, state: RunState, directory: String)] = []
+        for output in configuration.outputs {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) else {
+                throw RunRefusal("\(output): no such output directory")
+            }
+            let directory = isDirectory.boolValue ? output : (output as NSString).deletingLastPathComponent
+            if URL(fileURLWithPath: directory).standardizedFileURL.path == target {
+                throw RunRefusal("\(output): --out must be a directory other than the outputs merged")
+            }
+            let state: RunState
+            if isDirectory.boolValue {
+                guard let loaded = try RunState.load(directory: output) else {
+                    throw RunRefusal("\(output) has no \(RunState.fileName): crumb merge combines the state.db that crumb run writes in its output directory")
+                }
+                state = loaded
+            } else {
+                state = try RunState.load(path: output)
+            }
+            states.append((output, state, directory))
+        }
+
+        // The same settings everywhere, or the counts do not mean the same thing.
+        let settings = states[0].state.settings
+        for (path, state, _) in states.dropFirst() {
+            if state.settings.bucket != settings.bucket {
+                throw RunRefusal("\(path) has \(state.settings.bucket) buckets, \(states[0].path) has \(settings.bucket) buckets: merge outputs of the same bucket size")
+            }
+            if state.settings.keyEphemeral || settings.keyEphemeral {
+                throw RunRefusal("\(state.settings.keyEphemeral ? path : states[0].path) was counted without a key: its visitor ids are valid within its own run only, so it cannot be merged (run with --key-file)")
+            }
+            if state.settings.keyFingerprint != settings.keyFingerprint {
+                throw RunRefusal("\(path) was counted with key fingerprint \(state.settings.keyFingerprint), \(states[0].path) with \(settings.keyFingerprint): visitor ids under different keys cannot be combined")
+            }
+            if state.settings.policySHA256 != settings.policySHA256 {
+                throw RunRefusal("\(path) and \(states[0].path) were counted under different policies (policy_sha256 \(state.settings.policySHA256.prefix(12))… and \(settings.policySHA256.prefix(12))…)")
+            }
+        }
+        // Content counted in two outputs would be counted twice.
+        var seen: [String: String] = [:]
+        for (path, state, _) in states {
+            for entry in state.ledger {
+                let key = "\(entry.headLength):\(entry.headSHA256)"
+                if let other = seen[key] {
+                    throw RunRefusal("\(entry.input.path) (in \(path)) and \(other) count the same content: merging them would count it twice")
+                }
+                seen[key] = "\(entry.input.path) (in \(path))"
+            }
+        }
+
+        let bucket = TimeBucket(rawValue: settings.bucket) ?? .hour
+        var web = WebAggregator(bucket: bucket, valueCap: settings.maxValues)
+        var calls = CallAggregator(bucket: bucket, valueCap: settings.maxValues)
+        var merged = RunState(web: [], calls: [], ledger: [], settings: settings)
+        for (_, state, directory) in states {
+            do {
+                for record in state.web { try web.absorb(record) }
+                for record in state.calls { try calls.absorb(record) }
+            } catch {
+                throw RunState.damaged(directory, error)
+            }
+            for (name, count) in state.capped { merged.capped[name, default: 0] += count }
+            merged.ledger += state.ledger
+        }
+        // Values past the cap in the merge itself count as capped too.
+        for (name, count) in web.cappedDimensions { merged.capped[name, default: 0] += count }
+        for (name, count) in calls.cappedDimensions { merged.capped["call." + name, default: 0] += count }
+        merged.web = web.records(minCount: 0)
+        merged.calls = calls.records(minCount: 0)
+
+        let directory = configuration.outputDirectory
+        try AtomicFile.createDirectory(directory)
+        let lock = try OutputLock(directory: directory)
+        defer { lock.release() }
+        OutputLock.removeLeftovers(in: directory)
+
+        // The streamed outputs, joined in the order given.
+        let events = settings.policy["events"] == "true"
+        let vault = settings.policy["vault"] == "true"
+        if events {
+            merged.eventsBytes = try concatenate(states.map { ($0.directory + "/events.jsonl", $0.state.eventsBytes) },
+                                                 to: directory + "/events.jsonl", mode: 0o644)
+        }
+        if vault {
+            merged.vaultBytes = try concatenate(states.map { ($0.directory + "/vault.jsonl", $0.state.vaultBytes) },
+                                                to: directory + "/vault.jsonl", mode: 0o600)
+        }
+        try merged.save(directory: directory)
+
+        var inputs: [Manifest.Input] = []
+        var personal = PersonalTally()
+        var optedOut = 0
+        for entry in merged.ledger {
+            var input = entry.input
+            input.status = "merged"
+            inputs.append(input)
+            personal.add(entry.personal)
+            optedOut += entry.optedOut
+        }
+        let minCount = configuration.partial ? 0 : settings.minCount
+        let records = web.records(minCount: minCount)
+        let callRecords = calls.records(minCount: minCount)
+        let totals = BatchRunner.totals(of: inputs, optedOut: optedOut)
+        var manifest = Manifest(
+            version: CrumbVersion.current, schema: CrumbVersion.schema, command: "merge",
+            policySHA256: settings.policySHA256, policy: settings.policy,
+            keyFingerprint: settings.keyFingerprint, keyEphemeral: settings.keyEphemeral,
+            bucket: settings.bucket, inputs: inputs, totals: totals,
+            personalFoundByKind: personal.byKind, personalFoundByField: personal.byField,
+            linesWithPersonalData: personal.lines,
+            outputs: [], rows: ["web_trends": records.count, "call_trends": callRecords.count],
+            incomplete: inputs.contains { $0.error != nil },
+            timings: Manifest.Timings(startedAt: CivilTime.iso8601(Int64(started.timeIntervalSince1970)), finishedAt: "",
+                                      wallSeconds: 0, processSeconds: BatchRunner.seconds(clock.now - startInstant), writeSeconds: 0)
+        )
+        manifest.partial = configuration.partial
+        manifest.cappedDimensions = merged.capped
+        manifest.mergedFrom = configuration.outputs
+        let writeStart = clock.now
+        let hasCalls = inputs.contains { $0.channel == Channel.calls.rawValue }
+        try BatchRunner.writePublished(
+            manifest: &manifest, web: records, calls: callRecords, hasCalls: hasCalls,
+            configuration: BatchRunner.PublishConfiguration(sqlite: configuration.writeSQLite, csv: configuration.writeCSV,
+                                                            jsonLines: configuration.writeJSONLines, events: events, vault: vault,
+                                                            keyFingerprint: settings.keyFingerprint),
+            directory: directory)
+        let end = clock.now
+        manifest.timings.writeSeconds = BatchRunner.seconds(end - writeStart)
+        manifest.timings.wallSeconds = BatchRunner.seconds(end - startInstant)
+        manifest.timings.finishedAt = CivilTime.iso8601(Int64(Date().timeIntervalSince1970))
+        try AtomicFile.write(try manifest.encoded(), to: directory + "/manifest.json")
+        return RunReport(manifest: manifest, outputDirectory: directory, hasDataErrors: false, hasIOErrors: false)
+    }
+
+    /// Joins the committed part of each source (its first `bytes` bytes; a missing file is empty) into
+    /// `target`, atomically. Returns the joined length.
+    static func concatenate(_ sources: [(path: String, bytes: Int64)], to target: String, mode: mode_t) throws -> Int64 {
+        var total: Int64 = 0
+        try AtomicFile.replace(target) { temporary in
+            let output = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+            guard output >= 0 else { throw OutputError(path: target, message: String(cString: strerror(errno))) }
+            defer { close(output) }
+            fchmod(output, mode)
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            for source in sources {
+                let input = open(source.path, O_RDONLY | O_CLOEXEC)
+                guard input >= 0 else { continue }
+                defer { close(input) }
+                var remaining = source.bytes
+                while remaining > 0 {
+                    let want = Int(min(Int64(buffer.count), remaining))
+                    let got = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, want) }
+                    if got < 0, errno == EINTR { continue }
+                    guard got > 0 else { break }
+                    try buffer.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<got]), path: target) }
+                    remaining -= Int64(got)
+                    total += Int64(got)
+                }
+            }
+        }
+        return total
+    }
+}

@@ -1,0 +1,438 @@
+import CrumbCore
+import Crypto
+import Foundation
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What an output directory has counted so far: `state.db`, the file a rerun resumes from and
+/// `crumb merge` combines.
+///
+/// It is a `crumb.db` (same tables) whose rows are the unfolded trends: no k-anonymity, every sketch and
+/// histogram, so that later inputs and other outputs add to them exactly. Its `crumb_meta` adds the input
+/// ledger (which content was counted, up to which byte, with what result), the settings the counts were
+/// made under, and the committed lengths of the streamed outputs. It is written whole, beside its old version,
+/// and renamed over it: that rename is the run's commit point. Everything else in the output directory is
+/// derived from it, so a run killed at any moment leaves either the old state or the new one. Mode 0600:
+/// its small rows are below the publication threshold.
+public struct RunState: Sendable {
+    public static let fileName = "state.db"
+    /// The version of the meta keys below.
+    static let formatVersion = "1"
+
+    public var web: [WebTrendRecord]
+    public var calls: [CallTrendRecord]
+    public var ledger: [LedgerEntry]
+    public var settings: Settings
+    /// Per dimension name, the events counted under `(other)` because the dimension reached its value cap.
+    public var capped: [String: Int64] = [:]
+    /// Committed lengths of `events.jsonl` and `vault.jsonl`.
+    public var eventsBytes: Int64 = 0
+    public var vaultBytes: Int64 = 0
+
+    /// The settings the counts were made under. Runs and merges refuse to combine counts made under others.
+    public struct Settings: Codable, Sendable, Equatable {
+        public var keyFingerprint: String
+        public var keyEphemeral: Bool
+        public var policySHA256: String
+        public var bucket: String
+        public var minCount: Int
+        public var maxValues: Int
+        /// The manifest's policy summary, for the manifest of a merge.
+        public var policy: [String: String]
+
+        enum CodingKeys: String, CodingKey {
+            case keyFingerprint = "key_fingerprint", keyEphemeral = "key_ephemeral", policySHA256 = "policy_sha256"
+            case bucket, minCount = "min_count", maxValues = "max_values", policy
+        }
+    }
+
+    public init(web: [WebTrendRecord], calls: [CallTrendRecord], ledger: [LedgerEntry], settings: Settings) {
+        self.web = web
+        self.calls = calls
+        self.ledger = ledger
+        self.settings = settings
+    }
+
+    /// The state in `directory`, or nil when there is none.
+    ///
+    /// - Throws: `StateError` when the file is there but unreadable or not a crumb state.
+    public static func load(directory: String) throws(StateError) -> RunState? {
+        let path = directory + "/" + fileName
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try load(path: path)
+    }
+
+    public static func load(path: String) throws(StateError) -> RunState {
+        let stored: StoredTrends
+        do {
+            stored = try StoredTrends.read(path: path)
+        } catch {
+            throw StateError(path: path, message: "cannot read: \(error.message)")
+        }
+        let meta = stored.meta
+        guard meta["state_format"] == formatVersion else {
+            throw StateError(path: path, message: "not a crumb state (no state_format \(formatVersion) in crumb_meta)")
+        }
+        let decoder = JSONDecoder()
+        func decode<T: Decodable>(_ type: T.Type, _ key: String) throws(StateError) -> T {
+            guard let text = meta[key], let value = try? decoder.decode(T.self, from: Data(text.utf8)) else {
+                throw StateError(path: path, message: "damaged: crumb_meta.\(key) is missing or unreadable")
+            }
+            return value
+        }
+        var state = RunState(web: stored.web, calls: stored.calls, ledger: try decode([LedgerEntry].self, "ledger"),
+                             settings: try decode(Settings.self, "settings"))
+        state.capped = try decode([String: Int64].self, "capped")
+        state.eventsBytes = Int64(meta["events_bytes"] ?? "0") ?? 0
+        state.vaultBytes = Int64(meta["vault_bytes"] ?? "0") ?? 0
+        return state
+    }
+
+    /// Writes the state to `directory/state.db` atomically (mode 0600).
+    public func save(directory: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func text(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+        let path = directory + "/" + Self.fileName
+        try TrendWriters.writeSQLite(web, calls: calls, meta: [
+            ("state_format", Self.formatVersion), ("crumb_version", CrumbVersion.current),
+            ("bucket", settings.bucket), ("key_fingerprint", settings.keyFingerprint),
+            ("settings", try text(settings)), ("ledger", try text(ledger)), ("capped", try text(capped)),
+            ("events_bytes", String(eventsBytes)), ("vault_bytes", String(vaultBytes)),
+        ], to: path, mode: 0o600)
+    }
+}
+
+/// A state file that cannot be used.
+public struct StateError: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "\(path): \(message)" }
+}
+
+/// One counted content in the ledger: an input's decoded bytes up to `contentBytes`, what they contributed,
+/// and where they were last seen.
+///
+/// Content is identified by what it decodes to, not by its name: a log renamed by rotation, or compressed
+/// after rotation, is the same content. `checkpoints` are the digests of the prefix counted by each run, so
+/// that a copy of an earlier, shorter version is recognised too.
+public struct LedgerEntry: Codable, Sendable {
+    /// The cumulative manifest entry: counts add up over the runs that read this content.
+    public var input: Manifest.Input
+    /// SHA-256 (hex) of the first `headLength` decoded bytes: the lookup key.
+    public var headSHA256: String
+    public var headLength: Int
+    /// Per run that counted a longer prefix: its length and SHA-256 (hex), ascending.
+    public var checkpoints: [Checkpoint]
+    /// The counted content ended without a line feed: an append continues that line, which was counted.
+    public var endsMidLine: Bool
+    public var personal: PersonalTally
+    public var optedOut: Int
+    /// Where the content was last seen, to skip an unchanged file without reading it.
+    public var file: FileIdentity?
+
+    public struct Checkpoint: Codable, Sendable, Equatable {
+        public var bytes: Int64
+        public var sha256: String
+    }
+
+    /// Decoded bytes counted.
+    public var contentBytes: Int64 { checkpoints.last?.bytes ?? 0 }
+
+    enum CodingKeys: String, CodingKey {
+        case input, headSHA256 = "head_sha256", headLength = "head_length", checkpoints
+        case endsMidLine = "ends_mid_line", personal, optedOut = "opted_out", file
+    }
+}
+
+/// `PersonalDataTally` in the manifest's words, storable.
+public struct PersonalTally: Codable, Sendable, Equatable {
+    public var byKind: [String: Int] = [:]
+    public var byField: [String: [String: Int]] = [:]
+    public var lines = 0
+
+    public init() {}
+
+    public init(_ tally: PersonalDataTally) {
+        byKind = Dictionary(uniqueKeysWithValues: tally.byKind.map { ($0.key.rawValue, $0.value) })
+        byField = Dictionary(uniqueKeysWithValues: tally.byField.map { field, kinds in
+            (field.rawValue, Dictionary(uniqueKeysWithValues: kinds.map { ($0.key.rawValue, $0.value) }))
+        })
+        lines = tally.lines
+    }
+
+    public mutating func add(_ other: PersonalTally) {
+        for (kind, count) in other.byKind { byKind[kind, default: 0] += count }
+        for (field, kinds) in other.byField {
+            for (kind, count) in kinds { byField[field, default: [:]][kind, default: 0] += count }
+        }
+        lines += other.lines
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case byKind = "by_kind", byField = "by_field", lines
+    }
+}
+
+/// A file's identity on disk: unchanged identity and size mean unchanged content (as log shippers assume).
+public struct FileIdentity: Codable, Sendable, Equatable, Hashable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var size: Int64
+    public var modifiedNanoseconds: Int64
+
+    /// The identity of the file at `path`, or nil (standard input, or a file that cannot be stat'ed).
+    public static func of(_ path: String) -> FileIdentity? {
+        guard path != "-" else { return nil }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        #if canImport(Darwin)
+        let modified = Int64(info.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(info.st_mtimespec.tv_nsec)
+        #else
+        let modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        #endif
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+                            modifiedNanoseconds: modified)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case device, inode, size, modifiedNanoseconds = "modified_ns"
+    }
+}
+
+/// Looks content up in a ledger: by file identity (no reading) and by the digest of its first bytes.
+struct LedgerIndex: Sendable {
+    let entries: [LedgerEntry]
+    private let byFile: [FileIdentity: Int]
+    private let byHead: [String: [Int]]
+    /// The distinct head lengths, so that a new input's head is hashed once per length.
+    let headLengths: [Int]
+
+    init(_ entries: [LedgerEntry]) {
+        self.entries = entries
+        var byFile: [FileIdentity: Int] = [:]
+        var byHead: [String: [Int]] = [:]
+        for (index, entry) in entries.enumerated() {
+            if let file = entry.file { byFile[file] = index }
+            byHead[entry.headSHA256, default: []].append(index)
+        }
+        self.byFile = byFile
+        self.byHead = byHead
+        headLengths = Set(entries.map(\.headLength)).sorted()
+    }
+
+    /// The entry whose content was last seen as exactly this file, unchanged.
+    func entry(for file: FileIdentity?) -> Int? {
+        file.flatMap { byFile[$0] }
+    }
+
+    /// The entries whose head matches `head` (the input's first decoded bytes, up to `ContentGate.headLength`).
+    func candidates(head: UnsafeRawBufferPointer) -> [Int] {
+        var found: [Int] = []
+        for length in headLengths where length <= head.count {
+            let digest = SHA256.hash(data: UnsafeRawBufferPointer(rebasing: head[0..<length])).hexString
+            if let indexes = byHead[digest] {
+                found.append(contentsOf: indexes.filter { entries[$0].headLength == length })
+            }
+        }
+        return found
+    }
+}
+
+/// Rows and meta of a `crumb.db`-shaped file: what `crumb merge` and a resuming run read.
+struct StoredTrends {
+    var web: [WebTrendRecord]
+    var calls: [CallTrendRecord]
+    var meta: [String: String]
+
+    struct ReadError: Error {
+        var message: String
+    }
+
+    static func read(path: String) throws(ReadError) -> StoredTrends {
+        do {
+            var configuration = Configuration()
+            configuration.readonly = true
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                var meta: [String: String] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT key, value FROM crumb_meta") {
+                    meta[row["key"]] = row["value"]
+                }
+                var web: [WebTrendRecord] = []
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT t.bucket_start, t.bucket, t.dimension, t.value, t.hits, t.bytes, t.status_4xx, t.status_5xx,
+                           t.uniques, s.sketch
+                    FROM web_trends t JOIN web_trend_sketches s USING (bucket_start, bucket, dimension, value)
+                    """) {
+                    let bucketText: String = row["bucket"]
+                    guard let bucket = TimeBucket(rawValue: bucketText), let start = parseBucketStart(row["bucket_start"]) else {
+                        throw ReadError(message: "a web_trends row has an unreadable bucket")
+                    }
+                    let sketch: Data = row["sketch"] ?? Data()
+                    web.append(WebTrendRecord(
+                        bucketStart: start, bucket: bucket, dimension: row["dimension"], value: row["value"],
+                        hits: row["hits"], bytes: row["bytes"], status4xx: row["status_4xx"], status5xx: row["status_5xx"],
+                        uniques: row["uniques"], sketch: Array(sketch)))
+                }
+                var calls: [CallTrendRecord] = []
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT t.bucket_start, t.bucket, t.dimension, t.value, t.calls, t.answered, t.talk_seconds,
+                           s.sketch, s.talk_histogram
+                    FROM call_trends t JOIN call_trend_sketches s USING (bucket_start, bucket, dimension, value)
+                    """) {
+                    let bucketText: String = row["bucket"]
+                    guard let bucket = TimeBucket(rawValue: bucketText), let start = parseBucketStart(row["bucket_start"]) else {
+                        throw ReadError(message: "a call_trends row has an unreadable bucket")
+                    }
+                    let sketch: Data = row["sketch"] ?? Data()
+                    let histogramBytes: Data = row["talk_histogram"] ?? Data()
+                    // Sketch and histogram are decoded where they are used (`CallAggregator.absorb`).
+                    calls.append(CallTrendRecord(
+                        bucketStart: start, bucket: bucket, dimension: row["dimension"], value: row["value"],
+                        calls: row["calls"], answered: row["answered"], callers: 0, talkSeconds: row["talk_seconds"],
+                        talkP50: 0, talkP95: 0, sketch: Array(sketch), talkHistogram: Array(histogramBytes)))
+                }
+                return StoredTrends(web: web, calls: calls, meta: meta)
+            }
+        } catch let error as ReadError {
+            throw error
+        } catch let error as DatabaseError {
+            throw ReadError(message: "SQLite: \(error.message ?? "error \(error.extendedResultCode.rawValue)")")
+        } catch {
+            throw ReadError(message: "\(type(of: error))")
+        }
+    }
+
+    /// `2026-01-01T13:00:00Z` → epoch seconds.
+    static func parseBucketStart(_ text: String?) -> Int64? {
+        guard let text else { return nil }
+        let bytes = Array(text.utf8)
+        guard bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int64? {
+            var value: Int64 = 0
+            for index in range {
+                let digit = bytes[index] &- UInt8(ascii: "0")
+                guard digit < 10 else { return nil }
+                value = value * 10 + Int64(digit)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
+        return CivilTime.daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+    }
+}
+
+extension RunState {
+    /// The error for a state whose rows cannot be read back.
+    static func damaged(_ directory: String, _ error: SketchDecodingError) -> StateError {
+        StateError(path: directory + "/" + fileName, message: "damaged: a saved row does not decode (\(error.reason)); run with --force to count every input again")
+    }
+}
+
+extension LedgerEntry {
+    /// Adds what a run read after the counted prefix: counts add up, the file's latest bytes and digest
+    /// replace the old ones, and the new prefix becomes a checkpoint.
+    mutating func add(_ result: BatchRunner.InputResult, checkpoint: Checkpoint) {
+        let new = result.input
+        let linesBefore = input.linesRead
+        input.path = new.path
+        input.bytes = new.bytes
+        input.decodedBytes = new.decodedBytes
+        input.sha256 = new.sha256
+        input.encoding = new.encoding
+        input.linesRead += new.linesRead
+        input.linesParsed += new.linesParsed
+        input.linesRejected += new.linesRejected
+        input.linesBlank += new.linesBlank
+        input.linesHeader += new.linesHeader
+        for (reason, count) in new.rejectsByReason { input.rejectsByReason[reason, default: 0] += count }
+        // Line numbers of the new part count from the start of the content.
+        let room = max(0, 5 - input.rejectSamples.count)
+        input.rejectSamples += new.rejectSamples.prefix(room).map { sample in
+            var shifted = sample
+            shifted.line += linesBefore
+            return shifted
+        }
+        input.error = new.error
+        input.contentSHA256 = checkpoint.sha256
+        input.contentBytes = checkpoint.bytes
+        checkpoints.append(checkpoint)
+        endsMidLine = result.endsMidLine
+        personal.add(PersonalTally(result.personal))
+        optedOut += result.optedOut
+        file = result.file
+    }
+}
+
+/// `CRUMB_FAULT`: a test hook that kills the process (SIGKILL, as `kill -9` would) at a named point of a
+/// run, to prove that a killed run, run again, counts everything exactly once. Values: `after-inputs=N`,
+/// `before-commit`, `after-commit`. Unset in normal use; it changes nothing else.
+enum FaultInjection {
+    enum Point: Equatable {
+        case afterInputs(Int)
+        case beforeCommit
+        case afterCommit
+    }
+
+    static let armed: Point? = {
+        guard let text = ProcessInfo.processInfo.environment["CRUMB_FAULT"] else { return nil }
+        switch text {
+        case "before-commit": return .beforeCommit
+        case "after-commit": return .afterCommit
+        default:
+            guard text.hasPrefix("after-inputs="), let count = Int(text.dropFirst("after-inputs=".count)) else { return nil }
+            return .afterInputs(count)
+        }
+    }()
+
+    static func reached(_ point: Point) {
+        guard let armed, armed == point else { return }
+        kill(getpid(), SIGKILL)
+    }
+}
+
+/// One run at a time per output directory: an exclusive `flock` on `DIR/.crumb.lock`, released by the
+/// kernel when the process ends, however it ends.
+struct OutputLock: ~Copyable {
+    private let descriptor: Int32
+
+    init(directory: String) throws(RunRefusal) {
+        let path = directory + "/.crumb.lock"
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw RunRefusal("\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw RunRefusal("\(directory) is in use by another crumb run; wait for it, or use another --out")
+        }
+    }
+
+    func release() {
+        close(descriptor)
+    }
+
+    /// Removes temporary and part files a killed run left (`.NAME.tmp-PID-N`, `.NAME.part-PID-N`). Safe
+    /// under the lock: no other run is writing them.
+    static func removeLeftovers(in directory: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(".") && (name.contains(".tmp-") || name.contains(".part-")) {
+            unlink(directory + "/" + name)
+        }
+    }
+}

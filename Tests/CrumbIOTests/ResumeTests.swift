@@ -1,0 +1,308 @@
+import CrumbCore
+@testable import CrumbIO
+import CrumbSamples
+import CrumbTestSupport
+import Foundation
+import Testing
+
+/// A generated combined log: `lines` lines from `start`, seeded.
+func generatedLog(seed: UInt64, lines: Int, start: Int64 = 1_767_225_600, hours: Int64 = 6) -> [UInt8] {
+    var options = AccessLogGenerator.Options()
+    options.seed = seed
+    options.lines = lines
+    options.start = start
+    options.duration = hours * 3_600
+    options.distinctPaths = 400
+    options.distinctClients = 900
+    options.distinctUserAgents = 200
+    return AccessLogGenerator.generate(options)
+}
+
+/// The outputs two runs must agree on: the trend files, the events, and the manifest's counts.
+struct RunOutputs: Equatable, CustomStringConvertible {
+    var web: String
+    var calls: String
+    var events: String
+    var totals: String
+
+    init(_ directory: String) throws {
+        func read(_ name: String) -> String {
+            (try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? ""
+        }
+        web = read("web_trends.csv")
+        calls = read("call_trends.csv")
+        // Runs append their events in the order they read the content: compare them as a multiset.
+        events = read("events.jsonl").split(separator: "\n").sorted().joined(separator: "\n")
+        let manifest = try JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json")))
+        let totals = manifest.totals
+        self.totals = "\(totals.linesRead) \(totals.linesParsed) \(totals.linesRejected) \(totals.linesOptedOut) \(manifest.personalFoundByKind.sorted { $0.key < $1.key })"
+    }
+
+    var description: String { "web \(web.count) bytes \(web.hashValue), calls \(calls.count) bytes, events \(events.count) bytes \(events.hashValue), totals \(totals)" }
+}
+
+func write(_ bytes: [UInt8], to path: String) throws {
+    try AtomicFile.write(bytes, to: path)
+}
+
+func appendBytes(_ bytes: [UInt8], to path: String) throws {
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data(bytes))
+    try handle.close()
+}
+
+/// A tree of rotated web logs (plain and gzip mixed) and call records, for the run tests.
+func makeTree(_ root: String, files: Int = 6, lines: Int = 1_500) throws {
+    try FileManager.default.createDirectory(atPath: root + "/web/old", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: root + "/pbx", withIntermediateDirectories: true)
+    for index in 0..<files {
+        let log = generatedLog(seed: UInt64(index + 1), lines: lines, start: 1_767_225_600 + Int64(index) * 21_600)
+        if index == 0 {
+            try write(log, to: root + "/web/access.log")
+        } else if index % 2 == 0 {
+            try write(log, to: root + "/web/old/access.log.\(index)")
+        } else {
+            try write(try GzipWriter.compress(log), to: root + "/web/old/access.log.\(index).gz")
+        }
+    }
+    var calls = CallRecordGenerator.Options()
+    calls.calls = 400
+    try write(CallRecordGenerator.generate(calls).bytes, to: root + "/pbx/Master.csv")
+}
+
+func treeConfiguration(_ inputs: [String], out: String, jobs: Int = 2) -> RunConfiguration {
+    var configuration = runConfiguration(inputs, out: out)
+    configuration.jobs = jobs
+    configuration.policy.events = true
+    return configuration
+}
+
+struct ResumeTests {
+    /// The same tree with 1, 2 and 8 workers: identical trends, events and counts.
+    @Test func resultsDoNotDependOnTheNumberOfJobs() throws {
+        let root = temporaryDirectory()
+        try makeTree(root + "/logs")
+        var outputs: [RunOutputs] = []
+        for jobs in [1, 2, 8] {
+            let report = try BatchRunner.run(treeConfiguration([root + "/logs"], out: root + "/out\(jobs)", jobs: jobs))
+            #expect(!report.hasDataErrors)
+            outputs.append(try RunOutputs(root + "/out\(jobs)"))
+        }
+        #expect(!outputs[0].web.isEmpty && !outputs[0].calls.isEmpty && !outputs[0].events.isEmpty)
+        #expect(outputs[1] == outputs[0])
+        #expect(outputs[2] == outputs[0])
+    }
+
+    /// A rerun over an unchanged tree reads nothing and changes nothing; a grown log is continued, not recounted;
+    /// a new file is added. The end result equals one clean run over the final tree.
+    @Test func rerunCountsOnlyWhatIsNew() throws {
+        let root = temporaryDirectory()
+        try makeTree(root + "/logs", files: 3)
+        let out = root + "/out"
+        let first = try BatchRunner.run(treeConfiguration([root + "/logs"], out: out))
+        let firstOutputs = try RunOutputs(out)
+
+        let again = try BatchRunner.run(treeConfiguration([root + "/logs"], out: out))
+        #expect(again.manifest.thisRun?.linesRead == 0)
+        #expect(again.manifest.thisRun?.inputsUnchanged == first.manifest.inputs.count)
+        #expect(try RunOutputs(out) == firstOutputs)
+
+        // Append 700 lines to the live log and add a file.
+        let appended = generatedLog(seed: 99, lines: 700, start: 1_767_225_600 + 7 * 3_600, hours: 2)
+        try appendBytes(appended, to: root + "/logs/web/access.log")
+        try write(generatedLog(seed: 77, lines: 300, start: 1_767_300_000), to: root + "/logs/web/access.log.new")
+        let third = try BatchRunner.run(treeConfiguration([root + "/logs"], out: out))
+        let delta = try #require(third.manifest.thisRun)
+        #expect(delta.linesRead == 700 + 300)
+        #expect(delta.inputsContinued == 1)
+        #expect(delta.inputsCounted == 1)
+        let live = try #require(third.manifest.inputs.first { $0.path.hasSuffix("web/access.log") })
+        #expect(live.status == "continued")
+        #expect(live.linesRead == 1_500 + 700)
+
+        _ = try BatchRunner.run(treeConfiguration([root + "/logs"], out: root + "/clean"))
+        #expect(try RunOutputs(out) == RunOutputs(root + "/clean"))
+    }
+
+    /// Rotation: the live log grows, is renamed, then compressed, and a new live log starts. Content is known
+    /// by what it decodes to, so nothing is counted twice and the grown part is counted once.
+    @Test func rotatedAndCompressedLogsAreNotCountedTwice() throws {
+        let root = temporaryDirectory()
+        let logs = root + "/logs"
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let day1 = generatedLog(seed: 1, lines: 1_000, start: 1_767_225_600)
+        let day1More = generatedLog(seed: 2, lines: 500, start: 1_767_225_600 + 7 * 3_600, hours: 1)
+        let day2 = generatedLog(seed: 3, lines: 800, start: 1_767_312_000)
+        try write(day1, to: logs + "/access.log")
+        let out = root + "/out"
+        _ = try BatchRunner.run(treeConfiguration([logs], out: out))
+
+        // More lines, then logrotate with delaycompress: access.log → access.log.1, later gzipped.
+        try appendBytes(day1More, to: logs + "/access.log")
+        try FileManager.default.moveItem(atPath: logs + "/access.log", toPath: logs + "/access.log.1")
+        try write(day2, to: logs + "/access.log")
+        let second = try BatchRunner.run(treeConfiguration([logs], out: out))
+        #expect(second.manifest.thisRun?.linesRead == 500 + 800)
+
+        let rotated = try Array(Data(contentsOf: URL(fileURLWithPath: logs + "/access.log.1")))
+        try write(try GzipWriter.compress(rotated), to: logs + "/access.log.2.gz")
+        try FileManager.default.removeItem(atPath: logs + "/access.log.1")
+        let third = try BatchRunner.run(treeConfiguration([logs], out: out))
+        #expect(third.manifest.thisRun?.linesRead == 0)
+        #expect(third.manifest.inputs.first { $0.path.hasSuffix("access.log.2.gz") }?.status == "unchanged")
+
+        _ = try BatchRunner.run(treeConfiguration([logs], out: root + "/clean"))
+        #expect(try RunOutputs(out) == RunOutputs(root + "/clean"))
+        #expect(third.manifest.totals.linesRead == 2_300)
+    }
+
+    /// A grown gzip file (a member appended) is continued from where its decoded content was counted.
+    @Test func appendedGzipMemberIsContinued() throws {
+        let root = temporaryDirectory()
+        let path = root + "/access.log.gz"
+        try write(try GzipWriter.compress(generatedLog(seed: 5, lines: 900)), to: path)
+        let out = root + "/out"
+        _ = try BatchRunner.run(treeConfiguration([path], out: out))
+        try appendBytes(try GzipWriter.compress(generatedLog(seed: 6, lines: 100, start: 1_767_225_600 + 6 * 3_600)), to: path)
+        let second = try BatchRunner.run(treeConfiguration([path], out: out))
+        #expect(second.manifest.thisRun?.linesRead == 100)
+        #expect(second.manifest.inputs.first?.newFrom != nil)
+        _ = try BatchRunner.run(treeConfiguration([path], out: root + "/clean"))
+        #expect(try RunOutputs(out) == RunOutputs(root + "/clean"))
+    }
+
+    /// A log that ended mid-line when counted: the rest of that line, appended later, is not a new line.
+    @Test func lineCutAtTheEndIsNotCountedTwice() throws {
+        let root = temporaryDirectory()
+        let path = root + "/access.log"
+        var log = generatedLog(seed: 8, lines: 200)
+        let last = log.dropLast().lastIndex(of: UInt8(ascii: "\n"))! + 1
+        let tail = Array(log[(last + 20)...])
+        log.removeSubrange((last + 20)...)
+        try write(log, to: path)
+        let out = root + "/out"
+        let first = try BatchRunner.run(treeConfiguration([path], out: out))
+        #expect(first.manifest.thisRun?.linesRead == 200)
+        try appendBytes(tail + generatedLog(seed: 9, lines: 10, start: 1_767_225_600 + 6 * 3_600), to: path)
+        let second = try BatchRunner.run(treeConfiguration([path], out: out))
+        #expect(second.manifest.thisRun?.linesRead == 10)
+    }
+
+    /// `--force` counts everything again; a different key or policy is refused rather than mixed in.
+    @Test func forceAndRefusals() throws {
+        let root = temporaryDirectory()
+        try makeTree(root + "/logs", files: 2, lines: 300)
+        let out = root + "/out"
+        _ = try BatchRunner.run(treeConfiguration([root + "/logs"], out: out))
+        let expected = try RunOutputs(out)
+
+        var forced = treeConfiguration([root + "/logs"], out: out)
+        forced.force = true
+        let report = try BatchRunner.run(forced)
+        #expect(report.manifest.thisRun?.fresh == true)
+        #expect(report.manifest.thisRun?.linesRead == report.manifest.totals.linesRead)
+        #expect(try RunOutputs(out) == expected)
+
+        var otherKey = treeConfiguration([root + "/logs"], out: out)
+        otherKey.keyring = try Keyring(secret: Array("another key for another purpose".utf8))
+        #expect(throws: RunRefusal.self) { try BatchRunner.run(otherKey) }
+
+        var otherPolicy = treeConfiguration([root + "/logs"], out: out)
+        otherPolicy.policy.minCount = 2
+        #expect(throws: RunRefusal.self) { try BatchRunner.run(otherPolicy) }
+
+        // Without a key nothing can be continued: the run starts afresh and says so.
+        var ephemeral = treeConfiguration([root + "/logs"], out: out)
+        ephemeral.keyring = .ephemeral(rotation: .daily)
+        let fresh = try BatchRunner.run(ephemeral)
+        #expect(fresh.manifest.thisRun?.fresh == true)
+        #expect(fresh.notes.contains { $0.contains("no key") })
+    }
+
+    /// Shards 1/3, 2/3 and 3/3, merged, equal the whole run: sums add, sketches merge, k-anonymity after.
+    @Test func shardsMergeToTheWholeRun() throws {
+        let root = temporaryDirectory()
+        try makeTree(root + "/logs", files: 7, lines: 600)
+        _ = try BatchRunner.run(treeConfiguration([root + "/logs"], out: root + "/whole"))
+        var shardInputs = 0
+        for index in 1...3 {
+            var configuration = treeConfiguration([root + "/logs"], out: root + "/shard\(index)")
+            configuration.shard = RunConfiguration.Shard(index: index, count: 3)
+            configuration.partial = true
+            let report = try BatchRunner.run(configuration)
+            #expect(report.manifest.partial)
+            shardInputs += report.manifest.inputs.count
+        }
+        #expect(shardInputs == 8)
+        var merge = MergeConfiguration(outputs: (1...3).map { root + "/shard\($0)" }, outputDirectory: root + "/merged")
+        merge.writeCSV = true
+        _ = try MergeRunner.merge(merge)
+        let merged = try RunOutputs(root + "/merged")
+        let whole = try RunOutputs(root + "/whole")
+        #expect(merged.web == whole.web)
+        #expect(merged.calls == whole.calls)
+        #expect(merged.totals == whole.totals)
+        #expect(merged.events.split(separator: "\n").count == whole.events.split(separator: "\n").count)
+
+        // Merging a shard twice would count it twice: refused.
+        let twice = MergeConfiguration(outputs: [root + "/shard1", root + "/shard1"], outputDirectory: root + "/twice")
+        #expect(throws: RunRefusal.self) { try MergeRunner.merge(twice) }
+    }
+
+    /// Past `max_values` distinct values, a dimension counts new values as (other), and the manifest says so;
+    /// every dimension still sums to the total.
+    @Test func valueCapFoldsTheLongTail() throws {
+        let root = temporaryDirectory()
+        let path = root + "/access.log"
+        try write(generatedLog(seed: 4, lines: 2_000), to: path)
+        var configuration = treeConfiguration([path], out: root + "/out")
+        configuration.policy.maxValues = 50
+        configuration.policy.minCount = 0
+        let report = try BatchRunner.run(configuration)
+        let capped = try #require(report.manifest.cappedDimensions["path"])
+        #expect(capped > 0)
+        let rows = try String(contentsOfFile: root + "/out/web_trends.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        var totals: [String: Int] = [:], paths: [String: Int] = [:], distinct = Set<String>()
+        for row in rows {
+            let fields = row.split(separator: ",", omittingEmptySubsequences: false)
+            let hits = Int(fields[fields.count - 5])!
+            if fields[2] == "total" { totals[String(fields[0]), default: 0] += hits }
+            if fields[2] == "path" {
+                paths[String(fields[0]), default: 0] += hits
+                distinct.insert(String(fields[3...].dropLast(5).joined(separator: ",")))
+            }
+        }
+        #expect(paths == totals)
+        #expect(distinct.count <= 50)
+        #expect(distinct.contains("(other)"))
+    }
+
+    /// A directory holding a stray binary file: it is skipped with a note, the logs are counted, exit is clean.
+    @Test func binaryFilesInDirectoriesAreSkipped() throws {
+        let root = temporaryDirectory()
+        try write(generatedLog(seed: 1, lines: 100), to: root + "/access.log")
+        var junk: [UInt8] = [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0]
+        for index in 0..<4_000 { junk.append(UInt8(truncatingIfNeeded: index &* 31)) }
+        try write(junk, to: root + "/core.dump")
+        let report = try BatchRunner.run(treeConfiguration([root], out: root + "-out"))
+        #expect(!report.hasDataErrors)
+        #expect(report.manifest.inputs.first { $0.path.hasSuffix("core.dump") }?.status == "skipped")
+        #expect(report.notes.contains { $0.contains("core.dump") })
+        #expect(report.manifest.totals.linesParsed == 100)
+    }
+
+    /// Shard membership is stable and partitions the inputs.
+    @Test func shardsPartitionTheInputs() {
+        let keys = (0..<200).map { "web/old/access.log.\($0).gz" }
+        var seen = 0
+        for index in 1...4 {
+            let shard = RunConfiguration.Shard(index: index, count: 4)
+            seen += keys.filter(shard.contains).count
+        }
+        #expect(seen == 200)
+        #expect(RunConfiguration.Shard(parsing: "0/3") == nil)
+        #expect(RunConfiguration.Shard(parsing: "4/3") == nil)
+        #expect(RunConfiguration.Shard(parsing: "2/3") == RunConfiguration.Shard(index: 2, count: 3))
+    }
+}
