@@ -547,6 +547,7 @@ public enum BatchRunner {
         var gaveUp = false
         var ioFailure = false
         var binary = false
+        var decodeFault = false
         var sink = parts.open(index)
         var spec: FormatSpec?
         var reason = "given"
@@ -648,6 +649,7 @@ public enum BatchRunner {
                     _ = framer.discardPartialLine()
                 }
                 failure = error.description
+                decodeFault = true
             }
             try sink.drain(&worker.web)
             try sink.drain(&worker.calls)
@@ -705,10 +707,16 @@ public enum BatchRunner {
         result.skipped = gaveUp && binary && entry.foundInDirectory
         if !ioFailure, !gaveUp {
             result.outcome = gate.outcome
-            result.contentSHA256 = gate.contentSHA256()
-            result.contentBytes = gate.position
             result.head = gate.headKey
-            result.endsMidLine = gate.lastByte.map { $0 != UInt8(ascii: "\n") } ?? false
+            if decodeFault {
+                // The line the fault cut was dropped: the content counted ends at the last line feed, and a
+                // repaired or grown file is continued from there.
+                (result.contentBytes, result.contentSHA256) = gate.completeLines()
+            } else {
+                result.contentSHA256 = gate.contentSHA256()
+                result.contentBytes = gate.position
+                result.endsMidLine = gate.lastByte.map { $0 != UInt8(ascii: "\n") } ?? false
+            }
         }
         return result
     }

@@ -49,6 +49,9 @@ struct ContentGate {
     private(set) var lastByte: UInt8?
     /// The first `headLength` bytes consumed, for a new ledger entry's key.
     private var captured: [UInt8] = []
+    /// The position after the last line feed consumed, and the digest of the bytes before it.
+    private var lastLineEnd: Int64 = 0
+    private var lineEndDigest = SHA256()
 
     /// The ledger key of this content: SHA-256 (hex) of its first bytes, and how many.
     var headKey: (sha256: String, length: Int) {
@@ -78,6 +81,12 @@ struct ContentGate {
 
     /// SHA-256 (hex) of every byte consumed.
     func contentSHA256() -> String { digest.finalize().hexString }
+
+    /// The consumed bytes up to the last line feed, and their SHA-256 (hex): what was counted when the input
+    /// broke off mid-line (a decode fault), the cut line being dropped.
+    func completeLines() -> (bytes: Int64, sha256: String) {
+        (lastLineEnd, lineEndDigest.finalize().hexString)
+    }
 
     /// Takes the next decoded bytes; calls `body` with those that are new.
     mutating func consume(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
@@ -161,7 +170,14 @@ struct ContentGate {
         if captured.count < Self.headLength {
             captured.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<min(bytes.count, Self.headLength - captured.count)]))
         }
-        digest.update(bufferPointer: bytes)
+        if let lineFeed = bytes.lastIndex(of: UInt8(ascii: "\n")) {
+            digest.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[...lineFeed]))
+            lineEndDigest = digest
+            lastLineEnd = position + Int64(lineFeed + 1)
+            if lineFeed + 1 < bytes.count { digest.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[(lineFeed + 1)...])) }
+        } else {
+            digest.update(bufferPointer: bytes)
+        }
         position += Int64(bytes.count)
         lastByte = bytes[bytes.count - 1]
     }

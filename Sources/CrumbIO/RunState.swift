@@ -373,7 +373,7 @@ extension LedgerEntry {
         input.error = new.error
         input.contentSHA256 = checkpoint.sha256
         input.contentBytes = checkpoint.bytes
-        checkpoints.append(checkpoint)
+        if checkpoint.bytes > contentBytes { checkpoints.append(checkpoint) }
         endsMidLine = result.endsMidLine
         personal.add(PersonalTally(result.personal))
         optedOut += result.optedOut

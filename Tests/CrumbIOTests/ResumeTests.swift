@@ -172,6 +172,27 @@ struct ResumeTests {
         #expect(try RunOutputs(out) == RunOutputs(root + "/clean"))
     }
 
+    /// A gzip file cut short (still being written) is counted up to its last complete line; once complete,
+    /// the rest is counted: the result equals one run over the complete file.
+    @Test func truncatedGzipIsContinuedOnceComplete() throws {
+        let root = temporaryDirectory()
+        let path = root + "/access.log.gz"
+        let complete = try GzipWriter.compress(generatedLog(seed: 21, lines: 3_000))
+        try write(Array(complete.prefix(complete.count * 6 / 10)), to: path)
+        let out = root + "/out"
+        let first = try BatchRunner.run(treeConfiguration([path], out: out))
+        #expect(first.hasDataErrors)
+        let counted = first.manifest.totals.linesRead
+        #expect(counted > 1_000 && counted < 3_000)
+        try write(complete, to: path)
+        let second = try BatchRunner.run(treeConfiguration([path], out: out))
+        #expect(!second.hasDataErrors)
+        #expect(second.manifest.thisRun?.linesRead == 3_000 - counted)
+        #expect(second.manifest.inputs.first?.error == nil)
+        _ = try BatchRunner.run(treeConfiguration([path], out: root + "/clean"))
+        #expect(try RunOutputs(out) == RunOutputs(root + "/clean"))
+    }
+
     /// A log that ended mid-line when counted: the rest of that line, appended later, is not a new line.
     @Test func lineCutAtTheEndIsNotCountedTwice() throws {
         let root = temporaryDirectory()
@@ -187,6 +208,37 @@ struct ResumeTests {
         try appendBytes(tail + generatedLog(seed: 9, lines: 10, start: 1_767_225_600 + 6 * 3_600), to: path)
         let second = try BatchRunner.run(treeConfiguration([path], out: out))
         #expect(second.manifest.thisRun?.linesRead == 10)
+    }
+
+    /// Content is matched against every length a run counted: a copy of an earlier, shorter version is known;
+    /// a file that shares only its first bytes with counted content is new content, counted whole.
+    @Test func copiesOfEarlierVersionsAndLookalikes() throws {
+        let root = temporaryDirectory()
+        let logs = root + "/logs"
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        let first = generatedLog(seed: 11, lines: 400)
+        let more = generatedLog(seed: 12, lines: 100, start: 1_767_225_600 + 7 * 3_600, hours: 1)
+        try write(first, to: logs + "/access.log")
+        let out = root + "/out"
+        _ = try BatchRunner.run(treeConfiguration([logs], out: out))
+        try appendBytes(more, to: logs + "/access.log")
+        _ = try BatchRunner.run(treeConfiguration([logs], out: out))
+
+        // A backup of the first version: already counted.
+        try write(first, to: logs + "/access.log.bak")
+        let third = try BatchRunner.run(treeConfiguration([logs], out: out))
+        #expect(third.manifest.thisRun?.linesRead == 0)
+        #expect(third.manifest.thisRun?.inputsUnchanged == 2)
+
+        // Same first 2 KiB, different afterwards: new content.
+        var lookalike = Array(first.prefix(2_048))
+        lookalike += Array(first.prefix(2_048)).map { $0 == UInt8(ascii: "G") ? UInt8(ascii: "P") : $0 }
+        lookalike = Array(lookalike[..<(lookalike.lastIndex(of: UInt8(ascii: "\n"))! + 1)])
+        try write(lookalike, to: logs + "/other.log")
+        let lines = lookalike.filter { $0 == UInt8(ascii: "\n") }.count
+        let fourth = try BatchRunner.run(treeConfiguration([logs], out: out))
+        #expect(fourth.manifest.thisRun?.linesRead == lines)
+        #expect(fourth.manifest.inputs.first { $0.path.hasSuffix("other.log") }?.status == "counted")
     }
 
     /// `--force` counts everything again; a different key or policy is refused rather than mixed in.

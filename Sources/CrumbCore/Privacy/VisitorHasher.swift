@@ -14,6 +14,8 @@ public struct VisitorHasher: @unchecked Sendable {
     private var cache: [UInt64: UInt64] = [:]
     private var lastDay: Int64 = .min
     private let cacheSeed: UInt64
+    /// The most cached ids (about 16 bytes each).
+    static let cacheLimit = 1 << 19
 
     public init(keyring: Keyring, cacheSeed: UInt64 = 0x2545_F491_4F6C_DD1D) {
         self.keyring = keyring
@@ -28,6 +30,8 @@ public struct VisitorHasher: @unchecked Sendable {
         let code = HMAC<SHA256>.authenticationCode(for: material, using: key!)
         let id = code.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         // Ids feed HyperLogLog registers directly: HMAC output is already uniform.
+        // Bounded: past the limit the cache starts over (memory stays flat whatever the number of visitors).
+        if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
         cache[probe] = id
         return id
     }
