@@ -99,6 +99,9 @@ public struct CallLogProcessor: Sendable {
     public private(set) var counts = LineCounts()
     /// Personal information found in the current input, by kind and field (counts only).
     public var personal: PersonalDataTally { router.tally }
+    /// A stream's event time (call start): with one, a row whose bucket is closed is counted in `counts.late`
+    /// and otherwise ignored. Nil (a batch run) by default.
+    public var watermark: EventTimeWatermark?
 
     /// Events output (JSON Lines), filled when the policy asks for events; drained by the runner.
     public var eventBuffer: [UInt8] = []
@@ -135,6 +138,9 @@ public struct CallLogProcessor: Sendable {
     private let keypadNames: [[UInt8]]
 
     // Values seen before, classified once: raw bytes → trend value.
+    /// Raw values already resolved to a trend value. Each cache starts over past `cacheLimit` values, so that
+    /// memory stays flat whatever the number of distinct values.
+    static let cacheLimit = 1 << 16
     private var dialledSeen = ByteInterner(capacity: 256)
     private var dialledValues: [(id: Int, isNumber: Bool)] = []
     private var contextSeen = ByteInterner(capacity: 64)
@@ -239,6 +245,11 @@ public struct CallLogProcessor: Sendable {
 
     /// Classifies one call and counts it once in every enabled dimension.
     mutating func handle(_ event: CallEvent, in line: UnsafeRawBufferPointer) {
+        // A stream's late row: its bucket has been emitted. Counted, and nothing else.
+        if watermark?.admit(event.start) == false {
+            counts.late += 1
+            return
+        }
         let day = CivilTime.dayNumber(of: event.start)
         let caller = rules.identifiesCaller ? callerToken(event, line, day: day) : nil
 
@@ -500,6 +511,10 @@ public struct CallLogProcessor: Sendable {
     private mutating func dialledValue(_ raw: UnsafeRawBufferPointer) -> (id: Int, isNumber: Bool) {
         let value = Self.trimmed(raw, limit: Self.maxValueLength)
         guard !value.isEmpty else { return (noDialled, false) }
+        if dialledSeen.count >= Self.cacheLimit {
+            dialledSeen = ByteInterner(capacity: 256)
+            dialledValues.removeAll(keepingCapacity: true)
+        }
         let seen = dialledSeen.intern(value)
         if seen < dialledValues.count { return dialledValues[seen] }
         let kinds = personalKinds(in: value)
@@ -518,6 +533,10 @@ public struct CallLogProcessor: Sendable {
     private mutating func contextValue(_ raw: UnsafeRawBufferPointer) -> Int {
         let value = Self.trimmed(raw, limit: Self.maxValueLength)
         guard !value.isEmpty else { return noContext }
+        if contextSeen.count >= Self.cacheLimit {
+            contextSeen = ByteInterner(capacity: 256)
+            contextValues.removeAll(keepingCapacity: true)
+        }
         let seen = contextSeen.intern(value)
         if seen < contextValues.count { return contextValues[seen] }
         let id = personalKinds(in: value).first.map { aggregator.valueID(.context, Self.placeholder($0)) }
@@ -530,6 +549,10 @@ public struct CallLogProcessor: Sendable {
     private mutating func dispositionValue(_ raw: UnsafeRawBufferPointer) -> Int {
         let value = Self.trimmed(raw, limit: Self.maxWordLength)
         guard !value.isEmpty else { return noDisposition }
+        if dispositionSeen.count >= Self.cacheLimit {
+            dispositionSeen = ByteInterner(capacity: 256)
+            dispositionValues.removeAll(keepingCapacity: true)
+        }
         let seen = dispositionSeen.intern(value)
         if seen < dispositionValues.count { return dispositionValues[seen] }
         scratch.removeAll(keepingCapacity: true)
@@ -680,6 +703,12 @@ public struct CallLogProcessor: Sendable {
             endCall()
         }
         return (counts, rejects, router.tally)
+    }
+
+    /// Removes the buckets that start before `start` from the trends and returns their records (k-anonymity
+    /// applied with `minCount`): a stream's closed buckets.
+    public mutating func drainTrends(bucketsBefore start: Int64, minCount: Int) -> [CallTrendRecord] {
+        aggregator.drain(bucketsBefore: start, minCount: minCount)
     }
 
     /// Adds another worker's trends to this one's.

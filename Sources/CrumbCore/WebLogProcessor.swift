@@ -66,6 +66,8 @@ public struct LineCounts: Sendable, Equatable, Codable {
     public var headers = 0
     /// Parsed events that carried an opt-out signal.
     public var optedOut = 0
+    /// Parsed events that came too late for a stream: their bucket had been emitted (`EventTimeWatermark`).
+    public var late = 0
 
     public init() {}
 
@@ -76,6 +78,7 @@ public struct LineCounts: Sendable, Equatable, Codable {
         blank += other.blank
         headers += other.headers
         optedOut += other.optedOut
+        late += other.late
     }
 }
 
@@ -102,6 +105,9 @@ public struct WebLogProcessor: Sendable {
     public var personal: PersonalDataTally { router.tally }
     /// Lines of the current input that had the `combined` fields.
     public private(set) var combinedLines = 0
+    /// A stream's event time: with one, an event whose bucket is closed is counted in `counts.late` and
+    /// otherwise ignored. Nil (a batch run) by default.
+    public var watermark: EventTimeWatermark?
 
     /// Events output (JSON Lines), filled when the policy asks for events; drained by the runner.
     public var eventBuffer: [UInt8] = []
@@ -123,6 +129,8 @@ public struct WebLogProcessor: Sendable {
 
     /// Distinct raw user agents → their dimension values, classified once.
     private var userAgents = ByteInterner(capacity: 4096)
+    /// The most distinct raw user agents classified and kept at once.
+    static let userAgentCacheLimit = 1 << 16
     private var userAgentValues: [UserAgentValues] = []
     private var noUserAgent: UserAgentValues?
     private var statusValues: [Int] = []
@@ -248,6 +256,11 @@ public struct WebLogProcessor: Sendable {
 
     /// Classifies one event and counts it once in every enabled dimension.
     mutating func handle(_ event: AccessLogEvent, in line: UnsafeRawBufferPointer) {
+        // A stream's late event: its bucket has been emitted. Counted, and nothing else.
+        if watermark?.admit(event.time) == false {
+            counts.late += 1
+            return
+        }
         let rules = self.rules
         let day = CivilTime.dayNumber(of: event.time)
 
@@ -444,6 +457,11 @@ public struct WebLogProcessor: Sendable {
             return values
         }
         let raw = UnsafeRawBufferPointer(rebasing: line[range])
+        // The cache starts over past its limit: bots with random user agents must not grow memory.
+        if userAgents.count >= Self.userAgentCacheLimit {
+            userAgents = ByteInterner(capacity: 4096)
+            userAgentValues.removeAll(keepingCapacity: true)
+        }
         let id = userAgents.intern(raw)
         if id < userAgentValues.count { return userAgentValues[id] }
         let values = classify(raw)
@@ -595,6 +613,12 @@ public struct WebLogProcessor: Sendable {
         self.parser = parser
     }
 
+    /// Gives the parser a directive line from the part of the input an earlier run counted (W3C
+    /// `#Fields:`), so that it reads the continued part as it would have; the line is not counted again.
+    public mutating func primeInput(directive line: UnsafeRawBufferPointer) {
+        _ = try? parser.parse(line, decoded: &decoded)
+    }
+
     /// Returns the current input's counts, rejects and PI tally, and starts afresh for the next input; the
     /// trends go on accumulating.
     public mutating func finishInput() -> (counts: LineCounts, rejects: RejectTally, combinedLines: Int, personal: PersonalDataTally) {
@@ -605,6 +629,12 @@ public struct WebLogProcessor: Sendable {
             router.tally = PersonalDataTally()
         }
         return (counts, rejects, combinedLines, router.tally)
+    }
+
+    /// Removes the buckets that start before `start` from the trends and returns their records (k-anonymity
+    /// applied with `minCount`): a stream's closed buckets.
+    public mutating func drainTrends(bucketsBefore start: Int64, minCount: Int) -> [WebTrendRecord] {
+        aggregator.drain(bucketsBefore: start, minCount: minCount)
     }
 
     /// Adds another worker's trends to this one's.

@@ -517,8 +517,8 @@ public enum BatchRunner {
         var gate = ContentGate(ledger: entry.path == "-" ? nil : ledger)
         while true {
             do {
-                var result = try process(file: entry, index: index, with: &worker, gate: &gate, choice: choice, parts: parts,
-                                         configuration: configuration)
+                var result = try process(file: entry, index: index, with: &worker, gate: &gate, choice: choice, ledger: ledger,
+                                         parts: parts, configuration: configuration)
                 result.file = file
                 return result
             } catch {
@@ -535,7 +535,7 @@ public enum BatchRunner {
     /// processor of the format's channel. An input that matches no format stops there, with the formats tried.
     static func process(
         file entry: InputExpansion.Entry, index: Int, with worker: inout Worker, gate: inout ContentGate, choice: FormatChoice,
-        parts: PartFiles, configuration: RunConfiguration
+        ledger: LedgerIndex?, parts: PartFiles, configuration: RunConfiguration
     ) throws(ContentGate.Restart) -> InputResult {
         let path = entry.path
         var framer = LineFramer(maxLineLength: configuration.maxLineLength)
@@ -599,8 +599,20 @@ public enum BatchRunner {
             held.withUnsafeBytes { feed($0, &worker) }
             held = []
         }
-        /// Takes new bytes (those the gate passes on): held for detection, or fed.
-        func take(_ chunk: UnsafeRawBufferPointer, _ worker: inout Worker) throws {
+        /// Takes new bytes (those the gate passes on): held for detection, or fed. A continued input keeps
+        /// the format it was counted in, and its parser gets the directives of the part already counted.
+        func take(_ chunk: UnsafeRawBufferPointer, _ resumed: ContentGate.Start?, _ worker: inout Worker) throws {
+            if let resumed, let entry = resumed.entry, spec == nil, let ledger {
+                let counted = ledger.entries[entry].input.format
+                if let known = try? FormatSpec(parsing: counted == "common" ? "combined" : counted,
+                                               jsonMapping: configuration.policy.jsonMapping) {
+                    start(known, &worker)
+                    reason = "continued as counted"
+                    if known.channel == .web {
+                        for directive in resumed.directives { directive.withUnsafeBytes { worker.web.primeInput(directive: $0) } }
+                    }
+                }
+            }
             if spec == nil {
                 switch choice {
                 case .given(let given):
@@ -624,7 +636,7 @@ public enum BatchRunner {
             let decoder = StreamDecoder(reader: reader)
             do {
                 try decoder.forEachChunk { chunk in
-                    try gate.consume(chunk) { try take($0, &worker) }
+                    try gate.consume(chunk) { try take($0, $1, &worker) }
                     try sink.drain(&worker.web)
                     try sink.drain(&worker.calls)
                     let counts = spec?.channel == .calls ? worker.calls.counts : worker.web.counts
@@ -633,7 +645,7 @@ public enum BatchRunner {
                         throw UnrecognizedFormat()
                     }
                 }
-                try gate.finish { try take($0, &worker) }
+                try gate.finish { try take($0, $1, &worker) }
                 if spec == nil, case .detect(let detector) = choice, !held.isEmpty { try detect(detector, &worker) }
                 finishFraming(&worker)
             } catch is UnrecognizedFormat {

@@ -127,29 +127,33 @@ public enum CallTrendWriters {
     public static func writeJSONLines(_ records: [CallTrendRecord], to path: String) throws {
         var out: [UInt8] = []
         out.reserveCapacity(estimatedSize(of: records) + records.count * jsonKeyBytes)
-        let keys = jsonKeys
         var bucketStart = BucketStartText()
-        for record in records {
-            out.append(UInt8(ascii: "{"))
-            out.append(contentsOf: keys[0])
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: bucketStart.bytes(for: record.bucketStart))
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: keys[1])
-            TrendWriters.appendJSONString(record.bucket.rawValue, to: &out)
-            out.append(contentsOf: keys[2])
-            TrendWriters.appendJSONString(record.dimension, to: &out)
-            out.append(contentsOf: keys[3])
-            TrendWriters.appendJSONString(record.value, to: &out)
-            let numbers = [record.calls, record.answered, record.callers, record.talkSeconds, record.talkP50, record.talkP95]
-            for (offset, number) in numbers.enumerated() {
-                out.append(contentsOf: keys[4 + offset])
-                TrendWriters.appendDecimal(number, to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-            out.append(UInt8(ascii: "\n"))
-        }
+        for record in records { appendJSONLine(record, bucketStart: &bucketStart, to: &out) }
         try AtomicFile.write(out, to: path)
+    }
+
+    /// Appends `record` as one line of `call_trends.jsonl` (the contract keys in order, LF-terminated).
+    /// `bucketStart` caches the text of the last bucket start.
+    static func appendJSONLine(_ record: CallTrendRecord, bucketStart: inout BucketStartText, to out: inout [UInt8]) {
+        let keys = jsonKeys
+        out.append(UInt8(ascii: "{"))
+        out.append(contentsOf: keys[0])
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: bucketStart.bytes(for: record.bucketStart))
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: keys[1])
+        TrendWriters.appendJSONString(record.bucket.rawValue, to: &out)
+        out.append(contentsOf: keys[2])
+        TrendWriters.appendJSONString(record.dimension, to: &out)
+        out.append(contentsOf: keys[3])
+        TrendWriters.appendJSONString(record.value, to: &out)
+        let numbers = [record.calls, record.answered, record.callers, record.talkSeconds, record.talkP50, record.talkP95]
+        for (offset, number) in numbers.enumerated() {
+            out.append(contentsOf: keys[4 + offset])
+            TrendWriters.appendDecimal(number, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        out.append(UInt8(ascii: "\n"))
     }
 
     /// `"name":` for each contract column, with the `,` that separates it from the previous member.

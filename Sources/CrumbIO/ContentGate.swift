@@ -73,6 +73,19 @@ struct ContentGate {
         }
     }
 
+    /// Told with the first bytes passed on: the ledger entry being continued, and the directive lines
+    /// (W3C `#Fields:`) of the part already counted, which the parser of the continued part needs.
+    struct Start {
+        var entry: Int?
+        var directives: [[UInt8]]
+    }
+
+    private var started = false
+    /// The last `#Fields:` line among the bytes held back, and the partial line being collected.
+    private var lastDirective: [UInt8]?
+    private var collecting: [UInt8]?
+    private var atLineStart = true
+
     /// The relation to the ledger, valid after `finish`.
     var outcome: Outcome {
         guard let matched else { return .fresh }
@@ -89,7 +102,7 @@ struct ContentGate {
     }
 
     /// Takes the next decoded bytes; calls `body` with those that are new.
-    mutating func consume(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    mutating func consume(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Start?) throws -> Void) throws {
         var rest = bytes
         while !rest.isEmpty {
             switch phase {
@@ -100,6 +113,7 @@ struct ContentGate {
             case .skip(let remaining):
                 let take = Int(min(Int64(rest.count), remaining))
                 hash(UnsafeRawBufferPointer(rebasing: rest[..<take]))
+                noteDirectives(UnsafeRawBufferPointer(rebasing: rest[..<take]))
                 rest = UnsafeRawBufferPointer(rebasing: rest[take...])
                 phase = remaining - Int64(take) == 0 ? .pass : .skip(remaining: remaining - Int64(take))
             case .head:
@@ -111,6 +125,7 @@ struct ContentGate {
                 let next = pending[0].bytes
                 let take = Int(min(Int64(rest.count), next - position))
                 hash(UnsafeRawBufferPointer(rebasing: rest[..<take]))
+                noteDirectives(UnsafeRawBufferPointer(rebasing: rest[..<take]))
                 rest = UnsafeRawBufferPointer(rebasing: rest[take...])
                 if position == next { try checkpointReached() }
             }
@@ -118,7 +133,7 @@ struct ContentGate {
     }
 
     /// The input ended: settles what the held bytes were.
-    mutating func finish(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    mutating func finish(_ body: (UnsafeRawBufferPointer, Start?) throws -> Void) throws {
         if case .head = phase { try endHead(body) }
         if case .verify = phase {
             // The input is exactly a counted prefix (a copy of an earlier, shorter version): nothing is new.
@@ -131,7 +146,7 @@ struct ContentGate {
         }
     }
 
-    private mutating func endHead(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    private mutating func endHead(_ body: (UnsafeRawBufferPointer, Start?) throws -> Void) throws {
         let held = head
         head = []
         let candidates = held.withUnsafeBytes { ledger?.candidates(head: $0) ?? [] }
@@ -182,13 +197,49 @@ struct ContentGate {
         lastByte = bytes[bytes.count - 1]
     }
 
-    private mutating func pass(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// Keeps the last `#Fields:` line of bytes held back.
+    private mutating func noteDirectives(_ bytes: UnsafeRawBufferPointer) {
+        var index = 0
+        while index < bytes.count {
+            if atLineStart {
+                collecting = []
+                atLineStart = false
+            }
+            let end = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            if collecting != nil {
+                collecting!.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
+                let line = collecting!
+                if !line.prefix(Self.directive.count).elementsEqual(Self.directive.prefix(line.count)) || line.count > 64 * 1024 {
+                    collecting = nil
+                }
+            }
+            if end < bytes.count {
+                if var line = collecting, line.count >= Self.directive.count {
+                    if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                    lastDirective = line
+                }
+                collecting = nil
+                atLineStart = true
+            }
+            index = end + 1
+        }
+    }
+
+    static let directive = Array("#Fields:".utf8)
+
+    private mutating func pass(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer, Start?) throws -> Void) throws {
         var bytes = bytes
         if dropToLineFeed {
             guard let lineFeed = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return }
             dropToLineFeed = false
             bytes = UnsafeRawBufferPointer(rebasing: bytes[(lineFeed + 1)...])
         }
-        if !bytes.isEmpty { try body(bytes) }
+        guard !bytes.isEmpty else { return }
+        if started {
+            try body(bytes, nil)
+        } else {
+            started = true
+            try body(bytes, Start(entry: matched?.entry, directives: lastDirective.map { [$0] } ?? []))
+        }
     }
 }

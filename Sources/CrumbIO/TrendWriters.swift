@@ -215,34 +215,38 @@ public enum TrendWriters {
     public static func writeJSONLines(_ records: [WebTrendRecord], to path: String) throws {
         var out: [UInt8] = []
         out.reserveCapacity(estimatedSize(of: records) + records.count * jsonKeyBytes)
-        let keys = jsonKeys
         var bucketStart = BucketStartText()
-        for record in records {
-            out.append(OutputByte.openBrace)
-            out.append(contentsOf: keys[0])
-            out.append(OutputByte.quote)
-            out.append(contentsOf: bucketStart.bytes(for: record.bucketStart))
-            out.append(OutputByte.quote)
-            out.append(contentsOf: keys[1])
-            appendJSONString(record.bucket.rawValue, to: &out)
-            out.append(contentsOf: keys[2])
-            appendJSONString(record.dimension, to: &out)
-            out.append(contentsOf: keys[3])
-            appendJSONString(record.value, to: &out)
-            out.append(contentsOf: keys[4])
-            appendDecimal(record.hits, to: &out)
-            out.append(contentsOf: keys[5])
-            appendDecimal(record.bytes, to: &out)
-            out.append(contentsOf: keys[6])
-            appendDecimal(record.status4xx, to: &out)
-            out.append(contentsOf: keys[7])
-            appendDecimal(record.status5xx, to: &out)
-            out.append(contentsOf: keys[8])
-            appendDecimal(record.uniques, to: &out)
-            out.append(OutputByte.closeBrace)
-            out.append(OutputByte.newline)
-        }
+        for record in records { appendJSONLine(record, bucketStart: &bucketStart, to: &out) }
         try AtomicFile.write(out, to: path)
+    }
+
+    /// Appends `record` as one line of `web_trends.jsonl` (the contract keys in order, LF-terminated).
+    /// `bucketStart` caches the text of the last bucket start.
+    static func appendJSONLine(_ record: WebTrendRecord, bucketStart: inout BucketStartText, to out: inout [UInt8]) {
+        let keys = jsonKeys
+        out.append(OutputByte.openBrace)
+        out.append(contentsOf: keys[0])
+        out.append(OutputByte.quote)
+        out.append(contentsOf: bucketStart.bytes(for: record.bucketStart))
+        out.append(OutputByte.quote)
+        out.append(contentsOf: keys[1])
+        appendJSONString(record.bucket.rawValue, to: &out)
+        out.append(contentsOf: keys[2])
+        appendJSONString(record.dimension, to: &out)
+        out.append(contentsOf: keys[3])
+        appendJSONString(record.value, to: &out)
+        out.append(contentsOf: keys[4])
+        appendDecimal(record.hits, to: &out)
+        out.append(contentsOf: keys[5])
+        appendDecimal(record.bytes, to: &out)
+        out.append(contentsOf: keys[6])
+        appendDecimal(record.status4xx, to: &out)
+        out.append(contentsOf: keys[7])
+        appendDecimal(record.status5xx, to: &out)
+        out.append(contentsOf: keys[8])
+        appendDecimal(record.uniques, to: &out)
+        out.append(OutputByte.closeBrace)
+        out.append(OutputByte.newline)
     }
 
     /// `"name":` for each contract column, with the `,` that separates it from the previous member.

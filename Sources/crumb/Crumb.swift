@@ -19,7 +19,7 @@ struct Crumb: ParsableCommand {
             ratio (outputs still written and marked incomplete); 74 I/O error.
             """,
         version: CrumbVersion.current,
-        subcommands: [Run.self, Merge.self, Scan.self, Detect.self, Formats.self, PolicyCommand.self, Generate.self]
+        subcommands: [Run.self, Stream.self, Merge.self, Scan.self, Detect.self, Formats.self, PolicyCommand.self, Generate.self]
     )
 }
 

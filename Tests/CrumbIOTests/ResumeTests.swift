@@ -193,6 +193,30 @@ struct ResumeTests {
         #expect(try RunOutputs(out) == RunOutputs(root + "/clean"))
     }
 
+    /// A growing IIS log: the appended lines are read with the `#Fields:` of the part already counted.
+    @Test func grownW3CLogKeepsItsFields() throws {
+        let root = temporaryDirectory()
+        let path = root + "/u_ex260101.log"
+        func lines(_ range: Range<Int>) -> String {
+            range.map { index in
+                let second = index % 60, minute = index / 60 % 60, hour = index / 3_600
+                let time = "\(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute):\(second < 10 ? "0" : "")\(second)"
+                return "2026-01-01 \(time) 10.0.0.1 GET /page/\(index % 40) - 443 - 192.0.2.\(index % 200) Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64) https://www.example.com/ \(index % 17 == 0 ? 404 : 200) 0 0 \(index % 90)\n"
+            }.joined()
+        }
+        let header = "#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n#Date: 2026-01-01 00:00:00\n#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\n"
+        try write(Array((header + lines(0..<600)).utf8), to: path)
+        let out = root + "/out"
+        let first = try BatchRunner.run(treeConfiguration([path], out: out))
+        #expect(first.manifest.inputs.first?.format == "w3c")
+        try appendBytes(Array(lines(600..<900).utf8), to: path)
+        let second = try BatchRunner.run(treeConfiguration([path], out: out))
+        #expect(second.manifest.thisRun?.linesParsed == 300)
+        #expect(second.manifest.thisRun?.linesRejected == 0)
+        _ = try BatchRunner.run(treeConfiguration([path], out: root + "/clean"))
+        #expect(try RunOutputs(out).web == RunOutputs(root + "/clean").web)
+    }
+
     /// A log that ended mid-line when counted: the rest of that line, appended later, is not a new line.
     @Test func lineCutAtTheEndIsNotCountedTwice() throws {
         let root = temporaryDirectory()
