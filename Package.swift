@@ -42,6 +42,8 @@ let package = Package(
                 "CrumbCore",
                 "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for binding trend rows without GRDB's per-row argument arrays.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

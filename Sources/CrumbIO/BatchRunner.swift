@@ -36,6 +36,11 @@ public struct RunConfiguration: Sendable {
     public var partial = false
     /// Read only the inputs of shard `index` (1-based) of `count`.
     public var shard: Shard?
+    /// Draw a progress line on standard error while the run reads (the command line sets it on a terminal).
+    public var showProgress = false
+    /// Decode on one thread and parse on another when a worker would otherwise leave a core idle: a single
+    /// large file, or the last files of a tree. Results are the same either way.
+    public var pipelineDecoding = true
 
     /// `--shard i/n`: a deterministic subset of the inputs, by a stable hash of each input's shard key.
     public struct Shard: Sendable, Equatable, CustomStringConvertible {
@@ -200,7 +205,7 @@ public enum BatchRunner {
 
     /// Processes `entries` in parallel; results in input order, and the merged worker.
     static func process(entries: [InputExpansion.Entry], configuration: RunConfiguration, ledger: LedgerIndex?,
-                        parts: PartFiles) throws -> (results: [InputResult], worker: Worker, seconds: Double) {
+                        parts: PartFiles, progress: ProgressMeter? = nil) throws -> (results: [InputResult], worker: Worker, seconds: Double) {
         let clock = ContinuousClock()
         let start = clock.now
         // Validates the IP mode against the key before any work: an ephemeral keyring is no key, and the
@@ -224,9 +229,12 @@ public enum BatchRunner {
             while true {
                 let index = nextFile.add(1, ordering: .relaxed).oldValue
                 guard index < entries.count else { break }
+                // A worker that would leave a core idle (fewer files left than workers) splits decoding off.
+                let pipelined = configuration.pipelineDecoding && configuration.jobs > 1 && entries.count - index < configuration.jobs
                 var result = process(entry: entries[index], index: index, with: &worker, choice: choice, ledger: ledger,
-                                     parts: parts, configuration: configuration)
+                                     parts: parts, configuration: configuration, pipelined: pipelined, progress: progress)
                 result.index = index
+                progress?.fileFinished()
                 results.withLock { $0.append(result) }
                 let done = doneFiles.add(1, ordering: .relaxed).newValue
                 FaultInjection.reached(.afterInputs(done))
@@ -300,7 +308,22 @@ public enum BatchRunner {
         }
         let parts = PartFiles(directory: directory, count: toRead.count, events: policy.events, vault: policy.vault)
         defer { parts.removeParts() }
-        let (results, worker, _) = try process(entries: toRead, configuration: configuration, ledger: index, parts: parts)
+        var meter: ProgressMeter?
+        let reporter = ProgressReporter()
+        if configuration.showProgress {
+            let total = toRead.reduce(Int64(0)) { $0 + (FileIdentity.of($1.path)?.size ?? 0) }
+            meter = ProgressMeter(totalFiles: toRead.count, totalBytes: total)
+            reporter.start(meter: meter!)
+        }
+        let processed: (results: [InputResult], worker: Worker, seconds: Double)
+        do {
+            processed = try process(entries: toRead, configuration: configuration, ledger: index, parts: parts, progress: meter)
+            reporter.stop()
+        } catch {
+            reporter.stop()
+            throw error
+        }
+        let (results, worker) = (processed.results, processed.worker)
         let processEnd = clock.now
 
         // The ledger: new content added, grown content extended, moved content re-pointed.
@@ -381,7 +404,8 @@ public enum BatchRunner {
         web.merge(worker.web.aggregator)
         calls.merge(worker.calls.aggregator)
 
-        var state = RunState(web: web.records(minCount: 0), calls: calls.records(minCount: 0), ledger: ledger, settings: settings)
+        var state = RunState(web: web.records(minCount: 0, sorted: false) { _ in true },
+                             calls: calls.records(minCount: 0, sorted: false) { _ in true }, ledger: ledger, settings: settings)
         state.capped = web.cappedDimensions
         for (name, count) in calls.cappedDimensions { state.capped["call." + name] = count }
 
@@ -510,7 +534,7 @@ public enum BatchRunner {
     /// everything before it has been counted.
     static func process(
         entry: InputExpansion.Entry, index: Int, with worker: inout Worker, choice: FormatChoice, ledger: LedgerIndex?,
-        parts: PartFiles, configuration: RunConfiguration
+        parts: PartFiles, configuration: RunConfiguration, pipelined: Bool = false, progress: ProgressMeter? = nil
     ) -> InputResult {
         let file = FileIdentity.of(entry.path)
         // Standard input has no identity to continue from, and cannot be read twice: it is always new.
@@ -518,7 +542,7 @@ public enum BatchRunner {
         while true {
             do {
                 var result = try process(file: entry, index: index, with: &worker, gate: &gate, choice: choice, ledger: ledger,
-                                         parts: parts, configuration: configuration)
+                                         parts: parts, configuration: configuration, pipelined: pipelined, progress: progress)
                 result.file = file
                 return result
             } catch {
@@ -535,7 +559,7 @@ public enum BatchRunner {
     /// processor of the format's channel. An input that matches no format stops there, with the formats tried.
     static func process(
         file entry: InputExpansion.Entry, index: Int, with worker: inout Worker, gate: inout ContentGate, choice: FormatChoice,
-        ledger: LedgerIndex?, parts: PartFiles, configuration: RunConfiguration
+        ledger: LedgerIndex?, parts: PartFiles, configuration: RunConfiguration, pipelined: Bool, progress: ProgressMeter?
     ) throws(ContentGate.Restart) -> InputResult {
         let path = entry.path
         var framer = LineFramer(maxLineLength: configuration.maxLineLength)
@@ -629,17 +653,22 @@ public enum BatchRunner {
         }
 
         do {
-            let reader = try InputReader(path: path)
-            defer { reader.close() }
-            var digest = SHA256()
-            reader.observer = { digest.update(bufferPointer: $0) }
-            let decoder = StreamDecoder(reader: reader)
+            // Pipelined only for a regular file of some size: a thread per small file is waste, and a pipe's
+            // producer could not be stopped while it waits in read(2).
+            let fileSize = FileIdentity.of(path)?.size ?? 0
+            let input = try PipelinedInput(path: path, pipelined: pipelined && fileSize >= 4 << 20, hashDecoded: false, progress: progress)
+            defer { input.close() }
+            var linesSeen = 0
             do {
-                try decoder.forEachChunk { chunk in
+                try input.forEachChunk { chunk in
                     try gate.consume(chunk) { try take($0, $1, &worker) }
                     try sink.drain(&worker.web)
                     try sink.drain(&worker.calls)
                     let counts = spec?.channel == .calls ? worker.calls.counts : worker.web.counts
+                    if let progress {
+                        progress.addLines(counts.read - linesSeen)
+                        linesSeen = counts.read
+                    }
                     if counts.parsed == 0, counts.headers == 0,
                        counts.read - counts.blank >= configuration.detectionLines {
                         throw UnrecognizedFormat()
@@ -665,11 +694,10 @@ public enum BatchRunner {
             }
             try sink.drain(&worker.web)
             try sink.drain(&worker.calls)
-            encoding = decoder.encoding ?? .plain
-            size = reader.bytesRead
-            decoded = decoder.decodedBytes
-            reader.observer = nil
-            rawDigest = digest.finalize().hexString
+            encoding = input.encoding ?? .plain
+            size = input.rawBytes
+            decoded = input.decodedBytes
+            rawDigest = input.rawSHA256.hexString
         } catch let restart as ContentGate.Restart {
             sink.close()
             throw restart

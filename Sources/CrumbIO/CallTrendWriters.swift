@@ -62,27 +62,31 @@ public enum CallTrendWriters {
     /// of a database, for a writer that puts web and call trends in one `crumb.db`.
     static func insertTables(_ records: [CallTrendRecord], into db: Database) throws {
         try db.execute(sql: schemaSQL)
-        let insertTrend = try db.makeStatement(sql: """
+        let insertTrend = try SQLiteRowInserter(db, sql: """
             INSERT INTO call_trends
                 (bucket_start, bucket, dimension, value, calls, answered, callers, talk_seconds, talk_p50, talk_p95)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        // An empty `Data` binds as NULL (its base address is nil); store an empty blob instead.
-        let insertSketch = try db.makeStatement(sql: """
+        let insertSketch = try SQLiteRowInserter(db, sql: """
             INSERT INTO call_trend_sketches (bucket_start, bucket, dimension, value, sketch, talk_histogram)
-            VALUES (?, ?, ?, ?, ifnull(?, x''), ifnull(?, x''))
+            VALUES (?, ?, ?, ?, ?, ?)
             """)
         var bucketStart = BucketStartText()
         for record in records {
             let start = bucketStart.text(for: record.bucketStart)
-            let bucket = record.bucket.rawValue
-            try insertTrend.execute(arguments: [
-                start, bucket, record.dimension, record.value, record.calls, record.answered, record.callers,
-                record.talkSeconds, record.talkP50, record.talkP95,
-            ])
-            try insertSketch.execute(arguments: [
-                start, bucket, record.dimension, record.value, Data(record.sketch), Data(record.talkHistogram),
-            ])
+            for insert in [insertTrend, insertSketch] {
+                insert.bind(1, start)
+                insert.bind(2, record.bucket.rawValue)
+                insert.bind(3, record.dimension)
+                insert.bind(4, record.value)
+            }
+            for (index, number) in [record.calls, record.answered, record.callers, record.talkSeconds, record.talkP50, record.talkP95].enumerated() {
+                insertTrend.bind(Int32(5 + index), number)
+            }
+            try insertTrend.step(db)
+            insertSketch.bind(5, blob: record.sketch)
+            insertSketch.bind(6, blob: record.talkHistogram)
+            try insertSketch.step(db)
         }
         try db.execute(sql: indexSQL)
     }

@@ -95,18 +95,97 @@ public struct RunState: Sendable {
         return state
     }
 
-    /// Writes the state to `directory/state.db` atomically (mode 0600).
+    /// The tables of `state.db`: one row per trend key with its metrics, sketch and histogram, in no
+    /// particular order and without indexes (the file is read whole), and the meta.
+    static let schemaSQL = """
+        CREATE TABLE web_state (
+            bucket_start INTEGER NOT NULL, dimension TEXT NOT NULL, value TEXT NOT NULL,
+            hits INTEGER NOT NULL, bytes INTEGER NOT NULL, status_4xx INTEGER NOT NULL, status_5xx INTEGER NOT NULL,
+            sketch BLOB NOT NULL
+        );
+        CREATE TABLE call_state (
+            bucket_start INTEGER NOT NULL, dimension TEXT NOT NULL, value TEXT NOT NULL,
+            calls INTEGER NOT NULL, answered INTEGER NOT NULL, talk_seconds INTEGER NOT NULL,
+            sketch BLOB NOT NULL, talk_histogram BLOB NOT NULL
+        );
+        CREATE TABLE crumb_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT);
+        """
+
+    /// Writes the state to `directory/state.db` atomically (mode 0600): built beside it in one transaction,
+    /// flushed, renamed over it.
     public func save(directory: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func text(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
-        let path = directory + "/" + Self.fileName
-        try TrendWriters.writeSQLite(web, calls: calls, meta: [
+        let meta: [(String, String)] = [
             ("state_format", Self.formatVersion), ("crumb_version", CrumbVersion.current),
             ("bucket", settings.bucket), ("key_fingerprint", settings.keyFingerprint),
             ("settings", try text(settings)), ("ledger", try text(ledger)), ("capped", try text(capped)),
             ("events_bytes", String(eventsBytes)), ("vault_bytes", String(vaultBytes)),
-        ], to: path, mode: 0o600)
+        ]
+        let path = directory + "/" + Self.fileName
+        do {
+            try AtomicFile.replace(path) { temporary in
+                defer { AtomicFile.removeQuietly(temporary + "-journal") }
+                let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                guard descriptor >= 0 else { throw OutputError(path: path, message: "cannot create temporary file") }
+                fchmod(descriptor, 0o600)
+                close(descriptor)
+                let queue = try DatabaseQueue(path: temporary)
+                do {
+                    try queue.writeWithoutTransaction { db in
+                        // Nothing is lost by this: a failed build is deleted, and the rename is the commit.
+                        try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+                        try db.inTransaction(.exclusive) {
+                            try db.execute(sql: Self.schemaSQL)
+                            try insertRows(into: db)
+                            let setMeta = try SQLiteRowInserter(db, sql: "INSERT OR REPLACE INTO crumb_meta (key, value) VALUES (?, ?)")
+                            for (key, value) in meta {
+                                setMeta.bind(1, key)
+                                setMeta.bind(2, value)
+                                try setMeta.step(db)
+                            }
+                            return .commit
+                        }
+                    }
+                } catch {
+                    try? queue.close()
+                    throw error
+                }
+                try queue.close()
+            }
+        } catch let error as OutputError {
+            throw error
+        } catch let error as DatabaseError {
+            throw OutputError(path: path, message: "SQLite: \(error.message ?? "error \(error.extendedResultCode.rawValue)")")
+        }
+    }
+
+    private func insertRows(into db: Database) throws {
+        let webRow = try SQLiteRowInserter(db, sql: "INSERT INTO web_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        for record in web {
+            webRow.bind(1, record.bucketStart)
+            webRow.bind(2, record.dimension)
+            webRow.bind(3, record.value)
+            webRow.bind(4, record.hits)
+            webRow.bind(5, record.bytes)
+            webRow.bind(6, record.status4xx)
+            webRow.bind(7, record.status5xx)
+            webRow.bind(8, blob: record.sketch)
+            try webRow.step(db)
+        }
+        let callRow = try SQLiteRowInserter(db, sql: "INSERT INTO call_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        for record in calls {
+            callRow.bind(1, record.bucketStart)
+            callRow.bind(2, record.dimension)
+            callRow.bind(3, record.value)
+            callRow.bind(4, record.calls)
+            callRow.bind(5, record.answered)
+            callRow.bind(6, record.talkSeconds)
+            callRow.bind(7, blob: record.sketch)
+            callRow.bind(8, blob: record.talkHistogram)
+            try callRow.step(db)
+        }
     }
 }
 
@@ -252,7 +331,7 @@ struct LedgerIndex: Sendable {
     }
 }
 
-/// Rows and meta of a `crumb.db`-shaped file: what `crumb merge` and a resuming run read.
+/// Rows and meta of a `state.db`: what `crumb merge` and a resuming run read.
 struct StoredTrends {
     var web: [WebTrendRecord]
     var calls: [CallTrendRecord]
@@ -273,39 +352,34 @@ struct StoredTrends {
                 for row in try Row.fetchAll(db, sql: "SELECT key, value FROM crumb_meta") {
                     meta[row["key"]] = row["value"]
                 }
+                guard let bucketName = meta["bucket"], let bucket = TimeBucket(rawValue: bucketName) else {
+                    throw ReadError(message: "crumb_meta has no bucket size")
+                }
+                guard try db.tableExists("web_state"), try db.tableExists("call_state") else {
+                    throw ReadError(message: "not a crumb state: no web_state and call_state tables")
+                }
                 var web: [WebTrendRecord] = []
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT t.bucket_start, t.bucket, t.dimension, t.value, t.hits, t.bytes, t.status_4xx, t.status_5xx,
-                           t.uniques, s.sketch
-                    FROM web_trends t JOIN web_trend_sketches s USING (bucket_start, bucket, dimension, value)
-                    """) {
-                    let bucketText: String = row["bucket"]
-                    guard let bucket = TimeBucket(rawValue: bucketText), let start = parseBucketStart(row["bucket_start"]) else {
-                        throw ReadError(message: "a web_trends row has an unreadable bucket")
-                    }
-                    let sketch: Data = row["sketch"] ?? Data()
+                let webRows = try Row.fetchCursor(db, sql: """
+                    SELECT bucket_start, dimension, value, hits, bytes, status_4xx, status_5xx, sketch FROM web_state
+                    """)
+                while let row = try webRows.next() {
+                    let sketch: Data = row[7] ?? Data()
                     web.append(WebTrendRecord(
-                        bucketStart: start, bucket: bucket, dimension: row["dimension"], value: row["value"],
-                        hits: row["hits"], bytes: row["bytes"], status4xx: row["status_4xx"], status5xx: row["status_5xx"],
-                        uniques: row["uniques"], sketch: Array(sketch)))
+                        bucketStart: row[0], bucket: bucket, dimension: row[1], value: row[2], hits: row[3], bytes: row[4],
+                        status4xx: row[5], status5xx: row[6], uniques: 0, sketch: Array(sketch)))
                 }
                 var calls: [CallTrendRecord] = []
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT t.bucket_start, t.bucket, t.dimension, t.value, t.calls, t.answered, t.talk_seconds,
-                           s.sketch, s.talk_histogram
-                    FROM call_trends t JOIN call_trend_sketches s USING (bucket_start, bucket, dimension, value)
-                    """) {
-                    let bucketText: String = row["bucket"]
-                    guard let bucket = TimeBucket(rawValue: bucketText), let start = parseBucketStart(row["bucket_start"]) else {
-                        throw ReadError(message: "a call_trends row has an unreadable bucket")
-                    }
-                    let sketch: Data = row["sketch"] ?? Data()
-                    let histogramBytes: Data = row["talk_histogram"] ?? Data()
+                let callRows = try Row.fetchCursor(db, sql: """
+                    SELECT bucket_start, dimension, value, calls, answered, talk_seconds, sketch, talk_histogram FROM call_state
+                    """)
+                while let row = try callRows.next() {
+                    let sketch: Data = row[6] ?? Data()
+                    let histogram: Data = row[7] ?? Data()
                     // Sketch and histogram are decoded where they are used (`CallAggregator.absorb`).
                     calls.append(CallTrendRecord(
-                        bucketStart: start, bucket: bucket, dimension: row["dimension"], value: row["value"],
-                        calls: row["calls"], answered: row["answered"], callers: 0, talkSeconds: row["talk_seconds"],
-                        talkP50: 0, talkP95: 0, sketch: Array(sketch), talkHistogram: Array(histogramBytes)))
+                        bucketStart: row[0], bucket: bucket, dimension: row[1], value: row[2], calls: row[3], answered: row[4],
+                        callers: 0, talkSeconds: row[5], talkP50: 0, talkP95: 0, sketch: Array(sketch),
+                        talkHistogram: Array(histogram)))
                 }
                 return StoredTrends(web: web, calls: calls, meta: meta)
             }
@@ -316,26 +390,6 @@ struct StoredTrends {
         } catch {
             throw ReadError(message: "\(type(of: error))")
         }
-    }
-
-    /// `2026-01-01T13:00:00Z` → epoch seconds.
-    static func parseBucketStart(_ text: String?) -> Int64? {
-        guard let text else { return nil }
-        let bytes = Array(text.utf8)
-        guard bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z") else { return nil }
-        func number(_ range: Range<Int>) -> Int64? {
-            var value: Int64 = 0
-            for index in range {
-                let digit = bytes[index] &- UInt8(ascii: "0")
-                guard digit < 10 else { return nil }
-                value = value * 10 + Int64(digit)
-            }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
-        return CivilTime.daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
     }
 }
 

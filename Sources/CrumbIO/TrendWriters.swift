@@ -126,25 +126,32 @@ public enum TrendWriters {
     }
 
     private static func insertRows(_ records: [WebTrendRecord], into db: Database) throws {
-        let insertTrend = try db.makeStatement(sql: """
+        let insertTrend = try SQLiteRowInserter(db, sql: """
             INSERT INTO web_trends
                 (bucket_start, bucket, dimension, value, hits, bytes, status_4xx, status_5xx, uniques)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        // An empty `Data` binds as NULL (its base address is nil); store an empty blob instead.
-        let insertSketch = try db.makeStatement(sql: """
-            INSERT INTO web_trend_sketches (bucket_start, bucket, dimension, value, sketch)
-            VALUES (?, ?, ?, ?, ifnull(?, x''))
+        let insertSketch = try SQLiteRowInserter(db, sql: """
+            INSERT INTO web_trend_sketches (bucket_start, bucket, dimension, value, sketch) VALUES (?, ?, ?, ?, ?)
             """)
         var bucketStart = BucketStartText()
         for record in records {
             let start = bucketStart.text(for: record.bucketStart)
             let bucket = record.bucket.rawValue
-            try insertTrend.execute(arguments: [
-                start, bucket, record.dimension, record.value,
-                record.hits, record.bytes, record.status4xx, record.status5xx, record.uniques,
-            ])
-            try insertSketch.execute(arguments: [start, bucket, record.dimension, record.value, Data(record.sketch)])
+            for insert in [insertTrend, insertSketch] {
+                insert.bind(1, start)
+                insert.bind(2, bucket)
+                insert.bind(3, record.dimension)
+                insert.bind(4, record.value)
+            }
+            insertTrend.bind(5, record.hits)
+            insertTrend.bind(6, record.bytes)
+            insertTrend.bind(7, record.status4xx)
+            insertTrend.bind(8, record.status5xx)
+            insertTrend.bind(9, record.uniques)
+            try insertTrend.step(db)
+            insertSketch.bind(5, blob: record.sketch)
+            try insertSketch.step(db)
         }
     }
 

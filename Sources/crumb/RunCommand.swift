@@ -188,6 +188,7 @@ struct Run: ParsableCommand {
         configuration.writeJSONLines = writeJSONLines
         if let jobs { configuration.jobs = jobs }
         configuration.force = force
+        configuration.showProgress = ProgressReporter.shouldShow(quiet: quiet)
         configuration.shard = shard.flatMap(RunConfiguration.Shard.init(parsing:))
         configuration.partial = partial || configuration.shard != nil
 

@@ -210,8 +210,9 @@ public struct CallAggregator: Sendable {
         records(minCount: minCount) { _ in true }
     }
 
-    /// `records(minCount:)` of the buckets whose start `includeBucket` accepts.
-    public func records(minCount: Int, includeBucket: (Int64) -> Bool) -> [CallTrendRecord] {
+    /// `records(minCount:)` of the buckets whose start `includeBucket` accepts; in no particular order when
+    /// `sorted` is false (a saved state needs none, and sorting strings is a good part of the cost).
+    public func records(minCount: Int, sorted: Bool = true, includeBucket: (Int64) -> Bool) -> [CallTrendRecord] {
         struct Folded {
             var calls: Int64 = 0, answered: Int64 = 0, talkSeconds: Int64 = 0
             var sketch = HyperLogLog()
@@ -264,6 +265,7 @@ public struct CallAggregator: Sendable {
                 ))
             }
         }
+        guard sorted else { return records }
         let order = Dictionary(uniqueKeysWithValues: CallDimension.allCases.map { ($0.name, $0.rawValue) })
         records.sort { a, b in
             if a.bucketStart != b.bucketStart { return a.bucketStart < b.bucketStart }

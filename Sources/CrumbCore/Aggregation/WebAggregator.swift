@@ -234,8 +234,9 @@ public struct WebAggregator: Sendable {
         records(minCount: minCount) { _ in true }
     }
 
-    /// `records(minCount:)` of the buckets whose start `includeBucket` accepts.
-    public func records(minCount: Int, includeBucket: (Int64) -> Bool) -> [WebTrendRecord] {
+    /// `records(minCount:)` of the buckets whose start `includeBucket` accepts; in no particular order when
+    /// `sorted` is false (a saved state needs none, and sorting strings is a good part of the cost).
+    public func records(minCount: Int, sorted: Bool = true, includeBucket: (Int64) -> Bool) -> [WebTrendRecord] {
         struct Folded {
             var hits: Int64 = 0, bytes: Int64 = 0, clientErrors: Int64 = 0, serverErrors: Int64 = 0
             var sketch = HyperLogLog()
@@ -291,6 +292,7 @@ public struct WebAggregator: Sendable {
                 ))
             }
         }
+        guard sorted else { return records }
         let order = Dictionary(uniqueKeysWithValues: WebDimension.allCases.map { ($0.name, $0.rawValue) })
         records.sort { a, b in
             if a.bucketStart != b.bucketStart { return a.bucketStart < b.bucketStart }
