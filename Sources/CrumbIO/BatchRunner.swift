@@ -282,7 +282,8 @@ public enum BatchRunner {
         // What the directory has counted, if it can be continued.
         var notes: [String] = []
         let settings = configuration.stateSettings
-        var previous = configuration.force ? nil : try RunState.load(directory: directory)
+        // The rows are read only when something new is to be added to them.
+        var previous = configuration.force ? nil : try RunState.load(directory: directory, rows: false)
         if let state = previous {
             if state.settings.keyEphemeral || settings.keyEphemeral {
                 notes.append("counting every input again: \(state.settings.keyEphemeral ? "the earlier run" : "this run") had no key, and visitor ids of different runs cannot be combined (give --key-file to make runs resumable)")
@@ -386,6 +387,32 @@ public enum BatchRunner {
             }
         }
 
+        // Nothing read, nothing moved, and the outputs derived from this very state: only the manifest changes.
+        if let previous, results.isEmpty, unchangedByFile.allSatisfy({ previous.ledger[$0.key].input.path == $0.value }),
+           var manifest = try? JSONDecoder().decode(Manifest.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))),
+           manifest.stateGeneration == previous.generation, manifest.partial == configuration.partial,
+           manifest.shard == configuration.shard?.description {
+            let hasCalls = manifest.inputs.contains { $0.channel == Channel.calls.rawValue }
+            let wanted = publishedNames(PublishConfiguration(configuration), hasCalls: hasCalls)
+            if wanted.allSatisfy({ FileManager.default.fileExists(atPath: directory + "/" + $0) }) {
+                var inputs: [Manifest.Input] = []
+                for (position, entry) in ledger.enumerated() {
+                    var input = entry.input
+                    input.status = status[position]
+                    inputs.append(input)
+                }
+                manifest.inputs = inputs + unledgered
+                manifest.thisRun = delta
+                manifest.incomplete = false
+                manifest.outputs = wanted + [RunState.fileName, "manifest.json"]
+                manifest.timings = Manifest.Timings(startedAt: CivilTime.iso8601(Int64(started.timeIntervalSince1970)), finishedAt: CivilTime.iso8601(Int64(Date().timeIntervalSince1970)),
+                                                    wallSeconds: seconds(clock.now - startInstant), processSeconds: seconds(processEnd - startInstant), writeSeconds: 0)
+                try AtomicFile.write(try manifest.encoded(), to: directory + "/manifest.json")
+                return RunReport(manifest: manifest, outputDirectory: directory, hasDataErrors: false, hasIOErrors: false, notes: notes)
+            }
+        }
+        if previous != nil { try previous!.loadRows(directory: directory) }
+
         // The trends: the saved ones, plus this run's.
         var web = WebAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
         var calls = CallAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
@@ -459,6 +486,7 @@ public enum BatchRunner {
         manifest.shard = configuration.shard?.description
         manifest.cappedDimensions = state.capped
         manifest.thisRun = delta
+        manifest.stateGeneration = state.generation
         manifest.timings.startedAt = CivilTime.iso8601(Int64(started.timeIntervalSince1970))
         let writeStart = clock.now
         try writePublished(manifest: &manifest, web: records, calls: callRecords, hasCalls: hasCalls,
@@ -497,10 +525,8 @@ public enum BatchRunner {
         }
     }
 
-    /// Writes crumb.db, the CSV and JSON Lines files asked for, and fills in the manifest's outputs (the
-    /// manifest itself is written by the caller, last).
-    static func writePublished(manifest: inout Manifest, web records: [WebTrendRecord], calls callRecords: [CallTrendRecord],
-                               hasCalls: Bool, configuration: PublishConfiguration, directory: String) throws {
+    /// The outputs a run writes besides `state.db` and `manifest.json`, in the manifest's order.
+    static func publishedNames(_ configuration: PublishConfiguration, hasCalls: Bool) -> [String] {
         var outputs: [String] = []
         if configuration.sqlite { outputs.append("crumb.db") }
         if configuration.csv { outputs.append("web_trends.csv") }
@@ -509,6 +535,14 @@ public enum BatchRunner {
         if hasCalls, configuration.jsonLines { outputs.append("call_trends.jsonl") }
         if configuration.events { outputs.append("events.jsonl") }
         if configuration.vault { outputs.append("vault.jsonl") }
+        return outputs
+    }
+
+    /// Writes crumb.db, the CSV and JSON Lines files asked for, and fills in the manifest's outputs (the
+    /// manifest itself is written by the caller, last).
+    static func writePublished(manifest: inout Manifest, web records: [WebTrendRecord], calls callRecords: [CallTrendRecord],
+                               hasCalls: Bool, configuration: PublishConfiguration, directory: String) throws {
+        var outputs = publishedNames(configuration, hasCalls: hasCalls)
         outputs.append(RunState.fileName)
         outputs.append("manifest.json")
         manifest.outputs = outputs

@@ -119,6 +119,8 @@ public struct Manifest: Codable, Sendable {
     public var thisRun: RunDelta?
     /// For a merge: the outputs merged.
     public var mergedFrom: [String]?
+    /// The `state.db` commit these outputs were derived from.
+    public var stateGeneration: String?
 
     /// The work of one run, beside the cumulative totals.
     public struct RunDelta: Codable, Sendable {
@@ -150,6 +152,7 @@ public struct Manifest: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case version, schema, command, policy, bucket, inputs, totals, outputs, rows, incomplete, timings
         case partial, shard, cappedDimensions = "capped_dimensions", thisRun = "this_run", mergedFrom = "merged_from"
+        case stateGeneration = "state_generation"
         case policySHA256 = "policy_sha256", keyFingerprint = "key_fingerprint", keyEphemeral = "key_ephemeral"
         case personalFoundByKind = "personal_found_by_kind", personalFoundByField = "personal_found_by_field"
         case linesWithPersonalData = "lines_with_personal_data"

@@ -158,6 +158,7 @@ public enum MergeRunner {
         manifest.partial = configuration.partial
         manifest.cappedDimensions = merged.capped
         manifest.mergedFrom = configuration.outputs
+        manifest.stateGeneration = merged.generation
         let writeStart = clock.now
         let hasCalls = inputs.contains { $0.channel == Channel.calls.rawValue }
         try BatchRunner.writePublished(

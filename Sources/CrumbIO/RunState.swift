@@ -35,6 +35,11 @@ public struct RunState: Sendable {
     /// Committed lengths of `events.jsonl` and `vault.jsonl`.
     public var eventsBytes: Int64 = 0
     public var vaultBytes: Int64 = 0
+    /// A new id at every commit; the published outputs record the one they were derived from, so that a
+    /// rerun with nothing new can tell they are current.
+    public var generation = UUID().uuidString
+    /// Whether `web` and `calls` were read (a state loaded without its rows holds only the ledger and meta).
+    public private(set) var hasRows = true
 
     /// The settings the counts were made under. Runs and merges refuse to combine counts made under others.
     public struct Settings: Codable, Sendable, Equatable {
@@ -63,16 +68,28 @@ public struct RunState: Sendable {
     /// The state in `directory`, or nil when there is none.
     ///
     /// - Throws: `StateError` when the file is there but unreadable or not a crumb state.
-    public static func load(directory: String) throws(StateError) -> RunState? {
+    public static func load(directory: String, rows: Bool = true) throws(StateError) -> RunState? {
         let path = directory + "/" + fileName
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return try load(path: path)
+        return try load(path: path, rows: rows)
     }
 
-    public static func load(path: String) throws(StateError) -> RunState {
+    /// Reads the rows of a state loaded without them.
+    public mutating func loadRows(directory: String) throws(StateError) {
+        guard !hasRows else { return }
+        let path = directory + "/" + Self.fileName
+        do {
+            let stored = try StoredTrends.read(path: path, rows: true)
+            (web, calls, hasRows) = (stored.web, stored.calls, true)
+        } catch {
+            throw StateError(path: path, message: "cannot read: \(error.message)")
+        }
+    }
+
+    public static func load(path: String, rows: Bool = true) throws(StateError) -> RunState {
         let stored: StoredTrends
         do {
-            stored = try StoredTrends.read(path: path)
+            stored = try StoredTrends.read(path: path, rows: rows)
         } catch {
             throw StateError(path: path, message: "cannot read: \(error.message)")
         }
@@ -92,6 +109,8 @@ public struct RunState: Sendable {
         state.capped = try decode([String: Int64].self, "capped")
         state.eventsBytes = Int64(meta["events_bytes"] ?? "0") ?? 0
         state.vaultBytes = Int64(meta["vault_bytes"] ?? "0") ?? 0
+        state.generation = meta["generation"] ?? ""
+        state.hasRows = rows
         return state
     }
 
@@ -121,7 +140,7 @@ public struct RunState: Sendable {
             ("state_format", Self.formatVersion), ("crumb_version", CrumbVersion.current),
             ("bucket", settings.bucket), ("key_fingerprint", settings.keyFingerprint),
             ("settings", try text(settings)), ("ledger", try text(ledger)), ("capped", try text(capped)),
-            ("events_bytes", String(eventsBytes)), ("vault_bytes", String(vaultBytes)),
+            ("events_bytes", String(eventsBytes)), ("vault_bytes", String(vaultBytes)), ("generation", generation),
         ]
         let path = directory + "/" + Self.fileName
         do {
@@ -341,7 +360,7 @@ struct StoredTrends {
         var message: String
     }
 
-    static func read(path: String) throws(ReadError) -> StoredTrends {
+    static func read(path: String, rows: Bool) throws(ReadError) -> StoredTrends {
         do {
             var configuration = Configuration()
             configuration.readonly = true
@@ -358,6 +377,7 @@ struct StoredTrends {
                 guard try db.tableExists("web_state"), try db.tableExists("call_state") else {
                     throw ReadError(message: "not a crumb state: no web_state and call_state tables")
                 }
+                guard rows else { return StoredTrends(web: [], calls: [], meta: meta) }
                 var web: [WebTrendRecord] = []
                 let webRows = try Row.fetchCursor(db, sql: """
                     SELECT bucket_start, dimension, value, hits, bytes, status_4xx, status_5xx, sketch FROM web_state
