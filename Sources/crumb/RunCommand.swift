@@ -139,45 +139,15 @@ struct Run: ParsableCommand {
 
     /// The policy file (or the built-in one) with this command's overrides.
     func effectivePolicy() throws -> Policy {
-        var effective = Policy.standard
-        if let policy {
-            do {
-                effective = try PolicyLoader.load(path: policy)
-            } catch {
-                printError(error.description)
-                throw error.kind == .unreadable ? ExitStatus.ioError : ExitStatus.usage
-            }
-        }
-        if let bucket { effective.bucket = bucket }
-        if let ipMode {
-            // `--ip-mode truncate` keeps the policy's prefixes when it already truncates.
-            if ipMode == .truncate, case .truncate = effective.ipMode {} else { effective.ipMode = ipMode.mode }
-        }
-        if case .truncate(let v4, let v6) = effective.ipMode, ipv4Prefix != nil || ipv6Prefix != nil {
-            effective.ipMode = .truncate(ipv4Prefix: ipv4Prefix ?? v4, ipv6Prefix: ipv6Prefix ?? v6)
-        }
-        if let keyRotation { effective.rotation = keyRotation }
-        if let minCount { effective.minCount = minCount }
-        if let maxValues { effective.maxValues = maxValues }
-        if !visitorCookies.isEmpty { effective.trackingCookies = visitorCookies }
-        if writeEvents { effective.events = true }
-        if writeVault { effective.vault = true }
-        // The flags may contradict the file (`--ip-mode keep` while client_ip is personal): refuse as a
-        // policy error, naming the setting.
-        if let problem = effective.problems().first {
-            printError("crumb: error: policy: \(problem.setting): \(problem.message)")
-            throw ExitStatus.usage
-        }
-        return effective
+        try PolicyOverrides.effective(
+            file: policy, bucket: bucket, ipMode: ipMode, ipv4Prefix: ipv4Prefix, ipv6Prefix: ipv6Prefix,
+            keyRotation: keyRotation, minCount: minCount, maxValues: maxValues, visitorCookies: visitorCookies,
+            events: writeEvents, vault: writeVault)
     }
 
     func run() throws {
         let policy = try effectivePolicy()
         let keyring = try KeyOptions.keyring(keyFile: keyFile, policy: policy)
-        if policy.ipMode.needsKey, keyring.isEphemeral {
-            printError("crumb: error: --ip-mode \(policy.ipMode.name) needs a key: give --key-file or set CRUMB_KEY.")
-            throw ExitStatus.usage
-        }
 
         var configuration = RunConfiguration(inputs: inputs, outputDirectory: out, keyring: keyring, policy: policy)
         formatOptions.apply(to: &configuration)
@@ -226,10 +196,61 @@ struct Run: ParsableCommand {
     }
 }
 
+/// The policy file (or the built-in one) with a command's overrides applied, validated. The commands that
+/// read logs (`run`, `stream`) share it.
+enum PolicyOverrides {
+    static func effective(
+        file: String?, bucket: TimeBucket?, ipMode: IPModeOption?, ipv4Prefix: Int? = nil, ipv6Prefix: Int? = nil,
+        keyRotation: Keyring.Rotation? = nil, minCount: Int?, maxValues: Int? = nil, visitorCookies: [String] = [],
+        events: Bool, vault: Bool
+    ) throws -> Policy {
+        var effective = Policy.standard
+        if let file {
+            do {
+                effective = try PolicyLoader.load(path: file)
+            } catch {
+                printError(error.description)
+                throw error.kind == .unreadable ? ExitStatus.ioError : ExitStatus.usage
+            }
+        }
+        if let bucket { effective.bucket = bucket }
+        if let ipMode {
+            // `--ip-mode truncate` keeps the policy's prefixes when it already truncates.
+            if ipMode == .truncate, case .truncate = effective.ipMode {} else { effective.ipMode = ipMode.mode }
+        }
+        if case .truncate(let v4, let v6) = effective.ipMode, ipv4Prefix != nil || ipv6Prefix != nil {
+            effective.ipMode = .truncate(ipv4Prefix: ipv4Prefix ?? v4, ipv6Prefix: ipv6Prefix ?? v6)
+        }
+        if let keyRotation { effective.rotation = keyRotation }
+        if let minCount { effective.minCount = minCount }
+        if let maxValues { effective.maxValues = maxValues }
+        if !visitorCookies.isEmpty { effective.trackingCookies = visitorCookies }
+        if events { effective.events = true }
+        if vault { effective.vault = true }
+        // The flags may contradict the file (`--ip-mode keep` while client_ip is personal): refuse as a
+        // policy error, naming the setting.
+        if let problem = effective.problems().first {
+            printError("crumb: error: policy: \(problem.setting): \(problem.message)")
+            throw ExitStatus.usage
+        }
+        return effective
+    }
+}
+
 /// Where the key comes from: `--key-file`, then `CRUMB_KEY`, then the policy's key source; without any, a
 /// random key for the run.
 enum KeyOptions {
+    /// The keyring; refuses (exit 64) a keyed IP mode without a key.
     static func keyring(keyFile: String?, policy: Policy) throws -> Keyring {
+        let keyring = try anyKeyring(keyFile: keyFile, policy: policy)
+        if policy.ipMode.needsKey, keyring.isEphemeral {
+            printError("crumb: error: --ip-mode \(policy.ipMode.name) needs a key: give --key-file or set CRUMB_KEY.")
+            throw ExitStatus.usage
+        }
+        return keyring
+    }
+
+    private static func anyKeyring(keyFile: String?, policy: Policy) throws -> Keyring {
         var file = keyFile
         var variable = "CRUMB_KEY"
         if file == nil, ProcessInfo.processInfo.environment["CRUMB_KEY"]?.isEmpty ?? true, let source = policy.key {

@@ -97,37 +97,13 @@ struct Stream: ParsableCommand {
 
     /// The policy file (or the built-in one) with this command's overrides.
     func effectivePolicy() throws -> Policy {
-        var effective = Policy.standard
-        if let policy {
-            do {
-                effective = try PolicyLoader.load(path: policy)
-            } catch {
-                printError(error.description)
-                throw error.kind == .unreadable ? ExitStatus.ioError : ExitStatus.usage
-            }
-        }
-        if let bucket { effective.bucket = bucket }
-        if let ipMode {
-            // `--ip-mode truncate` keeps the policy's prefixes when it already truncates.
-            if ipMode == .truncate, case .truncate = effective.ipMode {} else { effective.ipMode = ipMode.mode }
-        }
-        if let minCount { effective.minCount = minCount }
-        if writeEvents { effective.events = true }
-        if writeVault { effective.vault = true }
-        if let problem = effective.problems().first {
-            printError("crumb: error: policy: \(problem.setting): \(problem.message)")
-            throw ExitStatus.usage
-        }
-        return effective
+        try PolicyOverrides.effective(file: policy, bucket: bucket, ipMode: ipMode, minCount: minCount,
+                                      events: writeEvents, vault: writeVault)
     }
 
     func run() throws {
         let policy = try effectivePolicy()
         let keyring = try KeyOptions.keyring(keyFile: keyFile, policy: policy)
-        if policy.ipMode.needsKey, keyring.isEphemeral {
-            printError("crumb: error: --ip-mode \(policy.ipMode.name) needs a key: give --key-file or set CRUMB_KEY.")
-            throw ExitStatus.usage
-        }
         if out == nil, policy.events || policy.vault {
             let what = [policy.events ? "events" : nil, policy.vault ? "vault" : nil].compactMap { $0 }.joined(separator: " and ")
             printError("crumb: note: the policy asks for \(what); a stream writes them only with --out, so they are not written")

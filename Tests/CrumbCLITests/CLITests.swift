@@ -5,11 +5,8 @@ import Testing
 
 /// Runs the built `crumb` binary (built beside this test bundle) and returns its exit code and output.
 func crumb(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crumb")
     let process = Process()
-    process.executableURL = FileManager.default.fileExists(atPath: binary.path)
-        ? binary
-        : SharedData.projectRoot.appendingPathComponent(".build/debug/crumb")
+    process.executableURL = crumbBinary()
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env["CRUMB_KEY"] = nil
@@ -28,6 +25,12 @@ func crumb(_ arguments: [String], environment: [String: String] = [:], stdin: Da
     let stderrData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: stdoutData, as: UTF8.self), String(decoding: stderrData, as: UTF8.self))
+}
+
+/// The built `crumb` binary: beside the test bundle, or in the package's debug build.
+func crumbBinary() -> URL {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crumb")
+    return FileManager.default.fileExists(atPath: binary.path) ? binary : SharedData.projectRoot.appendingPathComponent(".build/debug/crumb")
 }
 
 func scratchDirectory(_ name: String = #function) -> String {

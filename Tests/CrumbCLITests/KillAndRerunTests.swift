@@ -7,11 +7,8 @@ import Testing
 /// Runs the built `crumb` binary and, after `killAfter` seconds, sends it SIGKILL (if it is still running).
 /// Returns how it ended.
 func crumbKilled(_ arguments: [String], environment: [String: String] = [:], killAfter: Double? = nil) throws -> (status: Int32, signalled: Bool) {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crumb")
     let process = Process()
-    process.executableURL = FileManager.default.fileExists(atPath: binary.path)
-        ? binary
-        : SharedData.projectRoot.appendingPathComponent(".build/debug/crumb")
+    process.executableURL = crumbBinary()
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env["CRUMB_KEY"] = nil

@@ -46,10 +46,7 @@ final class StreamingCrumb {
     let stderr: CollectedOutput
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("crumb")
-        process.executableURL = FileManager.default.fileExists(atPath: binary.path)
-            ? binary
-            : SharedData.projectRoot.appendingPathComponent(".build/debug/crumb")
+        process.executableURL = crumbBinary()
         process.arguments = ["stream"] + arguments
         var env = ProcessInfo.processInfo.environment
         env["CRUMB_KEY"] = nil
