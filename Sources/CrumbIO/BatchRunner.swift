@@ -188,6 +188,8 @@ public enum BatchRunner {
         var ioFailure = false
         /// Nothing was counted because no format matched.
         var unrecognized = false
+        /// The last line had no line feed yet and the file is being written: it was left for the next run.
+        var tailHeldBack = false
     }
 
     /// Reads, decodes, parses, classifies and aggregates every input, in parallel; writes the streamed parts
@@ -330,6 +332,7 @@ public enum BatchRunner {
         // The ledger: new content added, grown content extended, moved content re-pointed.
         var status = Array(repeating: "carried", count: ledger.count)
         var newFrom: [Int: Int64] = [:]
+        var continued = Set<Int>()
         for (entry, path) in unchangedByFile {
             status[entry] = "unchanged"
             ledger[entry].input.path = path
@@ -356,28 +359,41 @@ public enum BatchRunner {
                 continue
             }
             if result.contentBytes == 0 {
-                // Empty: listed, but there is no content to remember.
+                // Empty, or a fault before the first line: listed, but there is no content to remember.
                 var input = result.input
-                input.status = "counted"
+                input.status = input.error == nil ? "counted" : "failed"
                 unledgered.append(input)
-                delta.inputsCounted += 1
+                if input.error == nil { delta.inputsCounted += 1 } else { delta.inputsFailed += 1 }
                 continue
             }
-            let checkpoint = LedgerEntry.Checkpoint(bytes: result.contentBytes, sha256: result.contentSHA256)
-            switch outcome {
-            case .fresh:
+            let checkpoint = LedgerEntry.Checkpoint(bytes: result.contentBytes, sha256: result.contentSHA256,
+                                                    endsMidLine: result.endsMidLine)
+            func newEntry(checkpoints: [LedgerEntry.Checkpoint]) {
                 var input = result.input
                 input.contentSHA256 = result.contentSHA256
                 input.contentBytes = result.contentBytes
                 ledger.append(LedgerEntry(input: input, headSHA256: result.head.sha256, headLength: result.head.length,
-                                          checkpoints: [checkpoint], endsMidLine: result.endsMidLine,
+                                          checkpoints: checkpoints, endsMidLine: result.endsMidLine,
                                           personal: PersonalTally(result.personal), optedOut: result.optedOut, file: result.file))
+            }
+            switch outcome {
+            case .fresh:
+                newEntry(checkpoints: [checkpoint])
                 status.append("counted")
                 delta.inputsCounted += 1
-            case .continued(let entry, let from):
+            case .continued(let entry, let from) where from == ledger[entry].contentBytes && !continued.contains(entry):
                 ledger[entry].add(result, checkpoint: checkpoint)
+                continued.insert(entry)
                 status[entry] = "continued"
                 newFrom[entry] = from
+                delta.inputsContinued += 1
+            case .continued(let entry, let from):
+                // A branch: the content shares a counted prefix (up to `from`) with another, then differs, or
+                // two inputs grew from the same prefix. It is its own entry from here on, its prefix known, so
+                // that neither branch's growth is taken for the other's.
+                newEntry(checkpoints: ledger[entry].checkpoints.filter { $0.bytes <= from } + [checkpoint])
+                status.append("continued")
+                newFrom[ledger.count - 1] = from
                 delta.inputsContinued += 1
             case .unchanged(let entry):
                 ledger[entry].input.path = result.input.path
@@ -394,7 +410,8 @@ public enum BatchRunner {
            manifest.shard == configuration.shard?.description {
             let hasCalls = manifest.inputs.contains { $0.channel == Channel.calls.rawValue }
             let wanted = publishedNames(PublishConfiguration(configuration), hasCalls: hasCalls)
-            if wanted.allSatisfy({ FileManager.default.fileExists(atPath: directory + "/" + $0) }) {
+            // Each output must have been written from this state: listed by the manifest that recorded it.
+            if wanted.allSatisfy({ manifest.outputs.contains($0) && FileManager.default.fileExists(atPath: directory + "/" + $0) }) {
                 var inputs: [Manifest.Input] = []
                 for (position, entry) in ledger.enumerated() {
                     var input = entry.input
@@ -424,8 +441,11 @@ public enum BatchRunner {
                 throw RunState.damaged(directory, error)
             }
             for (name, count) in previous.capped {
-                if let dimension = WebDimension(name: name) { web.addCappedEvents(dimension, count) }
-                else if let dimension = CallDimension(name: String(name.dropFirst("call.".count))) { calls.addCappedEvents(dimension, count) }
+                if name.hasPrefix("call.") {
+                    if let dimension = CallDimension(name: String(name.dropFirst("call.".count))) { calls.addCappedEvents(dimension, count) }
+                } else if let dimension = WebDimension(name: name) {
+                    web.addCappedEvents(dimension, count)
+                }
             }
         }
         web.merge(worker.web.aggregator)
@@ -461,6 +481,10 @@ public enum BatchRunner {
         let overRatio = considered > 0 && Double(delta.linesRejected) / Double(considered) > configuration.maxRejectRatio
         let hasIOErrors = results.contains { $0.ioFailure }
         let hasDataErrors = overRatio || results.contains { !$0.skipped && !$0.ioFailure && $0.input.error != nil }
+        let unfinished = results.filter(\.tailHeldBack)
+        if !unfinished.isEmpty {
+            notes.append("left the unfinished last line of \(unfinished.count) file\(unfinished.count == 1 ? "" : "s") being written for the next run: " + unfinished.prefix(3).map(\.input.path).joined(separator: ", ") + (unfinished.count > 3 ? ", …" : ""))
+        }
         let skipped = results.filter(\.skipped)
         if !skipped.isEmpty {
             notes.append("skipped \(skipped.count) file\(skipped.count == 1 ? "" : "s") found in directories that \(skipped.count == 1 ? "is" : "are") not logs: " + skipped.prefix(3).map(\.input.path).joined(separator: ", ") + (skipped.count > 3 ? ", …" : ""))
@@ -561,6 +585,13 @@ public enum BatchRunner {
         if configuration.jsonLines { try TrendWriters.writeJSONLines(records, to: directory + "/web_trends.jsonl") }
         if hasCalls, configuration.csv { try CallTrendWriters.writeCSV(callRecords, to: directory + "/call_trends.csv") }
         if hasCalls, configuration.jsonLines { try CallTrendWriters.writeJSONLines(callRecords, to: directory + "/call_trends.jsonl") }
+        // A partial output keeps the rows below min_count (a dialled number one caller used, a rare path): it
+        // is for crumb merge, not for analysts, and only its owner may read it.
+        if manifest.partial {
+            for name in outputs where name.hasSuffix(".db") || name.contains("_trends.") {
+                chmod(directory + "/" + name, 0o600)
+            }
+        }
     }
 
     /// Reads, decodes, frames and processes one input, reading it a second time when the ledger needs that
@@ -570,15 +601,12 @@ public enum BatchRunner {
         entry: InputExpansion.Entry, index: Int, with worker: inout Worker, choice: FormatChoice, ledger: LedgerIndex?,
         parts: PartFiles, configuration: RunConfiguration, pipelined: Bool = false, progress: ProgressMeter? = nil
     ) -> InputResult {
-        let file = FileIdentity.of(entry.path)
         // Standard input has no identity to continue from, and cannot be read twice: it is always new.
         var gate = ContentGate(ledger: entry.path == "-" ? nil : ledger)
         while true {
             do {
-                var result = try process(file: entry, index: index, with: &worker, gate: &gate, choice: choice, ledger: ledger,
-                                         parts: parts, configuration: configuration, pipelined: pipelined, progress: progress)
-                result.file = file
-                return result
+                return try process(file: entry, index: index, with: &worker, gate: &gate, choice: choice, ledger: ledger,
+                                   parts: parts, configuration: configuration, pipelined: pipelined, progress: progress)
             } catch {
                 gate = ContentGate(ledger: ledger, restart: error)
             }
@@ -606,6 +634,9 @@ public enum BatchRunner {
         var ioFailure = false
         var binary = false
         var decodeFault = false
+        var readFault = false
+        var tailHeldBack = false
+        var identity: FileIdentity?
         var sink = parts.open(index)
         var spec: FormatSpec?
         var reason = "given"
@@ -692,6 +723,7 @@ public enum BatchRunner {
             let fileSize = FileIdentity.of(path)?.size ?? 0
             let input = try PipelinedInput(path: path, pipelined: pipelined && fileSize >= 4 << 20, hashDecoded: false, progress: progress)
             defer { input.close() }
+            identity = input.identity
             var linesSeen = 0
             do {
                 try input.forEachChunk { chunk in
@@ -710,20 +742,39 @@ public enum BatchRunner {
                 }
                 try gate.finish { try take($0, $1, &worker) }
                 if spec == nil, case .detect(let detector) = choice, !held.isEmpty { try detect(detector, &worker) }
-                finishFraming(&worker)
+                if gate.lastByte != UInt8(ascii: "\n"), input.encoding == .plain, Self.isBeingWritten(path) {
+                    // A live log read mid-write: its last line is not finished. It is left for the next run,
+                    // which continues from the last line feed.
+                    _ = framer.discardPartialLine()
+                    tailHeldBack = true
+                } else {
+                    finishFraming(&worker)
+                }
             } catch is UnrecognizedFormat {
                 gaveUp = true
-            } catch let error as DecodeError {
+            } catch let error where error is DecodeError || error is InputError {
+                // A fault part-way: what was decoded before it is counted, up to its last complete line. Bytes
+                // the gate still held are settled first (passed on, or a restart to skip what was counted).
+                do {
+                    try gate.finish { try take($0, $1, &worker) }
+                } catch let restart as ContentGate.Restart {
+                    throw restart
+                } catch {}
                 // The line the fault cut is incomplete: it is neither parsed nor counted. Bytes held back for
                 // detection are complete lines up to the fault: detect on them and count them.
                 if spec == nil, case .detect(let detector) = choice, !held.isEmpty {
                     let cut = held.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
                     held.removeSubrange(cut...)
-                    if (try? detect(detector, &worker)) != nil { finishFraming(&worker) }
+                    if (try? detect(detector, &worker)) != nil { finishFraming(&worker) } else { gaveUp = true }
                 } else {
                     _ = framer.discardPartialLine()
                 }
-                failure = error.description
+                if let error = error as? InputError {
+                    failure = "io: \(error.path): \(error.message)"
+                    readFault = true
+                } else {
+                    failure = (error as? DecodeError)?.description ?? "\(path): \(error)"
+                }
                 decodeFault = true
             }
             try sink.drain(&worker.web)
@@ -776,14 +827,18 @@ public enum BatchRunner {
             linesHeader: counts.headers
         )
         var result = InputResult(index: index, input: input, personal: personal, optedOut: counts.optedOut)
-        result.ioFailure = ioFailure
+        // A file whose last line was left is read again next time, even if it has not changed by then.
+        result.file = tailHeldBack ? nil : identity
+        result.tailHeldBack = tailHeldBack
+        result.ioFailure = ioFailure || readFault
         result.unrecognized = gaveUp
         result.skipped = gaveUp && binary && entry.foundInDirectory
+        // Counted (possibly up to a fault): the ledger learns what; not opened, or no format: nothing counted.
         if !ioFailure, !gaveUp {
             result.outcome = gate.outcome
             result.head = gate.headKey
-            if decodeFault {
-                // The line the fault cut was dropped: the content counted ends at the last line feed, and a
+            if decodeFault || tailHeldBack {
+                // The line the fault cut (or the writer has not finished) was dropped: the content counted ends at the last line feed, and a
                 // repaired or grown file is continued from there.
                 (result.contentBytes, result.contentSHA256) = gate.completeLines()
             } else {
@@ -793,6 +848,13 @@ public enum BatchRunner {
             }
         }
         return result
+    }
+
+    /// Whether the file at `path` was modified in the last minute: a log still being written to.
+    static func isBeingWritten(_ path: String) -> Bool {
+        guard let file = FileIdentity.of(path) else { return false }
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        return now - file.modifiedNanoseconds < 60 * 1_000_000_000
     }
 
     /// Whether `bytes` look like binary data rather than text: a NUL byte, or many control bytes.

@@ -66,7 +66,7 @@ struct ContentGate {
             phase = .skip(remaining: restart.skip)
             if let entry = restart.entry {
                 matched = (restart.skip, entry)
-                dropToLineFeed = ledger?.entries[entry].endsMidLine ?? false
+                dropToLineFeed = endsMidLine(entry: entry, at: restart.skip)
             }
         } else {
             phase = ledger == nil ? .pass : .head
@@ -162,22 +162,31 @@ struct ContentGate {
 
     private mutating func checkpointReached() throws {
         let here = digest.finalize().hexString
-        var any = false
+        var diverged = Set<Int>()
         while let first = pending.first, first.bytes == position {
-            if first.sha256 == here, !any {
-                matched = (position, first.entry)
-                any = true
-            }
             pending.removeFirst()
+            if first.sha256 == here {
+                if matched?.bytes != position { matched = (position, first.entry) }
+            } else {
+                diverged.insert(first.entry)
+            }
         }
-        if !any {
-            // Diverged: bytes after the last match (if any) were held back; read again and skip to it.
+        // A candidate that differs here cannot match further on; the others are still checked.
+        if !diverged.isEmpty { pending.removeAll { diverged.contains($0.entry) } }
+        guard pending.isEmpty else { return }
+        guard let matched, matched.bytes == position else {
+            // Bytes after the last match (if any) were held back: read again and skip to it.
             throw Restart(skip: matched?.bytes ?? 0, entry: matched?.entry)
         }
-        if pending.isEmpty {
-            phase = .pass
-            if let matched { dropToLineFeed = ledger!.entries[matched.entry].endsMidLine }
-        }
+        phase = .pass
+        dropToLineFeed = endsMidLine(entry: matched.entry, at: matched.bytes)
+    }
+
+    /// Whether the content counted as `entry` up to `bytes` ended without a line feed.
+    private func endsMidLine(entry: Int, at bytes: Int64) -> Bool {
+        guard let ledger else { return false }
+        let counted = ledger.entries[entry]
+        return counted.checkpoints.first { $0.bytes == bytes }?.endsMidLine ?? false
     }
 
     private mutating func hash(_ bytes: UnsafeRawBufferPointer) {

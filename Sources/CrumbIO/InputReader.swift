@@ -101,6 +101,12 @@ public final class InputReader {
 
     /// The size of the input from `fstat(2)` when it is a regular file; `nil` for pipes, terminals, devices,
     /// after `close()`, or when `fstat` fails.
+    /// The identity (device, inode, size, modification time) of the open file; nil for standard input and
+    /// anything that is not a regular file.
+    public var identity: FileIdentity? {
+        ownsDescriptor ? FileIdentity.of(descriptor: fd) : nil
+    }
+
     public var fileSize: Int64? {
         guard fd >= 0 else { return nil }
         var info = stat()

@@ -78,15 +78,18 @@ public enum MergeRunner {
                 throw RunRefusal("\(path) and \(states[0].path) were counted under different policies (policy_sha256 \(state.settings.policySHA256.prefix(12))… and \(settings.policySHA256.prefix(12))…)")
             }
         }
-        // Content counted in two outputs would be counted twice.
-        var seen: [String: String] = [:]
-        for (path, state, _) in states {
-            for entry in state.ledger {
+        // Content counted in two outputs would be counted twice: the same head and a prefix digest in common.
+        var byHead: [String: [(output: Int, entry: LedgerEntry)]] = [:]
+        for (output, item) in states.enumerated() {
+            for entry in item.state.ledger {
                 let key = "\(entry.headLength):\(entry.headSHA256)"
-                if let other = seen[key] {
-                    throw RunRefusal("\(entry.input.path) (in \(path)) and \(other) count the same content: merging them would count it twice")
+                for other in byHead[key, default: []] where other.output != output {
+                    let shared = Set(other.entry.checkpoints.map { "\($0.bytes):\($0.sha256)" })
+                    if entry.checkpoints.contains(where: { shared.contains("\($0.bytes):\($0.sha256)") }) {
+                        throw RunRefusal("\(entry.input.path) (in \(item.path)) and \(other.entry.input.path) (in \(states[other.output].path)) count the same content: merging them would count it twice")
+                    }
                 }
-                seen[key] = "\(entry.input.path) (in \(path))"
+                byHead[key, default: []].append((output, entry))
             }
         }
 

@@ -24,6 +24,8 @@ public final class PipelinedInput {
     public let path: String
     /// The size of the input from `fstat(2)` when it is a regular file, taken when it was opened; `nil` otherwise.
     public let fileSize: Int64?
+    /// The identity of the file opened, taken when it was opened (before any byte was read).
+    public let identity: FileIdentity?
     /// The largest chunk `forEachChunk`'s body sees.
     public let chunkSize: Int
     /// Whether reading and decoding run on a producer thread.
@@ -66,6 +68,7 @@ public final class PipelinedInput {
         let reader = try InputReader(path: path)
         self.path = path
         fileSize = reader.fileSize
+        identity = reader.identity
         self.chunkSize = chunkSize
         isPipelined = pipelined
         source = DecodingSource(reader: reader, chunkSize: chunkSize, hashDecoded: hashDecoded, progress: progress)

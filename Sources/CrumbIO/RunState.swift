@@ -245,6 +245,12 @@ public struct LedgerEntry: Codable, Sendable {
     public struct Checkpoint: Codable, Sendable, Equatable {
         public var bytes: Int64
         public var sha256: String
+        /// The prefix ended without a line feed: an append continues its last line, which was counted.
+        public var endsMidLine: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case bytes, sha256, endsMidLine = "ends_mid_line"
+        }
     }
 
     /// Decoded bytes counted.
@@ -296,7 +302,19 @@ public struct FileIdentity: Codable, Sendable, Equatable, Hashable {
     public static func of(_ path: String) -> FileIdentity? {
         guard path != "-" else { return nil }
         var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard stat(path, &info) == 0 else { return nil }
+        return of(info)
+    }
+
+    /// The identity of the open file `descriptor`: the file actually read, even if its name has moved since.
+    public static func of(descriptor: Int32) -> FileIdentity? {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return nil }
+        return of(info)
+    }
+
+    private static func of(_ info: stat) -> FileIdentity? {
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return nil }
         #if canImport(Darwin)
         let modified = Int64(info.st_mtimespec.tv_sec) * 1_000_000_000 + Int64(info.st_mtimespec.tv_nsec)
         #else

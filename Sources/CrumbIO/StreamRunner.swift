@@ -108,6 +108,8 @@ public final class StreamRunner {
     /// Buckets that start before this have been emitted.
     private var emittedBefore: Int64 = .min
     private var database: TrendDatabase?
+    /// Held while the stream writes into its output directory: one writer at a time, `crumb run` included.
+    private var lock: OutputLock?
     private var events: AppendedFile?
     private var vault: AppendedFile?
     private var jsonLines: Int32?
@@ -163,6 +165,15 @@ public final class StreamRunner {
 
         if let directory = configuration.outputDirectory {
             try AtomicFile.createDirectory(directory)
+            do {
+                lock = try OutputLock(directory: directory)
+            } catch {
+                throw StreamSetupError(error.message)
+            }
+            // A run's outputs are rebuilt from its state.db at every run: rows upserted here would be lost.
+            if FileManager.default.fileExists(atPath: directory + "/" + RunState.fileName) {
+                throw StreamSetupError("\(directory) holds the outputs of crumb run (state.db), which are rebuilt at every run: stream into another directory")
+            }
             let (database, warning) = try TrendDatabase.open(
                 path: directory + "/crumb.db", keyring: configuration.keyring, meta: [
                     ("crumb_version", CrumbVersion.current), ("bucket", policy.bucket.rawValue),
@@ -182,6 +193,7 @@ public final class StreamRunner {
         events?.close()
         vault?.close()
         database?.close()
+        lock?.release()
     }
 
     /// The stream was given up: no format matches its first lines, or none of them parse.

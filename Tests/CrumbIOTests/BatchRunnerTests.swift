@@ -130,6 +130,8 @@ struct BatchRunnerTests {
             #"203.0.113.7 - - [01/Jan/2026:10:59:59 +0000] "GET /a?email=jane.doe%40example.com HTTP/1.1" 404 0 "-" "curl/8.5.0""#,
         ]
         try AtomicFile.write(Array(lines.joined(separator: "\n").utf8), to: directory + "/mixed.log")
+        // A finished file (not written in the last minute): its last line, without a line feed, is counted.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3_600)], ofItemAtPath: directory + "/mixed.log")
         var configuration = runConfiguration([directory + "/mixed.log"], out: directory + "/out")
         configuration.maxLineLength = 1_024
         configuration.policy.minCount = 0

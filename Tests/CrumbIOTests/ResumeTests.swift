@@ -217,7 +217,8 @@ struct ResumeTests {
         #expect(try RunOutputs(out).web == RunOutputs(root + "/clean").web)
     }
 
-    /// A log that ended mid-line when counted: the rest of that line, appended later, is not a new line.
+    /// A log that ends mid-line while it is being written: the cut line waits for the next run. One that ended
+    /// mid-line long ago had its last line counted: the rest of that line, appended later, is not a new line.
     @Test func lineCutAtTheEndIsNotCountedTwice() throws {
         let root = temporaryDirectory()
         let path = root + "/access.log"
@@ -227,11 +228,34 @@ struct ResumeTests {
         log.removeSubrange((last + 20)...)
         try write(log, to: path)
         let out = root + "/out"
+        // Just written: the cut line is left for the next run.
         let first = try BatchRunner.run(treeConfiguration([path], out: out))
-        #expect(first.manifest.thisRun?.linesRead == 200)
+        #expect(first.manifest.thisRun?.linesRead == 199)
         try appendBytes(tail + generatedLog(seed: 9, lines: 10, start: 1_767_225_600 + 6 * 3_600), to: path)
         let second = try BatchRunner.run(treeConfiguration([path], out: out))
-        #expect(second.manifest.thisRun?.linesRead == 10)
+        #expect(second.manifest.thisRun?.linesRead == 11)
+        #expect(second.manifest.thisRun?.linesRejected == 0)
+
+        // A log whose writer stopped mid-line: once it has not changed for a minute, the last line counts.
+        let stopped = root + "/stopped.log"
+        try write(log, to: stopped)
+        let early = try BatchRunner.run(treeConfiguration([stopped], out: root + "/out-stopped"))
+        #expect(early.manifest.thisRun?.linesRead == 199)
+        #expect(early.notes.contains { $0.contains("unfinished last line") })
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3_600)], ofItemAtPath: stopped)
+        let later = try BatchRunner.run(treeConfiguration([stopped], out: root + "/out-stopped"))
+        #expect(later.manifest.thisRun?.linesRead == 1)
+
+        // An old file that ends mid-line is finished: its last line is counted, and the rest of it, should
+        // it ever come, is not a new line.
+        let old = root + "/old.log"
+        try write(log, to: old)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3_600)], ofItemAtPath: old)
+        let third = try BatchRunner.run(treeConfiguration([old], out: root + "/out-old"))
+        #expect(third.manifest.thisRun?.linesRead == 200)
+        try appendBytes(tail + generatedLog(seed: 9, lines: 10, start: 1_767_225_600 + 6 * 3_600), to: old)
+        let fourth = try BatchRunner.run(treeConfiguration([old], out: root + "/out-old"))
+        #expect(fourth.manifest.thisRun?.linesRead == 10)
     }
 
     /// Content is matched against every length a run counted: a copy of an earlier, shorter version is known;
@@ -263,6 +287,15 @@ struct ResumeTests {
         let fourth = try BatchRunner.run(treeConfiguration([logs], out: out))
         #expect(fourth.manifest.thisRun?.linesRead == lines)
         #expect(fourth.manifest.inputs.first { $0.path.hasSuffix("other.log") }?.status == "counted")
+
+        // Two counted contents now share their first bytes: each one's growth is still told apart.
+        try appendBytes(generatedLog(seed: 13, lines: 50, start: 1_767_225_600 + 9 * 3_600, hours: 1), to: logs + "/access.log")
+        try appendBytes(generatedLog(seed: 14, lines: 30, start: 1_767_225_600 + 9 * 3_600, hours: 1), to: logs + "/other.log")
+        let fifth = try BatchRunner.run(treeConfiguration([logs], out: out))
+        #expect(fifth.manifest.thisRun?.linesRead == 80)
+        #expect(fifth.manifest.thisRun?.inputsContinued == 2)
+        let sixth = try BatchRunner.run(treeConfiguration([logs], out: out))
+        #expect(sixth.manifest.thisRun?.linesRead == 0)
     }
 
     /// `--force` counts everything again; a different key or policy is refused rather than mixed in.

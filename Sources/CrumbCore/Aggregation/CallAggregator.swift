@@ -32,7 +32,7 @@ public struct CallAggregator: Sendable {
     /// The most distinct values kept per dimension (across buckets), `(other)` included; past it, new values
     /// count under `(other)`. As `WebAggregator.valueCap`.
     public let valueCap: Int
-    /// Per dimension, the calls whose value was new after the dimension reached `valueCap`.
+    /// Per dimension, the calls counted under `(other)` once the dimension had reached `valueCap`.
     public private(set) var cappedEvents: [Int64]
 
     public init(bucket: TimeBucket, valueCap: Int = WebAggregator.defaultValueCap) {
@@ -53,9 +53,7 @@ public struct CallAggregator: Sendable {
     /// The id of `bytes` as a value of `dimension`; `(other)`'s once the dimension holds `valueCap` values.
     @inline(__always)
     public mutating func valueID(_ dimension: CallDimension, _ bytes: UnsafeRawBufferPointer) -> Int {
-        if let id = values[dimension.rawValue].intern(bytes, limit: valueCap) { return id }
-        cappedEvents[dimension.rawValue] &+= 1
-        return Self.otherID
+        values[dimension.rawValue].intern(bytes, limit: valueCap) ?? Self.otherID
     }
 
     /// The id of `text` as a value of `dimension`.
@@ -106,6 +104,7 @@ public struct CallAggregator: Sendable {
     ) {
         let row = row(ordinal: ordinal, dimension: dimension, value: value)
         calls[row] &+= 1
+        if value == Self.otherID, values[dimension.rawValue].count >= valueCap { cappedEvents[dimension.rawValue] &+= 1 }
         if isAnswered { answered[row] &+= 1 }
         if let billSeconds {
             talkSeconds[row] &+= billSeconds
@@ -137,6 +136,7 @@ public struct CallAggregator: Sendable {
             let dimension = CallDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
             let otherValue = Int(key & (1 << Self.valueBits - 1))
             let value = other.values[dimension.rawValue].withBytes(of: otherValue) { valueID(dimension, $0) }
+            if value == Self.otherID, otherValue != Self.otherID { cappedEvents[dimension.rawValue] &+= other.calls[row] }
             let ordinal = bucketOrdinal(for: other.buckets.starts[Int(key >> 32)])
             let target = self.row(ordinal: ordinal, dimension: dimension, value: value)
             calls[target] &+= other.calls[row]
@@ -155,6 +155,7 @@ public struct CallAggregator: Sendable {
         let sketch = try HyperLogLog(serialized: record.sketch)
         let histogram = try TalkTimeHistogram(serialized: record.talkHistogram)
         let value = valueID(dimension, record.value)
+        if value == Self.otherID, record.value != Self.otherValue { cappedEvents[dimension.rawValue] &+= record.calls }
         let target = row(ordinal: bucketOrdinal(for: record.bucketStart), dimension: dimension, value: value)
         calls[target] &+= record.calls
         answered[target] &+= record.answered

@@ -62,8 +62,7 @@ public struct WebAggregator: Sendable {
     public let valueCap: Int
     /// The default `valueCap`: room for every path of a large site, a few hundred MB at most.
     public static let defaultValueCap = 100_000
-    /// Per dimension, the events whose value was new after the dimension reached `valueCap`, counted under
-    /// `(other)` instead.
+    /// Per dimension, the events counted under `(other)` once the dimension had reached `valueCap`.
     public private(set) var cappedEvents: [Int64]
 
     public init(bucket: TimeBucket, valueCap: Int = WebAggregator.defaultValueCap) {
@@ -85,9 +84,7 @@ public struct WebAggregator: Sendable {
     /// gets the id of `(other)` (and is counted in `cappedEvents`).
     @inline(__always)
     public mutating func valueID(_ dimension: WebDimension, _ bytes: UnsafeRawBufferPointer) -> Int {
-        if let id = values[dimension.rawValue].intern(bytes, limit: valueCap) { return id }
-        cappedEvents[dimension.rawValue] &+= 1
-        return Self.otherID
+        values[dimension.rawValue].intern(bytes, limit: valueCap) ?? Self.otherID
     }
 
     /// The id of `text` as a value of `dimension`.
@@ -133,6 +130,7 @@ public struct WebAggregator: Sendable {
     ) {
         let row = row(ordinal: ordinal, dimension: dimension, value: value)
         hits[row] &+= 1
+        if value == Self.otherID, values[dimension.rawValue].count >= valueCap { cappedEvents[dimension.rawValue] &+= 1 }
         byteSums[row] &+= bytes
         if status >= 400 {
             if status < 500 { clientErrors[row] &+= 1 } else if status < 600 { serverErrors[row] &+= 1 }
@@ -163,6 +161,7 @@ public struct WebAggregator: Sendable {
             let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
             let otherValue = Int(key & (1 << Self.valueBits - 1))
             let value = other.values[dimension.rawValue].withBytes(of: otherValue) { valueID(dimension, $0) }
+            if value == Self.otherID, otherValue != Self.otherID { cappedEvents[dimension.rawValue] &+= other.hits[row] }
             let ordinal = bucketOrdinal(for: other.buckets.starts[Int(key >> 32)])
             let target = self.row(ordinal: ordinal, dimension: dimension, value: value)
             hits[target] &+= other.hits[row]
@@ -181,6 +180,7 @@ public struct WebAggregator: Sendable {
         guard let dimension = WebDimension(name: record.dimension) else { throw SketchDecodingError(reason: "unknown_dimension") }
         let sketch = try HyperLogLog(serialized: record.sketch)
         let value = valueID(dimension, record.value)
+        if value == Self.otherID, record.value != Self.otherValue { cappedEvents[dimension.rawValue] &+= record.hits }
         let target = row(ordinal: bucketOrdinal(for: record.bucketStart), dimension: dimension, value: value)
         hits[target] &+= record.hits
         byteSums[target] &+= record.bytes
