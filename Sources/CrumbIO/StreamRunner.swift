@@ -213,6 +213,10 @@ public final class StreamRunner {
     ///
     /// - Throws: `OutputError` when a sink fails (standard output only when no database is written).
     public func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        // Event times more than a day past the wall clock do not advance the watermark.
+        let horizon = Int64(Date().timeIntervalSince1970) + 86_400
+        worker.web.watermark?.horizon = horizon
+        worker.calls.watermark?.horizon = horizon
         guard !finished, formatError == nil, bytes.count > 0 else { return }
         if spec == nil, case .detect(let detector) = choice {
             held.append(contentsOf: bytes)

@@ -142,3 +142,16 @@ struct WebAggregatorTests {
         #expect(first.aggregator.records() == whole.aggregator.records())
     }
 }
+
+/// One event stamped far in the future must not close every bucket of a stream.
+@Test func watermarkIgnoresEventsPastTheHorizon() {
+    var watermark = EventTimeWatermark(bucket: .hour, lateness: 600)
+    watermark.horizon = 1_767_312_000  // 2026-01-02
+    let first = watermark.admit(1_767_225_600 + 3_700)      // 01:01:40 on 2026-01-01
+    let closed = watermark.closedBefore
+    let future = watermark.admit(4_102_444_800)              // 2100: counted, but the watermark stays
+    let stillOnTime = watermark.admit(1_767_225_600 + 3_900)
+    let late = watermark.admit(1_767_225_600 - 10)            // a bucket already closed
+    #expect(first && future && stillOnTime && !late)
+    #expect(watermark.closedBefore == closed)
+}

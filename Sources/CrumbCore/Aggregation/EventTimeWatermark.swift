@@ -16,6 +16,10 @@ public struct EventTimeWatermark: Sendable, Equatable {
     /// Buckets that start before this are closed; `Int64.min` before the first event, `Int64.max` once
     /// `closeAll()` has been called.
     public private(set) var closedBefore: Int64 = .min
+    /// Event times past this do not move the watermark (the events still count): one line stamped in the far
+    /// future, by a wrong clock or on purpose, must not close every bucket. The stream keeps it at the wall
+    /// clock plus a day; `Int64.max` (no limit) by default.
+    public var horizon: Int64 = .max
 
     public init(bucket: TimeBucket, lateness: Int64) {
         precondition(lateness >= 0, "lateness must not be negative")
@@ -28,7 +32,7 @@ public struct EventTimeWatermark: Sendable, Equatable {
     @inline(__always)
     public mutating func admit(_ time: Int64) -> Bool {
         if time < closedBefore { return false }
-        if time > latestEventTime {
+        if time > latestEventTime, time <= horizon {
             latestEventTime = time
             // A time near Int64.min (never from a real log) closes nothing rather than overflow.
             let (watermark, overflow) = time.subtractingReportingOverflow(lateness)
