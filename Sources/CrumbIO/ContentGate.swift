@@ -215,11 +215,20 @@ struct ContentGate {
                 atLineStart = false
             }
             let end = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-            if collecting != nil {
-                collecting!.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
-                let line = collecting!
-                if !line.prefix(Self.directive.count).elementsEqual(Self.directive.prefix(line.count)) || line.count > 64 * 1024 {
+            if let have = collecting?.count {
+                // Compared before anything is copied: most lines are not directives, and are dropped at once.
+                let segment = UnsafeRawBufferPointer(rebasing: bytes[index..<end])
+                let prefixMatches: Bool
+                if have < Self.directive.count {
+                    let need = min(Self.directive.count - have, segment.count)
+                    prefixMatches = segment.prefix(need).elementsEqual(Self.directive[have..<(have + need)])
+                } else {
+                    prefixMatches = true
+                }
+                if !prefixMatches || have + segment.count > 64 * 1024 {
                     collecting = nil
+                } else {
+                    collecting!.append(contentsOf: segment)
                 }
             }
             if end < bytes.count {

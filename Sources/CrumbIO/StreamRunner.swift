@@ -452,6 +452,9 @@ private let wakeDescriptor = Atomic<Int32>(-1)
 /// The handler of SIGINT and SIGTERM: async-signal-safe work only (atomic stores, `write(2)`).
 private func recordStopSignal(_ signal: Int32) {
     let savedErrno = errno
+    // A second signal while the first one's flush is under way (or blocked writing to a stalled pipe) ends
+    // the process at once, as a shell user expects from a second Ctrl-C.
+    if stopSignal.load(ordering: .sequentiallyConsistent) != 0 { _exit(128 + signal) }
     stopSignal.store(signal, ordering: .sequentiallyConsistent)
     let descriptor = wakeDescriptor.load(ordering: .sequentiallyConsistent)
     if descriptor >= 0 {

@@ -45,7 +45,8 @@ struct Stream: ParsableCommand {
             stream are combined exactly). An event whose bucket has closed is late: counted, not added.
 
             At end of input, SIGINT or SIGTERM every open bucket is emitted, the outputs are closed, a \
-            summary goes to standard error and crumb exits 0. Memory holds the open buckets only.
+            summary goes to standard error and crumb exits 0; a second signal ends it at once. Memory \
+            holds the open buckets only.
             """
     )
 

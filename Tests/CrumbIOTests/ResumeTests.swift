@@ -415,3 +415,29 @@ struct ResumeTests {
         #expect(RunConfiguration.Shard(parsing: "2/3") == RunConfiguration.Shard(index: 2, count: 3))
     }
 }
+
+/// The gate remembers the last `#Fields:` line of the part it skips, however the bytes are cut, and passes
+/// on exactly the bytes after the skip.
+@Test func gateKeepsTheLastFieldsDirectiveOfWhatItSkips() throws {
+    let counted = "#Version: 1.0\r\n#Fields: date time cs-uri-stem\r\n2026-01-01 00:00:01 /a\n#Fields: date time cs-method cs-uri-stem\n2026-01-01 00:00:02 GET /b\n#Fieldsx: not one\n"
+    let new = "2026-01-01 00:00:03 GET /c\n"
+    let bytes = Array((counted + new).utf8)
+    for chunk in [1, 3, 7, bytes.count] {
+        var gate = ContentGate(ledger: LedgerIndex([]), restart: ContentGate.Restart(skip: Int64(counted.utf8.count), entry: nil))
+        var passed: [UInt8] = []
+        var directives: [[UInt8]] = []
+        var index = 0
+        while index < bytes.count {
+            let end = min(index + chunk, bytes.count)
+            try bytes[index..<end].withUnsafeBytes { piece in
+                try gate.consume(piece) { part, start in
+                    passed += part
+                    if let start { directives = start.directives }
+                }
+            }
+            index = end
+        }
+        #expect(String(decoding: passed, as: UTF8.self) == new, "chunk \(chunk)")
+        #expect(directives.map { String(decoding: $0, as: UTF8.self) } == ["#Fields: date time cs-method cs-uri-stem"], "chunk \(chunk)")
+    }
+}
