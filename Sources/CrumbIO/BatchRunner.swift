@@ -280,6 +280,9 @@ public enum BatchRunner {
         let lock = try OutputLock(directory: directory)
         defer { lock.release() }
         OutputLock.removeLeftovers(in: directory)
+        if RunState.holdsStreamOutput(directory) {
+            throw RunRefusal("\(directory) holds the crumb.db of crumb stream, which a run would replace: run into another directory")
+        }
 
         // What the directory has counted, if it can be continued.
         var notes: [String] = []

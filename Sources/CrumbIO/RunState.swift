@@ -432,6 +432,23 @@ struct StoredTrends {
 }
 
 extension RunState {
+    /// Whether `directory` holds a `crumb.db` written by `crumb stream` (no state, and no run manifest in its
+    /// meta): a run there would replace the stream's rows.
+    static func holdsStreamOutput(_ directory: String) -> Bool {
+        let database = directory + "/crumb.db"
+        guard FileManager.default.fileExists(atPath: database),
+              !FileManager.default.fileExists(atPath: directory + "/" + fileName) else { return false }
+        var configuration = Configuration()
+        configuration.readonly = true
+        guard let queue = try? DatabaseQueue(path: database, configuration: configuration) else { return false }
+        defer { try? queue.close() }
+        let hasManifest = try? queue.read { db in
+            try db.tableExists("crumb_meta")
+                && (try String.fetchOne(db, sql: "SELECT value FROM crumb_meta WHERE key = 'manifest'")) != nil
+        }
+        return hasManifest == false
+    }
+
     /// The error for a state whose rows cannot be read back.
     static func damaged(_ directory: String, _ error: SketchDecodingError) -> StateError {
         StateError(path: directory + "/" + fileName, message: "damaged: a saved row does not decode (\(error.reason)); run with --force to count every input again")

@@ -441,3 +441,23 @@ struct ResumeTests {
         #expect(directives.map { String(decoding: $0, as: UTF8.self) } == ["#Fields: date time cs-method cs-uri-stem"], "chunk \(chunk)")
     }
 }
+
+/// A stream's directory and a run's directory are not shared either way: each would replace the other's rows.
+@Test func streamAndRunDirectoriesAreKeptApart() throws {
+    let root = temporaryDirectory()
+    var stream = StreamConfiguration(keyring: testKeyring)
+    stream.format = "combined"
+    stream.outputDirectory = root + "/live"
+    stream.jsonLinesOutput = nil
+    let runner = try StreamRunner(stream)
+    try Array(generatedLog(seed: 3, lines: 50)).withUnsafeBytes { try runner.feed($0) }
+    _ = try runner.finish()
+
+    let log = root + "/access.log"
+    try write(generatedLog(seed: 4, lines: 50), to: log)
+    #expect(throws: RunRefusal.self) { try BatchRunner.run(treeConfiguration([log], out: root + "/live")) }
+
+    _ = try BatchRunner.run(treeConfiguration([log], out: root + "/batch"))
+    stream.outputDirectory = root + "/batch"
+    #expect(throws: StreamSetupError.self) { try StreamRunner(stream) }
+}
