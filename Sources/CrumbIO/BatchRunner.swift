@@ -304,12 +304,15 @@ public enum BatchRunner {
 
         // Inputs whose file is exactly as an earlier run counted it are not read at all.
         var toRead: [InputExpansion.Entry] = []
+        var bytesToRead: Int64 = 0
         var unchangedByFile: [Int: String] = [:]
         for entry in entries {
-            if let known = index.entry(for: FileIdentity.of(entry.path)) {
+            let file = FileIdentity.of(entry.path)
+            if let known = index.entry(for: file) {
                 unchangedByFile[known] = entry.path
             } else {
                 toRead.append(entry)
+                bytesToRead += file?.size ?? 0
             }
         }
         let parts = PartFiles(directory: directory, count: toRead.count, events: policy.events, vault: policy.vault)
@@ -317,8 +320,7 @@ public enum BatchRunner {
         var meter: ProgressMeter?
         let reporter = ProgressReporter()
         if configuration.showProgress {
-            let total = toRead.reduce(Int64(0)) { $0 + (FileIdentity.of($1.path)?.size ?? 0) }
-            meter = ProgressMeter(totalFiles: toRead.count, totalBytes: total)
+            meter = ProgressMeter(totalFiles: toRead.count, totalBytes: bytesToRead)
             reporter.start(meter: meter!)
         }
         let processed: (results: [InputResult], worker: Worker, seconds: Double)
@@ -376,7 +378,7 @@ public enum BatchRunner {
                 input.contentSHA256 = result.contentSHA256
                 input.contentBytes = result.contentBytes
                 ledger.append(LedgerEntry(input: input, headSHA256: result.head.sha256, headLength: result.head.length,
-                                          checkpoints: checkpoints, endsMidLine: result.endsMidLine,
+                                          checkpoints: checkpoints,
                                           personal: PersonalTally(result.personal), optedOut: result.optedOut, file: result.file))
             }
             switch outcome {
@@ -385,7 +387,7 @@ public enum BatchRunner {
                 status.append("counted")
                 delta.inputsCounted += 1
             case .continued(let entry, let from) where from == ledger[entry].contentBytes && !continued.contains(entry):
-                ledger[entry].add(result, checkpoint: checkpoint)
+                ledger[entry].add(result, checkpoint: checkpoint, sampleLimit: configuration.rejectSamples)
                 continued.insert(entry)
                 status[entry] = "continued"
                 newFrom[entry] = from
@@ -745,7 +747,7 @@ public enum BatchRunner {
                 }
                 try gate.finish { try take($0, $1, &worker) }
                 if spec == nil, case .detect(let detector) = choice, !held.isEmpty { try detect(detector, &worker) }
-                if gate.lastByte != UInt8(ascii: "\n"), input.encoding == .plain, Self.isBeingWritten(path) {
+                if gate.lastByte != UInt8(ascii: "\n"), input.encoding == .plain, identity.map(Self.isBeingWritten) == true {
                     // A live log read mid-write: its last line is not finished. It is left for the next run,
                     // which continues from the last line feed.
                     _ = framer.discardPartialLine()
@@ -853,9 +855,8 @@ public enum BatchRunner {
         return result
     }
 
-    /// Whether the file at `path` was modified in the last minute: a log still being written to.
-    static func isBeingWritten(_ path: String) -> Bool {
-        guard let file = FileIdentity.of(path) else { return false }
+    /// Whether `file` (as it was when opened) had been modified in the last minute: a log still being written.
+    static func isBeingWritten(_ file: FileIdentity) -> Bool {
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
         return now - file.modifiedNanoseconds < 60 * 1_000_000_000
     }

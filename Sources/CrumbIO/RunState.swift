@@ -235,8 +235,6 @@ public struct LedgerEntry: Codable, Sendable {
     public var headLength: Int
     /// Per run that counted a longer prefix: its length and SHA-256 (hex), ascending.
     public var checkpoints: [Checkpoint]
-    /// The counted content ended without a line feed: an append continues that line, which was counted.
-    public var endsMidLine: Bool
     public var personal: PersonalTally
     public var optedOut: Int
     /// Where the content was last seen, to skip an unchanged file without reading it.
@@ -258,7 +256,7 @@ public struct LedgerEntry: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case input, headSHA256 = "head_sha256", headLength = "head_length", checkpoints
-        case endsMidLine = "ends_mid_line", personal, optedOut = "opted_out", file
+        case personal, optedOut = "opted_out", file
     }
 }
 
@@ -458,7 +456,7 @@ extension RunState {
 extension LedgerEntry {
     /// Adds what a run read after the counted prefix: counts add up, the file's latest bytes and digest
     /// replace the old ones, and the new prefix becomes a checkpoint.
-    mutating func add(_ result: BatchRunner.InputResult, checkpoint: Checkpoint) {
+    mutating func add(_ result: BatchRunner.InputResult, checkpoint: Checkpoint, sampleLimit: Int) {
         let new = result.input
         let linesBefore = input.linesRead
         input.path = new.path
@@ -473,7 +471,7 @@ extension LedgerEntry {
         input.linesHeader += new.linesHeader
         for (reason, count) in new.rejectsByReason { input.rejectsByReason[reason, default: 0] += count }
         // Line numbers of the new part count from the start of the content.
-        let room = max(0, 5 - input.rejectSamples.count)
+        let room = max(0, sampleLimit - input.rejectSamples.count)
         input.rejectSamples += new.rejectSamples.prefix(room).map { sample in
             var shifted = sample
             shifted.line += linesBefore
@@ -483,7 +481,6 @@ extension LedgerEntry {
         input.contentSHA256 = checkpoint.sha256
         input.contentBytes = checkpoint.bytes
         if checkpoint.bytes > contentBytes { checkpoints.append(checkpoint) }
-        endsMidLine = result.endsMidLine
         personal.add(PersonalTally(result.personal))
         optedOut += result.optedOut
         file = result.file

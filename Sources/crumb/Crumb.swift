@@ -30,6 +30,33 @@ enum ExitStatus {
     static let ioError = ExitCode(74)
 }
 
+/// Runs `body`, turning the errors of reading, writing, refusing and setting up into one line on standard
+/// error and the exit status DESIGN.md gives them (74 for I/O, 64 for usage). Messages name paths and
+/// settings, never log content. Other errors pass through.
+func exitingOnKnownErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as InputError {
+        printError("crumb: error: \(error.path): \(error.message)")
+        throw ExitStatus.ioError
+    } catch let error as OutputError {
+        printError("crumb: error: \(error.path): \(error.message)")
+        throw ExitStatus.ioError
+    } catch let error as StateError {
+        printError("crumb: error: \(error.description)")
+        throw ExitStatus.ioError
+    } catch let error as RunRefusal {
+        printError("crumb: error: \(error.message)")
+        throw ExitStatus.usage
+    } catch let error as StreamSetupError {
+        printError("crumb: error: \(error.message)")
+        throw ExitStatus.usage
+    } catch let error as IPAnonymizer.ConfigurationError {
+        printError("crumb: error: \(error.message)")
+        throw ExitStatus.usage
+    }
+}
+
 /// Writes one line to standard error.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))

@@ -50,19 +50,7 @@ struct Merge: ParsableCommand {
         configuration.writeCSV = writeCSV
         configuration.writeJSONLines = writeJSONLines
         configuration.partial = partial
-        let report: RunReport
-        do {
-            report = try MergeRunner.merge(configuration)
-        } catch let error as RunRefusal {
-            printError("crumb: error: \(error.message)")
-            throw ExitStatus.usage
-        } catch let error as StateError {
-            printError("crumb: error: \(error.description)")
-            throw ExitStatus.ioError
-        } catch let error as OutputError {
-            printError("crumb: error: \(error.path): \(error.message)")
-            throw ExitStatus.ioError
-        }
+        let report = try exitingOnKnownErrors { try MergeRunner.merge(configuration) }
         if !quiet {
             let totals = report.manifest.totals
             printError("crumb: merged \(outputs.count) output\(outputs.count == 1 ? "" : "s") (\(totals.inputs) inputs, \(Summary.group(totals.linesParsed)) lines parsed): \(Summary.group(report.manifest.rows["web_trends"] ?? 0)) web and \(Summary.group(report.manifest.rows["call_trends"] ?? 0)) call trend rows → \(out)/\(report.manifest.outputs.first ?? "")")

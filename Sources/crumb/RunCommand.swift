@@ -162,25 +162,7 @@ struct Run: ParsableCommand {
         configuration.shard = shard.flatMap(RunConfiguration.Shard.init(parsing:))
         configuration.partial = partial || configuration.shard != nil
 
-        let report: RunReport
-        do {
-            report = try BatchRunner.run(configuration)
-        } catch let error as InputError {
-            printError("crumb: error: \(error.path): \(error.message)")
-            throw ExitStatus.ioError
-        } catch let error as OutputError {
-            printError("crumb: error: \(error.path): \(error.message)")
-            throw ExitStatus.ioError
-        } catch let error as IPAnonymizer.ConfigurationError {
-            printError("crumb: error: \(error.message)")
-            throw ExitStatus.usage
-        } catch let error as RunRefusal {
-            printError("crumb: error: \(error.message)")
-            throw ExitStatus.usage
-        } catch let error as StateError {
-            printError("crumb: error: \(error.description)")
-            throw ExitStatus.ioError
-        }
+        let report = try exitingOnKnownErrors { try BatchRunner.run(configuration) }
         for note in report.notes { printError("crumb: note: \(note)") }
         // Only what this run read: inputs carried from earlier runs were reported then.
         for input in report.manifest.inputs where input.status != "carried" && input.status != "unchanged" {

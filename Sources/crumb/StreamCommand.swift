@@ -118,18 +118,8 @@ struct Stream: ParsableCommand {
         configuration.jsonLinesOutput = noStdout ? nil : STDOUT_FILENO
         configuration.maxLineLength = maxLineLength
 
-        let report: StreamReport
-        do {
-            report = try StreamRunner.run(configuration) { printError("crumb: warning: \($0)") }
-        } catch let error as StreamSetupError {
-            printError("crumb: error: \(error.message)")
-            throw ExitStatus.usage
-        } catch let error as OutputError {
-            printError("crumb: error: \(error.path): \(error.message)")
-            throw ExitStatus.ioError
-        } catch let error as InputError {
-            printError("crumb: error: \(error.path): \(error.message)")
-            throw ExitStatus.ioError
+        let report = try exitingOnKnownErrors {
+            try StreamRunner.run(configuration) { printError("crumb: warning: \($0)") }
         }
         if let error = report.formatError { printError("crumb: error: \(error)") }
         if let error = report.readError { printError("crumb: error: \(error)") }

@@ -73,52 +73,7 @@ private func runBothModes(_ path: String, chunkSize: Int, _ note: String = "") t
     return pipelined
 }
 
-/// Runs `/bin/gzip` (or `/usr/bin/gzip`) with `arguments` and returns its standard output; stderr is dropped.
-private func runGzip(_ arguments: [String]) throws -> [UInt8] {
-    let process = Process()
-    let gzip = FileManager.default.isExecutableFile(atPath: "/bin/gzip") ? "/bin/gzip" : "/usr/bin/gzip"
-    process.executableURL = URL(fileURLWithPath: gzip)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return [UInt8](data)
-}
-
-/// A fresh temporary folder, removed when `body` ends.
-private func withScratchDirectory<T>(_ body: (URL) throws -> T) throws -> T {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("crumb-pipe-\(UUID().uuidString)", isDirectory: true)
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try body(url)
-}
-
-private func writeFile(_ bytes: [UInt8], to url: URL) throws -> String {
-    try Data(bytes).write(to: url)
-    return url.path
-}
-
-/// One gzip member holding `text`, made by gzip(1) with `-n` so that the bytes are reproducible.
-private func gzipMember(_ text: [UInt8], in directory: URL) throws -> [UInt8] {
-    let source = directory.appendingPathComponent("member-\(UUID().uuidString).txt")
-    try Data(text).write(to: source)
-    return try runGzip(["-c", "-n", source.path])
-}
-
-/// Lines shaped like access-log lines, long enough to span several deflate blocks and many small chunks.
-private func accessLikeText(lines: Int, seed: Int) -> [UInt8] {
-    var text = ""
-    for index in 0..<lines {
-        let n = index &* 2_654_435_761 &+ seed
-        text += "10.\(n % 256).\((n >> 8) % 256).\((n >> 16) % 256) - - [01/Jan/2026:13:\(index % 60):00 +0000] "
-        text += "\"GET /page/\(n % 9973)?utm_source=x HTTP/1.1\" \(200 + n % 4) \(n % 50_000)\n"
-    }
-    return Array(text.utf8)
-}
+// `runGzip`, `withScratchDirectory`, `writeFile`, `gzipMember` and `logLikeText` are StreamDecoderTests'.
 
 private let pipelineChunkSizes = [7, 4_096, 1 << 20]
 
@@ -127,7 +82,7 @@ private let pipelineChunkSizes = [7, 4_096, 1 << 20]
 @Test(arguments: pipelineChunkSizes)
 func pipelinedPlainTextMatchesInline(chunkSize: Int) throws {
     try withScratchDirectory { directory in
-        let text = accessLikeText(lines: 300, seed: 1)
+        let text = logLikeText(lines: 300, seed: 1)
         let path = try writeFile(text, to: directory.appendingPathComponent("plain.log"))
         let run = try runBothModes(path, chunkSize: chunkSize, "plain")
         #expect(run.error == nil)
@@ -139,7 +94,7 @@ func pipelinedPlainTextMatchesInline(chunkSize: Int) throws {
 @Test(arguments: pipelineChunkSizes)
 func pipelinedGzipMatchesInline(chunkSize: Int) throws {
     try withScratchDirectory { directory in
-        let text = accessLikeText(lines: 400, seed: 2)
+        let text = logLikeText(lines: 400, seed: 2)
         let path = try writeFile(try gzipMember(text, in: directory), to: directory.appendingPathComponent("one.gz"))
         let run = try runBothModes(path, chunkSize: chunkSize, "one member")
         #expect(run.error == nil)
@@ -151,7 +106,7 @@ func pipelinedGzipMatchesInline(chunkSize: Int) throws {
 @Test(arguments: pipelineChunkSizes)
 func pipelinedMultiMemberGzipMatchesInline(chunkSize: Int) throws {
     try withScratchDirectory { directory in
-        let parts = (0..<3).map { accessLikeText(lines: 150 + $0 * 40, seed: $0) }
+        let parts = (0..<3).map { logLikeText(lines: 150 + $0 * 40, seed: $0) }
         let padding: [UInt8] = [0, 0, 0]
         let gzip = try parts.flatMap { try gzipMember($0, in: directory) } + padding
         let path = try writeFile(gzip, to: directory.appendingPathComponent("three.gz"))
@@ -176,7 +131,7 @@ func pipelinedMultiMemberGzipMatchesInline(chunkSize: Int) throws {
 
 @Test func pipelinedTruncatedGzipMatchesInline() throws {
     try withScratchDirectory { directory in
-        let text = accessLikeText(lines: 200, seed: 5)
+        let text = logLikeText(lines: 200, seed: 5)
         let member = try gzipMember(text, in: directory)
         for cut in [1, 2, 10, member.count / 2, member.count - 1] {
             let path = try writeFile(Array(member.prefix(cut)), to: directory.appendingPathComponent("cut-\(cut).gz"))
@@ -197,7 +152,7 @@ func pipelinedMultiMemberGzipMatchesInline(chunkSize: Int) throws {
 
 @Test func pipelinedCorruptGzipMatchesInline() throws {
     try withScratchDirectory { directory in
-        let text = accessLikeText(lines: 300, seed: 11)
+        let text = logLikeText(lines: 300, seed: 11)
         let member = try gzipMember(text, in: directory)
         var badCRC = member
         badCRC[member.count - 8] ^= 0xFF
@@ -254,7 +209,7 @@ func pipelinedMultiMemberGzipMatchesInline(chunkSize: Int) throws {
 @Test(arguments: [false, true])
 func aThrowingBodyStopsTheInputWithItsOwnError(pipelined: Bool) throws {
     try withScratchDirectory { directory in
-        let text = accessLikeText(lines: 2_000, seed: 3)
+        let text = logLikeText(lines: 2_000, seed: 3)
         let path = try writeFile(try gzipMember(text, in: directory), to: directory.appendingPathComponent("s.gz"))
         // Many rounds: a stop racing the producer at any point must neither hang nor leak.
         for round in 0..<50 {
@@ -284,7 +239,7 @@ func aThrowingBodyStopsTheInputWithItsOwnError(pipelined: Bool) throws {
 
 @Test func bothModesStopAfterTheSameChunks() throws {
     try withScratchDirectory { directory in
-        let text = accessLikeText(lines: 500, seed: 4)
+        let text = logLikeText(lines: 500, seed: 4)
         let path = try writeFile(text, to: directory.appendingPathComponent("p.log"))
         let inline = try runInput(path, chunkSize: 7, pipelined: false, stopAfter: 2)
         let pipelined = try runInput(path, chunkSize: 7, pipelined: true, stopAfter: 2)
@@ -314,7 +269,7 @@ func aDecodeFaultIsRethrownByALaterRun(pipelined: Bool) throws {
 @Test(arguments: [false, true])
 func closingFromTheBodyWaitsForTheRunToEnd(pipelined: Bool) throws {
     try withScratchDirectory { directory in
-        let text = accessLikeText(lines: 300, seed: 8)
+        let text = logLikeText(lines: 300, seed: 8)
         let path = try writeFile(text, to: directory.appendingPathComponent("c.log"))
         let input = try PipelinedInput(path: path, chunkSize: 64, pipelined: pipelined, hashDecoded: true)
         var bytes: [UInt8] = []
@@ -331,7 +286,7 @@ func closingFromTheBodyWaitsForTheRunToEnd(pipelined: Bool) throws {
 @Test(arguments: [false, true])
 func rawBytesReachTheProgressMeter(pipelined: Bool) throws {
     try withScratchDirectory { directory in
-        let text = accessLikeText(lines: 300, seed: 6)
+        let text = logLikeText(lines: 300, seed: 6)
         let gzip = try gzipMember(text, in: directory)
         let path = try writeFile(gzip, to: directory.appendingPathComponent("m.gz"))
         let meter = ProgressMeter(totalFiles: 1, totalBytes: Int64(gzip.count))

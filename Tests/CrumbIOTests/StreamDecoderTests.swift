@@ -35,7 +35,7 @@ private func decodeFile(_ path: String, chunkSize: Int = 1 << 20) throws -> Deco
 }
 
 /// Runs `/bin/gzip` (or `gzip` on PATH) with `arguments` and returns its standard output; stderr is dropped.
-private func runGzip(_ arguments: [String]) throws -> [UInt8] {
+func runGzip(_ arguments: [String]) throws -> [UInt8] {
     let process = Process()
     let gzip = FileManager.default.isExecutableFile(atPath: "/bin/gzip") ? "/bin/gzip" : "/usr/bin/gzip"
     process.executableURL = URL(fileURLWithPath: gzip)
@@ -50,7 +50,7 @@ private func runGzip(_ arguments: [String]) throws -> [UInt8] {
 }
 
 /// A fresh temporary folder, removed when the test's `body` ends.
-private func withScratchDirectory<T>(_ body: (URL) throws -> T) throws -> T {
+func withScratchDirectory<T>(_ body: (URL) throws -> T) throws -> T {
     let url = FileManager.default.temporaryDirectory
         .appendingPathComponent("crumb-gz-\(UUID().uuidString)", isDirectory: true)
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -58,20 +58,20 @@ private func withScratchDirectory<T>(_ body: (URL) throws -> T) throws -> T {
     return try body(url)
 }
 
-private func writeFile(_ bytes: [UInt8], to url: URL) throws -> String {
+func writeFile(_ bytes: [UInt8], to url: URL) throws -> String {
     try Data(bytes).write(to: url)
     return url.path
 }
 
 /// One gzip member holding `text`, made by /bin/gzip (`-n`: no name or time, so the bytes are reproducible).
-private func gzipMember(_ text: [UInt8], in directory: URL) throws -> [UInt8] {
+func gzipMember(_ text: [UInt8], in directory: URL) throws -> [UInt8] {
     let source = directory.appendingPathComponent("member-\(UUID().uuidString).txt")
     try Data(text).write(to: source)
     return try runGzip(["-c", "-n", source.path])
 }
 
 /// Lines shaped like access-log lines, long enough to span several deflate blocks and small chunks.
-private func logLikeText(lines: Int, seed: Int) -> [UInt8] {
+func logLikeText(lines: Int, seed: Int) -> [UInt8] {
     var text = ""
     for index in 0..<lines {
         let n = index &* 2_654_435_761 &+ seed
