@@ -133,6 +133,15 @@ public struct WebLogProcessor: Sendable {
     static let userAgentCacheLimit = 1 << 16
     private var userAgentValues: [UserAgentValues] = []
     private var noUserAgent: UserAgentValues?
+    /// Request targets that held no personal information → their path and campaign value ids (each
+    /// `UInt32.max` when its dimension is off). Not used when events are written: those need the bytes.
+    private var cleanTargets = RecentValues(sets: 1 << 14)
+    /// Referrers that held no personal information → their host value id, or `noValue` when the value is
+    /// not cached (an address host: it is anonymized per day).
+    private var cleanReferrers = RecentValues(sets: 1 << 12)
+    /// Cookie headers that held no personal information (value unused).
+    private var cleanCookies = RecentValues(sets: 1 << 14)
+    private static let noValue = UInt64(UInt32.max)
     private var statusValues: [Int] = []
     private var totalValue = 0
     private var noReferrer = 0
@@ -291,7 +300,9 @@ public struct WebLogProcessor: Sendable {
         let isPixel = event.requestIsValid && !pixels.isEmpty
             && pixels.map(target: UnsafeRawBufferPointer(rebasing: line[event.target]), into: &pixelHit)
 
-        // Request target → path (placeholders for PI), kept query, campaign.
+        // Request target → path (placeholders for PI), kept query, campaign; or straight to the path and
+        // campaign value ids (`targetValueIDs()`) for a clean target seen before.
+        var targetValues: UInt64?
         if isPixel {
             pixelHit.page.withUnsafeBytes { page in
                 sanitizer.sanitize(target: page, path: &path, query: &query, campaign: &campaign) { finding in
@@ -307,9 +318,23 @@ public struct WebLogProcessor: Sendable {
                 }
             }
         } else if event.requestIsValid {
-            sanitizer.sanitize(target: UnsafeRawBufferPointer(rebasing: line[event.target]), path: &path,
-                               query: &query, campaign: &campaign) { finding in
-                router.report(finding, toVault: finding.field == .path ? rules.vaultPath : rules.vaultQuery)
+            // A target seen before without personal information maps straight to its values: most lines
+            // repeat a request another line made.
+            let target = UnsafeRawBufferPointer(rebasing: line[event.target])
+            let key = writeEvents ? nil : Optional(RecentValues.key(for: target))
+            if let key, let cached = cleanTargets.value(for: key) {
+                targetValues = cached
+            } else {
+                var clean = true
+                sanitizer.sanitize(target: target, path: &path, query: &query, campaign: &campaign) { finding in
+                    clean = false
+                    router.report(finding, toVault: finding.field == .path ? rules.vaultPath : rules.vaultQuery)
+                }
+                if let key, clean {
+                    let values = targetValueIDs()
+                    cleanTargets.insert(values, for: key)
+                    targetValues = values
+                }
             }
         } else {
             path.removeAll(keepingCapacity: true)
@@ -317,13 +342,39 @@ public struct WebLogProcessor: Sendable {
             campaign.removeAll(keepingCapacity: true)
         }
         if let cookie = event.cookie, rules.readsCookie {
-            sanitizer.scanCookies(UnsafeRawBufferPointer(rebasing: line[cookie]), skipping: cookiesRead) {
-                router.report($0, toVault: rules.vaultCookie)
+            let header = UnsafeRawBufferPointer(rebasing: line[cookie])
+            let key = RecentValues.key(for: header)
+            if cleanCookies.value(for: key) == nil {
+                var clean = true
+                sanitizer.scanCookies(header, skipping: cookiesRead) {
+                    clean = false
+                    router.report($0, toVault: rules.vaultCookie)
+                }
+                if clean { cleanCookies.insert(0, for: key) }
             }
         }
-        if let referrer = event.referrer, rules.readsReferrer {
-            sanitizer.scanReferrer(UnsafeRawBufferPointer(rebasing: line[referrer])) {
-                router.report($0, toVault: rules.vaultReferrer)
+        // The referrer host is worked out once, for the trends and the events alike.
+        let eventReferrer = writeEvents && !optedOut && rules.referrerIsInteraction
+        let needsReferrer = enabled[WebDimension.referrerHost.rawValue] || eventReferrer
+        var referrerValue = Self.noValue
+        if let range = event.referrer {
+            let raw = UnsafeRawBufferPointer(rebasing: line[range])
+            let key = RecentValues.key(for: raw)
+            if let cached = cleanReferrers.value(for: key) {
+                referrerValue = cached
+            } else {
+                var clean = true
+                if rules.readsReferrer {
+                    sanitizer.scanReferrer(raw) {
+                        clean = false
+                        router.report($0, toVault: rules.vaultReferrer)
+                    }
+                }
+                // A pixel's referrer is its parameter, not this one: its value is not interned here.
+                if clean, !isPixel {
+                    if needsReferrer { referrerValue = cacheableReferrerValue(raw) }
+                    cleanReferrers.insert(referrerValue, for: key)
+                }
             }
         }
         let user = UnsafeRawBufferPointer(rebasing: line[event.remoteUser])
@@ -365,18 +416,21 @@ public struct WebLogProcessor: Sendable {
         let status = event.status
         aggregator.add(bucket: ordinal, .total, value: totalValue, bytes: bytes, status: status, visitor: visitor)
         if enabled[WebDimension.path.rawValue] {
-            let value = event.requestIsValid ? path.withUnsafeBytes { aggregator.valueID(.path, $0) } : invalidRequest
+            let value = !event.requestIsValid ? invalidRequest
+                : targetValues.map { Int(truncatingIfNeeded: $0 & Self.noValue) }
+                ?? path.withUnsafeBytes { aggregator.valueID(.path, $0) }
             aggregator.add(bucket: ordinal, .path, value: value, bytes: bytes, status: status, visitor: visitor)
         }
-        // The referrer host is worked out once, for the trends and the events alike.
-        let eventReferrer = writeEvents && !optedOut && rules.referrerIsInteraction
         var referrer: Int?
-        if enabled[WebDimension.referrerHost.rawValue] || eventReferrer {
+        if needsReferrer {
             if isPixel {
                 referrer = pixelHit.referrer.isEmpty ? noReferrer
-                    : pixelHit.referrer.withUnsafeBytes { referrerValue($0, day: day) }
+                    : pixelHit.referrer.withUnsafeBytes { self.referrerValue($0, day: day) }
+            } else if let range = event.referrer {
+                referrer = referrerValue != Self.noValue ? Int(referrerValue)
+                    : self.referrerValue(UnsafeRawBufferPointer(rebasing: line[range]), day: day)
             } else {
-                referrer = event.referrer.map { referrerValue(UnsafeRawBufferPointer(rebasing: line[$0]), day: day) } ?? noReferrer
+                referrer = noReferrer
             }
         }
         if enabled[WebDimension.referrerHost.rawValue], let referrer {
@@ -402,7 +456,7 @@ public struct WebLogProcessor: Sendable {
             aggregator.add(bucket: ordinal, .statusClass, value: value, bytes: bytes, status: status, visitor: visitor)
         }
         if enabled[WebDimension.campaign.rawValue] {
-            let value = campaign.isEmpty ? noCampaign : campaign.withUnsafeBytes { aggregator.valueID(.campaign, $0) }
+            let value = targetValues.map { Int(truncatingIfNeeded: $0 >> 32) } ?? campaignValueID()
             aggregator.add(bucket: ordinal, .campaign, value: value, bytes: bytes, status: status, visitor: visitor)
         }
 
@@ -433,6 +487,29 @@ public struct WebLogProcessor: Sendable {
             eventName.append(UInt8(ascii: "}"))
         } else {
             eventName.append(contentsOf: name.prefix(Self.maxEventNameLength))
+        }
+    }
+
+    /// The path and campaign value ids of the target just sanitized into `path` and `campaign`, packed for
+    /// `cleanTargets`: path in the low 32 bits, campaign in the high; `UInt32.max` for a dimension that is off.
+    private mutating func targetValueIDs() -> UInt64 {
+        let pathID = enabled[WebDimension.path.rawValue]
+            ? UInt64(path.withUnsafeBytes { aggregator.valueID(.path, $0) }) : Self.noValue
+        let campaignID = enabled[WebDimension.campaign.rawValue] ? UInt64(campaignValueID()) : Self.noValue
+        return campaignID << 32 | pathID
+    }
+
+    private mutating func campaignValueID() -> Int {
+        campaign.isEmpty ? noCampaign : campaign.withUnsafeBytes { aggregator.valueID(.campaign, $0) }
+    }
+
+    /// The referrer host value of a referrer whose value does not depend on the day: a host or
+    /// `(invalid)`; `noValue` for an address (anonymized per day, so worked out per line).
+    private mutating func cacheableReferrerValue(_ referrer: UnsafeRawBufferPointer) -> UInt64 {
+        switch URLSanitizer.referrerHost(of: referrer, into: &scratch) {
+        case .host: UInt64(scratch.withUnsafeBytes { aggregator.valueID(.referrerHost, $0) })
+        case .invalid: UInt64(invalidReferrer)
+        case .address: Self.noValue
         }
     }
 

@@ -11,11 +11,16 @@ public struct VisitorHasher: @unchecked Sendable {
     public let keyring: Keyring
     private var period: String = ""
     private var key: SymmetricKey?
-    private var cache: [UInt64: UInt64] = [:]
+    /// Recent (probe, id) pairs, 4-way set-associative: set `s` is `ways[8s..<8s+8]`, four pairs in one
+    /// 64-byte cache line, so a lookup touches one line and hashes nothing (the probe is already a hash).
+    /// A miss fills an empty way, else replaces the set's ways in turn. Fixed size, so memory stays flat
+    /// whatever the number of visitors; allocated at the first lookup. Probe 0 marks an empty way.
+    private var ways: [UInt64] = []
+    private var nextVictim = 0
     private var lastDay: Int64 = .min
     private let cacheSeed: UInt64
-    /// The most cached ids (about 16 bytes each).
-    static let cacheLimit = 1 << 19
+    /// Sets in the cache: 4 × 65,536 ids in 4 MiB.
+    static let setCount = 1 << 16
 
     public init(keyring: Keyring, cacheSeed: UInt64 = 0x2545_F491_4F6C_DD1D) {
         self.keyring = keyring
@@ -25,14 +30,23 @@ public struct VisitorHasher: @unchecked Sendable {
     /// The visitor id of `material` on UTC day `day`.
     public mutating func visitor(_ material: UnsafeRawBufferPointer, day: Int64) -> UInt64 {
         if day != lastDay { switchDay(day) }
-        let probe = ByteHash.hash(material, seed: cacheSeed)
-        if let hit = cache[probe] { return hit }
+        // The probe is a 64-bit hash of the material; like any such cache, two materials whose probes
+        // collide (about one pair in 2⁶⁴ / n²) would share an id.
+        var probe = ByteHash.hash(material, seed: cacheSeed)
+        if probe == 0 { probe = 1 }
+        let base = (Int(truncatingIfNeeded: probe >> 32) & (Self.setCount - 1)) << 3
+        for way in stride(from: base, to: base + 8, by: 2) where ways[way] == probe { return ways[way + 1] }
         let code = HMAC<SHA256>.authenticationCode(for: material, using: key!)
-        let id = code.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         // Ids feed HyperLogLog registers directly: HMAC output is already uniform.
-        // Bounded: past the limit the cache starts over (memory stays flat whatever the number of visitors).
-        if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
-        cache[probe] = id
+        let id = code.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        var slot = base
+        while slot < base + 8, ways[slot] != 0 { slot += 2 }
+        if slot == base + 8 {
+            slot = base + nextVictim
+            nextVictim = (nextVictim + 2) & 7
+        }
+        ways[slot] = probe
+        ways[slot + 1] = id
         return id
     }
 
@@ -42,7 +56,7 @@ public struct VisitorHasher: @unchecked Sendable {
         if label != period {
             period = label
             key = keyring.periodKey(forDay: day)
-            cache.removeAll(keepingCapacity: true)
+            ways = [UInt64](repeating: 0, count: Self.setCount * 8)
         }
     }
 }

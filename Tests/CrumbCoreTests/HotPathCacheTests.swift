@@ -1,0 +1,65 @@
+@testable import CrumbCore
+import Testing
+
+/// The hot path's word-at-a-time scans and fixed-size caches agree with their plain definitions.
+struct HotPathCacheTests {
+    /// Bytes next to `"` (0x22) and `\` (0x5C) in value, and 0x80/0xFF, where a SWAR borrow could go wrong.
+    static let alphabet: [UInt8] = [0x22, 0x5C, 0x21, 0x23, 0x5B, 0x5D, 0x01, 0x00, 0x80, 0xFF, 0xA2, 0xDC, 0x61, 0x20]
+
+    @Test func quoteScanMatchesByteByByteScan() {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<3_000 {
+            let count = Int.random(in: 0...40, using: &random)
+            let bytes = (0..<count).map { _ in
+                Bool.random(using: &random) ? UInt8(ascii: "a") : Self.alphabet.randomElement(using: &random)!
+            }
+            bytes.withUnsafeBytes { buffer in
+                for start in 0...count {
+                    var expected = start
+                    while expected < count, buffer[expected] != 0x22, buffer[expected] != 0x5C { expected += 1 }
+                    #expect(ByteCursor.nextQuoteOrBackslash(in: buffer, from: start) == expected)
+                }
+            }
+        }
+    }
+
+    @Test func recentValuesReturnsWhatWasStoredAndForgetsOnlyByReplacement() {
+        var cache = RecentValues(sets: 4)
+        let strings = (0..<200).map { Array("value-\($0)".utf8) }
+        func key(_ index: Int) -> RecentValues.Key { strings[index].withUnsafeBytes { RecentValues.key(for: $0) } }
+        #expect(cache.value(for: key(0)) == nil)
+        for index in 0..<8 { cache.insert(UInt64(index) * 3, for: key(index)) }
+        // 4 sets × 4 ways hold 16 entries; whatever is still there has its own value.
+        for index in 0..<8 {
+            if let value = cache.value(for: key(index)) { #expect(value == UInt64(index) * 3) }
+        }
+        for index in 0..<200 { cache.insert(UInt64(index) + 1000, for: key(index)) }
+        var kept = 0
+        for index in 0..<200 {
+            guard let value = cache.value(for: key(index)) else { continue }
+            #expect(value == UInt64(index) + 1000)
+            kept += 1
+        }
+        #expect(kept == 16)
+        cache.removeAll()
+        #expect((0..<200).allSatisfy { cache.value(for: key($0)) == nil })
+    }
+
+    @Test func visitorIdsAreStableAcrossCacheEvictions() throws {
+        let keyring = try Keyring(secret: Array(repeating: 7, count: 32))
+        var cached = VisitorHasher(keyring: keyring)
+        // More distinct materials than the cache holds, twice over: every id must be the HMAC's, hit or miss.
+        let materials = (0..<(VisitorHasher.setCount * 4 + 5_000)).map { Array("visitor-\($0 % 300_000)".utf8) }
+        var first: [UInt64] = []
+        for material in materials.prefix(5_000) { first.append(material.withUnsafeBytes { cached.visitor($0, day: 20_000) }) }
+        for material in materials { _ = material.withUnsafeBytes { cached.visitor($0, day: 20_000) } }
+        var fresh = VisitorHasher(keyring: keyring)
+        for (index, material) in materials.prefix(5_000).enumerated() {
+            let again = material.withUnsafeBytes { cached.visitor($0, day: 20_000) }
+            let uncached = material.withUnsafeBytes { fresh.visitor($0, day: 20_000) }
+            #expect(again == first[index])
+            #expect(again == uncached)
+        }
+        #expect(Set(first).count == 5_000)
+    }
+}
