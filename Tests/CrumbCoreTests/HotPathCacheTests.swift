@@ -62,4 +62,33 @@ struct HotPathCacheTests {
         }
         #expect(Set(first).count == 5_000)
     }
+
+    /// Sparse sketches buffer new registers unsorted: whatever the order of inserts and merges, the sketch reads,
+    /// compares and serializes as the one built in order.
+    @Test(arguments: [3, 31, 32, 33, 100, 1_000, 2_047, 2_100, 5_000])
+    func sketchIsCanonicalWhateverTheInsertOrder(distinct: Int) {
+        let hashes = (0..<UInt64(distinct)).map { HyperLogLog.mix($0 &+ 0x1234_5678) }
+        var forward = HyperLogLog()
+        for hash in hashes { forward.insert(hash: hash) }
+        var shuffled = HyperLogLog()
+        var random = SystemRandomNumberGenerator()
+        var half = HyperLogLog()
+        for (position, hash) in hashes.shuffled(using: &random).enumerated() {
+            if position % 2 == 0 { shuffled.insert(hash: hash) } else { half.insert(hash: hash) }
+            if position % 3 == 0 { shuffled.insert(hash: hash) }  // repeats change nothing
+            if position == distinct / 2 { shuffled.merge(half); half = HyperLogLog() }
+        }
+        shuffled.merge(half)
+        #expect(shuffled == forward)
+        #expect(shuffled.serialized() == forward.serialized())
+        #expect(shuffled.estimate == forward.estimate)
+        #expect(shuffled.isDense == forward.isDense)
+        var reference = [UInt8](repeating: 0, count: HyperLogLog.registerCount)
+        for hash in hashes {
+            let index = Int(hash >> (64 - HyperLogLog.precision))
+            let rank = UInt8(((hash << HyperLogLog.precision) | (1 << (HyperLogLog.precision - 1))).leadingZeroBitCount + 1)
+            reference[index] = max(reference[index], rank)
+        }
+        #expect(shuffled.registers == reference)
+    }
 }

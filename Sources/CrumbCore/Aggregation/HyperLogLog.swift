@@ -51,14 +51,29 @@ public struct HyperLogLog: Sendable, Equatable {
     /// The registers, in the form `storage` describes, as two plain arrays rather than an enum: a register
     /// update then writes in place with no retain or release of the enum's payload (an insert is the
     /// aggregator's most frequent operation, ten per access-log line). Exactly one of the two is used: the
-    /// sorted touched entries while sparse (`dense` empty), all `registerCount` registers once dense
-    /// (`sparse` empty). An empty sketch has both empty.
+    /// touched entries while sparse (`dense` empty), all `registerCount` registers once dense (`sparse`
+    /// empty). An empty sketch has both empty.
+    ///
+    /// While sparse, `sparse[..<sortedCount]` is sorted by index and the rest, at most `pendingLimit`
+    /// entries, is newly touched registers in arrival order, each index once over the whole array. They are
+    /// sorted and merged in one pass when the tail is full: inserting each into the sorted part would move
+    /// on average half of it (up to 8 KiB) for every new register, which measured a tenth of a run.
+    /// Everything that reads the sketch sees the canonical, fully sorted form (`storage`).
     private var sparse: [UInt32] = []
+    private var sortedCount = 0
     private var dense: [UInt8] = []
+    /// The most unsorted entries at the end of `sparse`.
+    static let pendingLimit = 32
+    /// Below this many entries a new register is inserted in place, keeping `sparse` sorted.
+    static let sortedInsertLimit = 128
 
-    /// The registers' form, for code that is not on the hot path.
+    /// The registers' canonical form, for code that is not on the hot path.
     var storage: Storage {
-        dense.isEmpty ? .sparse(sparse) : .dense(dense)
+        guard dense.isEmpty else { return .dense(dense) }
+        guard sortedCount < sparse.count else { return .sparse(sparse) }
+        var copy = self
+        copy.mergePending()
+        return .sparse(copy.sparse)
     }
 
     /// An empty sketch; it allocates nothing until the first `insert(hash:)`.
@@ -66,7 +81,7 @@ public struct HyperLogLog: Sendable, Equatable {
 
     init(storage: Storage) {
         switch storage {
-        case .sparse(let entries): sparse = entries
+        case .sparse(let entries): sparse = entries; sortedCount = entries.count
         case .dense(let registers): dense = registers
         }
     }
@@ -94,19 +109,72 @@ public struct HyperLogLog: Sendable, Equatable {
 
     private mutating func insertSparse(index: Int, rank: UInt8) {
         let entry = Self.entry(index: index, rank: rank)
-        let position = Self.lowerBound(of: UInt32(index) << 6, in: sparse)
-        if position < sparse.count, sparse[position] >> 6 == UInt32(index) {
+        let key = UInt32(index) << 6
+        // Where the index is (an existing entry), or where it would go in the sorted part (`found` false).
+        let (found, position): (Bool, Int) = sparse.withUnsafeBufferPointer { entries in
+            var low = 0
+            var high = sortedCount
+            while low < high {
+                let middle = (low + high) / 2
+                if entries[middle] < key { low = middle + 1 } else { high = middle }
+            }
+            if low < sortedCount, entries[low] >> 6 == UInt32(index) { return (true, low) }
+            for pending in sortedCount..<entries.count where entries[pending] >> 6 == UInt32(index) {
+                return (true, pending)
+            }
+            return (false, low)
+        }
+        if found {
             if entry > sparse[position] { sparse[position] = entry }
             return
         }
         // Most rows see a handful of elements: one allocation for the first eight, not four regrowths
         // (measured: about a third faster for 10 inserts per sketch).
         if sparse.capacity == 0 { sparse.reserveCapacity(8) }
-        sparse.insert(entry, at: position)
+        if sortedCount == sparse.count, sortedCount < Self.sortedInsertLimit {
+            // Small sketches, most of them, stay sorted: moving a few hundred bytes is cheap, and a sketch
+            // that is always canonical needs no sorted copy when it is read.
+            sparse.insert(entry, at: position)
+            sortedCount += 1
+            return
+        }
+        sparse.append(entry)
+        if sparse.count - sortedCount >= Self.pendingLimit || sparse.count > Self.sparseLimit { mergePending() }
         if sparse.count > Self.sparseLimit {
             dense = Self.denseRegisters(from: sparse)
             sparse = []
+            sortedCount = 0
         }
+    }
+
+    /// Sorts the pending tail of `sparse` and merges it into the sorted part, in place, from the back.
+    private mutating func mergePending() {
+        guard sortedCount < sparse.count else { return }
+        let total = sparse.count
+        let sorted = sortedCount
+        let tailCount = total - sorted
+        // The tail is at most `pendingLimit` entries: a stack buffer holds it while the merge fills the array
+        // from its end.
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: Self.pendingLimit) { pending in
+            sparse.withUnsafeMutableBufferPointer { entries in
+                entries[sorted...].sort()
+                for offset in 0..<tailCount { pending[offset] = entries[sorted + offset] }
+                var write = total - 1
+                var i = sorted - 1
+                var j = tailCount - 1
+                while j >= 0 {
+                    if i >= 0, entries[i] > pending[j] {
+                        entries[write] = entries[i]
+                        i -= 1
+                    } else {
+                        entries[write] = pending[j]
+                        j -= 1
+                    }
+                    write -= 1
+                }
+            }
+        }
+        sortedCount = total
     }
 
     // MARK: - Merging
@@ -118,12 +186,16 @@ public struct HyperLogLog: Sendable, Equatable {
     ///
     /// - Complexity: O(k₁ + k₂) for two sparse sketches, O(m) when either is dense.
     public mutating func merge(_ other: HyperLogLog) {
+        mergePending()
+        var other = other
+        other.mergePending()
         if !other.dense.isEmpty {
             if dense.isEmpty {
                 var registers = other.dense
                 Self.raise(&registers, to: sparse)
                 dense = registers
                 sparse = []
+                sortedCount = 0
             } else {
                 other.dense.withUnsafeBufferPointer { theirs in
                     for index in 0..<Self.registerCount where theirs[index] > dense[index] {
@@ -136,13 +208,16 @@ public struct HyperLogLog: Sendable, Equatable {
                 Self.raise(&dense, to: other.sparse)
             } else if sparse.isEmpty {
                 sparse = other.sparse  // shares other's storage until one of them is written
+                sortedCount = sparse.count
             } else {
                 let union = Self.union(sparse, other.sparse)
                 if union.count > Self.sparseLimit {
                     dense = Self.denseRegisters(from: union)
                     sparse = []
+                    sortedCount = 0
                 } else {
                     sparse = union
+                    sortedCount = union.count
                 }
             }
         }
