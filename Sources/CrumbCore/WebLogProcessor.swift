@@ -142,6 +142,13 @@ public struct WebLogProcessor: Sendable {
     /// Cookie headers that held no personal information (value unused).
     private var cleanCookies = RecentValues(sets: 1 << 14)
     private static let noValue = UInt64(UInt32.max)
+    /// (visitor, bucket, user agent, status class) already counted: the visitor is in the sketches of the
+    /// bucket's total, user-agent and status rows, so a repeat visit skips those seven inserts (inserting a
+    /// hash a sketch holds changes nothing). Exact keys, not fingerprints. Emptied whenever what a key
+    /// stands for could change: the user-agent cache starts over, or buckets are drained.
+    private var countedVisits = RecentValues(sets: 1 << 14)
+    /// The user-agent cache slot of the current line (`userAgentCacheLimit` when it has none).
+    private var agentSlot = 0
     private var statusValues: [Int] = []
     private var totalValue = 0
     private var noReferrer = 0
@@ -414,7 +421,18 @@ public struct WebLogProcessor: Sendable {
         let ordinal = aggregator.bucketOrdinal(for: event.time)
         let bytes = event.bytes
         let status = event.status
-        aggregator.add(bucket: ordinal, .total, value: totalValue, bytes: bytes, status: status, visitor: visitor)
+        let statusIndex = status >= 100 && status < 600 ? status / 100 - 1 : 5
+        var visitKnown = false
+        if let visitor {
+            // Bucket ordinal (32 bits), agent slot (≤ 2¹⁶) and status class (3 bits), plus one so it is never 0.
+            let context = UInt64(truncatingIfNeeded: ordinal) << 32 | UInt64(agentSlot) << 3 | UInt64(statusIndex)
+            let key = RecentValues.Key(exactly: context &+ 1, visitor)
+            visitKnown = countedVisits.value(for: key) != nil
+            if !visitKnown { countedVisits.insert(0, for: key) }
+        }
+        // For the rows this visit already reached, the visitor is left out (hits and bytes still count).
+        let rowVisitor = visitKnown ? nil : visitor
+        aggregator.add(bucket: ordinal, .total, value: totalValue, bytes: bytes, status: status, visitor: rowVisitor)
         if enabled[WebDimension.path.rawValue] {
             let value = !event.requestIsValid ? invalidRequest
                 : targetValues.map { Int(truncatingIfNeeded: $0 & Self.noValue) }
@@ -437,23 +455,23 @@ public struct WebLogProcessor: Sendable {
             aggregator.add(bucket: ordinal, .referrerHost, value: referrer, bytes: bytes, status: status, visitor: visitor)
         }
         if enabled[WebDimension.uaFamily.rawValue] {
-            aggregator.add(bucket: ordinal, .uaFamily, value: agent.family, bytes: bytes, status: status, visitor: visitor)
+            aggregator.add(bucket: ordinal, .uaFamily, value: agent.family, bytes: bytes, status: status, visitor: rowVisitor)
         }
         if enabled[WebDimension.uaVersion.rawValue] {
-            aggregator.add(bucket: ordinal, .uaVersion, value: agent.version, bytes: bytes, status: status, visitor: visitor)
+            aggregator.add(bucket: ordinal, .uaVersion, value: agent.version, bytes: bytes, status: status, visitor: rowVisitor)
         }
         if enabled[WebDimension.os.rawValue] {
-            aggregator.add(bucket: ordinal, .os, value: agent.os, bytes: bytes, status: status, visitor: visitor)
+            aggregator.add(bucket: ordinal, .os, value: agent.os, bytes: bytes, status: status, visitor: rowVisitor)
         }
         if enabled[WebDimension.device.rawValue] {
-            aggregator.add(bucket: ordinal, .device, value: agent.device, bytes: bytes, status: status, visitor: visitor)
+            aggregator.add(bucket: ordinal, .device, value: agent.device, bytes: bytes, status: status, visitor: rowVisitor)
         }
         if enabled[WebDimension.agentClass.rawValue] {
-            aggregator.add(bucket: ordinal, .agentClass, value: agent.agentClass, bytes: bytes, status: status, visitor: visitor)
+            aggregator.add(bucket: ordinal, .agentClass, value: agent.agentClass, bytes: bytes, status: status, visitor: rowVisitor)
         }
         if enabled[WebDimension.statusClass.rawValue] {
-            let value = status >= 100 && status < 600 ? statusValues[status / 100 - 1] : statusValues[5]
-            aggregator.add(bucket: ordinal, .statusClass, value: value, bytes: bytes, status: status, visitor: visitor)
+            aggregator.add(bucket: ordinal, .statusClass, value: statusValues[statusIndex], bytes: bytes, status: status,
+                           visitor: rowVisitor)
         }
         if enabled[WebDimension.campaign.rawValue] {
             let value = targetValues.map { Int(truncatingIfNeeded: $0 >> 32) } ?? campaignValueID()
@@ -528,6 +546,7 @@ public struct WebLogProcessor: Sendable {
 
     private mutating func userAgentValues(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer) -> UserAgentValues {
         guard let range = event.userAgent else {
+            agentSlot = Self.userAgentCacheLimit
             if let noUserAgent { return noUserAgent }
             let values = classify(UnsafeRawBufferPointer(start: nil, count: 0))
             noUserAgent = values
@@ -537,9 +556,11 @@ public struct WebLogProcessor: Sendable {
         // The cache starts over past its limit: bots with random user agents must not grow memory.
         if userAgents.count >= Self.userAgentCacheLimit {
             userAgents = ByteInterner(capacity: 4096)
+            countedVisits.removeAll()
             userAgentValues.removeAll(keepingCapacity: true)
         }
         let id = userAgents.intern(raw)
+        agentSlot = id
         if id < userAgentValues.count { return userAgentValues[id] }
         let values = classify(raw)
         userAgentValues.append(values)
@@ -711,7 +732,8 @@ public struct WebLogProcessor: Sendable {
     /// Removes the buckets that start before `start` from the trends and returns their records (k-anonymity
     /// applied with `minCount`): a stream's closed buckets.
     public mutating func drainTrends(bucketsBefore start: Int64, minCount: Int) -> [WebTrendRecord] {
-        aggregator.drain(bucketsBefore: start, minCount: minCount)
+        countedVisits.removeAll()
+        return aggregator.drain(bucketsBefore: start, minCount: minCount)
     }
 
     /// Adds another worker's trends to this one's.

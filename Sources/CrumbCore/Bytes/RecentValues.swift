@@ -16,6 +16,14 @@ public struct RecentValues: Sendable {
     public struct Key: Sendable {
         fileprivate var first: UInt64
         fileprivate var second: UInt64
+
+        /// A key that is its own two words, for callers whose key fits in 128 bits: lookups are then exact.
+        /// `first` must not be 0 (it marks an empty way); `second` should be well mixed (it picks the set).
+        public init(exactly first: UInt64, _ second: UInt64) {
+            precondition(first != 0, "RecentValues.Key: the first word must not be 0")
+            self.first = first
+            self.second = second
+        }
     }
 
     /// Set `s` is `slots[12s..<12s+12]`: four ways of (first, second, value). `first` is never 0 in a
@@ -33,8 +41,8 @@ public struct RecentValues: Sendable {
 
     @inline(__always)
     public static func key(for bytes: UnsafeRawBufferPointer) -> Key {
-        Key(first: ByteHash.hash(bytes, seed: 0x6A09_E667_F3BC_C908) | 1,
-            second: ByteHash.hash(bytes, seed: 0xBB67_AE85_84CA_A73B))
+        Key(exactly: ByteHash.hash(bytes, seed: 0x6A09_E667_F3BC_C908) | 1,
+            ByteHash.hash(bytes, seed: 0xBB67_AE85_84CA_A73B))
     }
 
     @inline(__always)
