@@ -435,9 +435,9 @@ public enum BatchRunner {
         }
         if previous != nil { try previous!.loadRows(directory: directory) }
 
-        // The trends: the saved ones, plus this run's.
-        var web = WebAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
-        var calls = CallAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
+        // The trends: the saved ones, plus this run's (a first run's are this run's, with no copy).
+        var web = previous == nil ? worker.web.aggregator : WebAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
+        var calls = previous == nil ? worker.calls.aggregator : CallAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
         if let previous {
             do {
                 for record in previous.web { try web.absorb(record) }
@@ -453,8 +453,25 @@ public enum BatchRunner {
                 }
             }
         }
-        web.merge(worker.web.aggregator)
-        calls.merge(worker.calls.aggregator)
+        if previous != nil {
+            web.merge(worker.web.aggregator)
+            calls.merge(worker.calls.aggregator)
+        }
+
+        // The published rows (k-anonymous, sorted) are worked out on a second core while this one writes the
+        // state: both only read the final trends, and each takes about as long as the other.
+        let minCount = configuration.partial ? 0 : policy.minCount
+        let published = Mutex<(web: [WebTrendRecord], calls: [CallTrendRecord])>(([], []))
+        let finalWeb = web
+        let finalCalls = calls
+        let publishingDone = DispatchSemaphore(value: 0)
+        Thread {
+            let rows = (finalWeb.records(minCount: minCount), finalCalls.records(minCount: minCount))
+            published.withLock { $0 = rows }
+            publishingDone.signal()
+        }.start()
+        // Waited for on every way out, so the thread never outlives the run.
+        defer { publishingDone.wait() }
 
         var state = RunState(web: web.records(minCount: 0, sorted: false) { _ in true },
                              calls: calls.records(minCount: 0, sorted: false) { _ in true }, ledger: ledger, settings: settings)
@@ -495,9 +512,9 @@ public enum BatchRunner {
             notes.append("skipped \(skipped.count) file\(skipped.count == 1 ? "" : "s") found in directories that \(skipped.count == 1 ? "is" : "are") not logs: " + skipped.prefix(3).map(\.input.path).joined(separator: ", ") + (skipped.count > 3 ? ", …" : ""))
         }
 
-        let minCount = configuration.partial ? 0 : policy.minCount
-        let records = web.records(minCount: minCount)
-        let callRecords = calls.records(minCount: minCount)
+        publishingDone.wait()
+        publishingDone.signal()  // for the deferred wait
+        let (records, callRecords) = published.withLock { ($0.web, $0.calls) }
         // Call trend files are written when some input was a call record; crumb.db always has the tables.
         let hasCalls = inputs.contains { $0.channel == Channel.calls.rawValue }
         var manifest = Manifest(
