@@ -24,6 +24,12 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // ISA-L's inflater, dlopen()ed at run time when libisal.so.2 is present (Debian: libisal2); built against
+        // <isa-l/igzip_lib.h> when libisal-dev is installed, else a stub that reports ISA-L unavailable.
+        .target(
+            name: "CIsal",
+            linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
+        ),
         // Pure: bytes in, events and aggregates out. No I/O.
         .target(
             name: "CrumbCore",
@@ -41,6 +47,7 @@ let package = Package(
             dependencies: [
                 "CrumbCore",
                 "CZlib",
+                "CIsal",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for binding trend rows without GRDB's per-row argument arrays.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
