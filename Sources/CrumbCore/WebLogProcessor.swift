@@ -302,14 +302,19 @@ public struct WebLogProcessor: Sendable {
         defer { swap(&router, &self.router) }
         router.begin(vaultVisitor: writeVault ? visitor : nil, day: day)
 
+        // Request target → path (placeholders for PI), kept query, campaign; or straight to the path and
+        // campaign value ids (`targetValueIDs()`) for a clean target seen before: most lines repeat a request
+        // another line made. Only targets that are not pixels are cached, so a hit is not one.
+        let target = event.requestIsValid ? UnsafeRawBufferPointer(rebasing: line[event.target])
+            : UnsafeRawBufferPointer(start: nil, count: 0)
+        let targetKey = writeEvents || !event.requestIsValid ? nil : Optional(RecentValues.key(for: target))
+        var targetValues = targetKey.flatMap { cleanTargets.value(for: $0) }
+
         // A tracking pixel counts as the page it reports: its page URL becomes the target, its referrer
         // parameter the referrer; the rest of its query is only scanned.
-        let isPixel = event.requestIsValid && !pixels.isEmpty
-            && pixels.map(target: UnsafeRawBufferPointer(rebasing: line[event.target]), into: &pixelHit)
+        let isPixel = targetValues == nil && event.requestIsValid && !pixels.isEmpty
+            && pixels.map(target: target, into: &pixelHit)
 
-        // Request target → path (placeholders for PI), kept query, campaign; or straight to the path and
-        // campaign value ids (`targetValueIDs()`) for a clean target seen before.
-        var targetValues: UInt64?
         if isPixel {
             pixelHit.page.withUnsafeBytes { page in
                 sanitizer.sanitize(target: page, path: &path, query: &query, campaign: &campaign) { finding in
@@ -325,21 +330,15 @@ public struct WebLogProcessor: Sendable {
                 }
             }
         } else if event.requestIsValid {
-            // A target seen before without personal information maps straight to its values: most lines
-            // repeat a request another line made.
-            let target = UnsafeRawBufferPointer(rebasing: line[event.target])
-            let key = writeEvents ? nil : Optional(RecentValues.key(for: target))
-            if let key, let cached = cleanTargets.value(for: key) {
-                targetValues = cached
-            } else {
+            if targetValues == nil {
                 var clean = true
                 sanitizer.sanitize(target: target, path: &path, query: &query, campaign: &campaign) { finding in
                     clean = false
                     router.report(finding, toVault: finding.field == .path ? rules.vaultPath : rules.vaultQuery)
                 }
-                if let key, clean {
+                if let targetKey, clean {
                     let values = targetValueIDs()
-                    cleanTargets.insert(values, for: key)
+                    cleanTargets.insert(values, for: targetKey)
                     targetValues = values
                 }
             }

@@ -257,20 +257,23 @@ public struct HyperLogLog: Sendable, Equatable {
     ///
     /// - Complexity: O(k) when sparse, O(m) when dense.
     public var estimate: Int {
-        let q = Self.maxRank - 1
-        var histogram = [Int](repeating: 0, count: Self.maxRank + 1)
-        switch storage {
-        case .sparse(let entries):
-            histogram[0] = Self.registerCount - entries.count
-            for entry in entries {
-                histogram[Int(entry & 0x3F)] += 1
+        // The register histogram needs no sorted form, so sparse entries are read as they are (each index appears
+        // once, pending or not), into a stack buffer: every row's estimate is taken at the end of a run.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.maxRank + 1) { histogram in
+            histogram.initialize(repeating: 0)
+            if dense.isEmpty {
+                histogram[0] = Self.registerCount - sparse.count
+                for entry in sparse { histogram[Int(entry & 0x3F)] += 1 }
+            } else {
+                for rank in dense { histogram[Int(rank)] += 1 }
             }
-        case .dense(let registers):
-            for rank in registers {
-                histogram[Int(rank)] += 1
-            }
+            return Self.estimate(histogram: UnsafeBufferPointer(histogram))
         }
+    }
 
+    /// Ertl's estimate from the register histogram C₀…C₅₁.
+    private static func estimate(histogram: UnsafeBufferPointer<Int>) -> Int {
+        let q = Self.maxRank - 1
         let m = Double(Self.registerCount)
         var z = m * Self.tau(1 - Double(histogram[q + 1]) / m)
         for k in stride(from: q, through: 1, by: -1) {
