@@ -71,6 +71,10 @@ public struct RequestSanitizer: Sendable {
     private var decoded: [UInt8] = []
     private var decodedName: [UInt8] = []
     private var matches: [PersonalDataMatch] = []
+    /// What the scan-only entry points (`scanReferrer`, `scanCookies`, `scanQuery`, `scanNamedValue`) would
+    /// keep, thrown away after each call; see `withIgnoredOutput`.
+    private var ignoredKeep: [UInt8] = []
+    private var ignoredCampaign: [UInt8] = []
 
     public init(detector: PersonalDataDetector, policy: Policy) {
         self.detector = detector
@@ -112,24 +116,24 @@ public struct RequestSanitizer: Sendable {
         _ = firstKind(in: UnsafeRawBufferPointer(rebasing: referrer[0..<split]), plusAsSpace: true, field: .referrer,
                       name: emptyBytes, found: found)
         if split < referrer.count {
-            var ignoredQuery: [UInt8] = []
-            var ignoredCampaign: [UInt8] = []
-            filterQuery(UnsafeRawBufferPointer(rebasing: referrer[(split + 1)...]), keep: &ignoredQuery,
-                        campaign: &ignoredCampaign, field: .referrer, found: found)
+            withIgnoredOutput { sanitizer, keep, campaign in
+                sanitizer.filterQuery(UnsafeRawBufferPointer(rebasing: referrer[(split + 1)...]), keep: &keep,
+                                      campaign: &campaign, field: .referrer, found: found)
+            }
         }
     }
 
     /// Reports the personal information in a Cookie header's values (and names), skipping the cookies crumb
     /// itself reads (`skipping`: the tracking and opt-out cookies). Nothing of a cookie is kept.
     public mutating func scanCookies(_ header: UnsafeRawBufferPointer, skipping: [[UInt8]], found: (PersonalDataFinding) -> Void) {
-        var ignoredKeep: [UInt8] = []
-        var ignoredCampaign: [UInt8] = []
-        CookieHeader.forEachPair(header) { name, value, _ in
-            let nameBytes = UnsafeRawBufferPointer(rebasing: header[name])
-            guard !skipping.contains(where: { $0.elementsEqual(nameBytes) }) else { return }
-            filterParameter(name: nameBytes, value: UnsafeRawBufferPointer(rebasing: header[value]), keep: &ignoredKeep,
-                            campaign: &ignoredCampaign, field: .cookie, found: found)
-            ignoredKeep.removeAll(keepingCapacity: true)
+        withIgnoredOutput { sanitizer, keep, campaign in
+            CookieHeader.forEachPair(header) { name, value, _ in
+                let nameBytes = UnsafeRawBufferPointer(rebasing: header[name])
+                guard !skipping.contains(where: { $0.elementsEqual(nameBytes) }) else { return }
+                sanitizer.filterParameter(name: nameBytes, value: UnsafeRawBufferPointer(rebasing: header[value]),
+                                          keep: &keep, campaign: &campaign, field: .cookie, found: found)
+                keep.removeAll(keepingCapacity: true)
+            }
         }
     }
 
@@ -148,9 +152,9 @@ public struct RequestSanitizer: Sendable {
     /// Reports the personal information in a query string (`a=1&b=2`, without `?`); nothing is kept.
     public mutating func scanQuery(_ query: UnsafeRawBufferPointer, field: PersonalDataField,
                                    found: (PersonalDataFinding) -> Void) {
-        var ignoredKeep: [UInt8] = []
-        var ignoredCampaign: [UInt8] = []
-        filterQuery(query, keep: &ignoredKeep, campaign: &ignoredCampaign, field: field, found: found)
+        withIgnoredOutput { sanitizer, keep, campaign in
+            sanitizer.filterQuery(query, keep: &keep, campaign: &campaign, field: field, found: found)
+        }
     }
 
     /// Reports the personal information in one named value that no role claims (an unmapped JSON field, an
@@ -158,9 +162,24 @@ public struct RequestSanitizer: Sendable {
     /// the name says the value is personal. Nothing is kept.
     public mutating func scanNamedValue(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, field: PersonalDataField,
                                         found: (PersonalDataFinding) -> Void) {
-        var ignoredKeep: [UInt8] = []
-        var ignoredCampaign: [UInt8] = []
-        filterParameter(name: name, value: value, keep: &ignoredKeep, campaign: &ignoredCampaign, field: field, found: found)
+        withIgnoredOutput { sanitizer, keep, campaign in
+            sanitizer.filterParameter(name: name, value: value, keep: &keep, campaign: &campaign, field: field, found: found)
+        }
+    }
+
+    /// Runs `body` with the scanners' throwaway kept-query and campaign buffers, moved out of `self` for the
+    /// call (so `body` may mutate `self` too) and back, emptied, afterwards: scanning a value allocates nothing
+    /// once the buffers have grown.
+    private mutating func withIgnoredOutput(_ body: (inout Self, inout [UInt8], inout [UInt8]) -> Void) {
+        var keep: [UInt8] = []
+        var campaign: [UInt8] = []
+        swap(&keep, &ignoredKeep)
+        swap(&campaign, &ignoredCampaign)
+        body(&self, &keep, &campaign)
+        keep.removeAll(keepingCapacity: true)
+        campaign.removeAll(keepingCapacity: true)
+        swap(&keep, &ignoredKeep)
+        swap(&campaign, &ignoredCampaign)
     }
 
     private mutating func sanitizePath(_ path: UnsafeRawBufferPointer, into out: inout [UInt8], field: PersonalDataField,
