@@ -10,7 +10,9 @@ import Crypto
 public struct VisitorHasher: @unchecked Sendable {
     public let keyring: Keyring
     private var period: String = ""
-    private var key: SymmetricKey?
+    /// HMAC-SHA-256 keyed with the period key, before any message: copied for each new id, so the key's
+    /// inner and outer pads are hashed once per period rather than once per visitor.
+    private var keyed: HMAC<SHA256>?
     /// Recent (probe, id) pairs, 4-way set-associative: set `s` is `ways[8s..<8s+8]`, four pairs in one
     /// 64-byte cache line, so a lookup touches one line and hashes nothing (the probe is already a hash).
     /// A miss fills an empty way, else replaces the set's ways in turn. Fixed size, so memory stays flat
@@ -36,7 +38,9 @@ public struct VisitorHasher: @unchecked Sendable {
         if probe == 0 { probe = 1 }
         let base = (Int(truncatingIfNeeded: probe >> 32) & (Self.setCount - 1)) << 3
         for way in stride(from: base, to: base + 8, by: 2) where ways[way] == probe { return ways[way + 1] }
-        let code = HMAC<SHA256>.authenticationCode(for: material, using: key!)
+        var mac = keyed!
+        mac.update(data: material)
+        let code = mac.finalize()
         // Ids feed HyperLogLog registers directly: HMAC output is already uniform.
         let id = code.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         var slot = base
@@ -55,7 +59,7 @@ public struct VisitorHasher: @unchecked Sendable {
         let label = keyring.periodLabel(forDay: day)
         if label != period {
             period = label
-            key = keyring.periodKey(forDay: day)
+            keyed = HMAC<SHA256>(key: keyring.periodKey(forDay: day))
             ways = [UInt64](repeating: 0, count: Self.setCount * 8)
         }
     }
