@@ -137,7 +137,7 @@ public struct WebLogProcessor: Sendable {
     /// `UInt32.max` when its dimension is off). Not used when events are written: those need the bytes.
     private var cleanTargets = RecentValues(sets: 1 << 14)
     /// Referrers that held no personal information → their host value id, or `noValue` when the value is
-    /// not cached (an address host: it is anonymized per day).
+    /// not cached (an address host, anonymized per period, or a value not needed when it was seen).
     private var cleanReferrers = RecentValues(sets: 1 << 12)
     /// Cookie headers that held no personal information (value unused).
     private var cleanCookies = RecentValues(sets: 1 << 14)
@@ -362,12 +362,12 @@ public struct WebLogProcessor: Sendable {
         // The referrer host is worked out once, for the trends and the events alike.
         let eventReferrer = writeEvents && !optedOut && rules.referrerIsInteraction
         let needsReferrer = enabled[WebDimension.referrerHost.rawValue] || eventReferrer
-        var referrerValue = Self.noValue
+        var lineReferrer: Int?
         if let range = event.referrer {
             let raw = UnsafeRawBufferPointer(rebasing: line[range])
             let key = RecentValues.key(for: raw)
             if let cached = cleanReferrers.value(for: key) {
-                referrerValue = cached
+                if cached != Self.noValue { lineReferrer = Int(cached) }
             } else {
                 var clean = true
                 if rules.readsReferrer {
@@ -378,8 +378,13 @@ public struct WebLogProcessor: Sendable {
                 }
                 // A pixel's referrer is its parameter, not this one: its value is not interned here.
                 if clean, !isPixel {
-                    if needsReferrer { referrerValue = cacheableReferrerValue(raw) }
-                    cleanReferrers.insert(referrerValue, for: key)
+                    var cached = Self.noValue
+                    if needsReferrer {
+                        let (value, sameEveryDay) = referrerValue(raw, day: day)
+                        lineReferrer = value
+                        if sameEveryDay { cached = UInt64(value) }
+                    }
+                    cleanReferrers.insert(cached, for: key)
                 }
             }
         }
@@ -442,10 +447,9 @@ public struct WebLogProcessor: Sendable {
         if needsReferrer {
             if isPixel {
                 referrer = pixelHit.referrer.isEmpty ? noReferrer
-                    : pixelHit.referrer.withUnsafeBytes { self.referrerValue($0, day: day) }
+                    : pixelHit.referrer.withUnsafeBytes { referrerValue($0, day: day).value }
             } else if let range = event.referrer {
-                referrer = referrerValue != Self.noValue ? Int(referrerValue)
-                    : self.referrerValue(UnsafeRawBufferPointer(rebasing: line[range]), day: day)
+                referrer = lineReferrer ?? referrerValue(UnsafeRawBufferPointer(rebasing: line[range]), day: day).value
             } else {
                 referrer = noReferrer
             }
@@ -520,26 +524,18 @@ public struct WebLogProcessor: Sendable {
         campaign.isEmpty ? noCampaign : campaign.withUnsafeBytes { aggregator.valueID(.campaign, $0) }
     }
 
-    /// The referrer host value of a referrer whose value does not depend on the day: a host or
-    /// `(invalid)`; `noValue` for an address (anonymized per day, so worked out per line).
-    private mutating func cacheableReferrerValue(_ referrer: UnsafeRawBufferPointer) -> UInt64 {
-        switch URLSanitizer.referrerHost(of: referrer, into: &scratch) {
-        case .host: UInt64(scratch.withUnsafeBytes { aggregator.valueID(.referrerHost, $0) })
-        case .invalid: UInt64(invalidReferrer)
-        case .address: Self.noValue
-        }
-    }
-
-    private mutating func referrerValue(_ referrer: UnsafeRawBufferPointer, day: Int64) -> Int {
+    /// The referrer host value of a referrer, and whether it is the same on every day: a host and `(invalid)`
+    /// are (`cleanReferrers` keeps them); an address host follows the IP rule, whose keys change by period.
+    private mutating func referrerValue(_ referrer: UnsafeRawBufferPointer, day: Int64) -> (value: Int, sameEveryDay: Bool) {
         switch URLSanitizer.referrerHost(of: referrer, into: &scratch) {
         case .host:
-            return scratch.withUnsafeBytes { aggregator.valueID(.referrerHost, $0) }
+            return (scratch.withUnsafeBytes { aggregator.valueID(.referrerHost, $0) }, true)
         case .invalid:
-            return invalidReferrer
+            return (invalidReferrer, true)
         case .address(let address):
             // Every IP found elsewhere in a line follows the run's IP rule.
-            guard let text = anonymizer.anonymize(address, day: day) else { return droppedAddressReferrer }
-            return aggregator.valueID(.referrerHost, text)
+            guard let text = anonymizer.anonymize(address, day: day) else { return (droppedAddressReferrer, false) }
+            return (aggregator.valueID(.referrerHost, text), false)
         }
     }
 

@@ -470,8 +470,9 @@ public enum BatchRunner {
             published.withLock { $0 = rows }
             publishingDone.signal()
         }.start()
-        // Waited for on every way out, so the thread never outlives the run.
-        defer { publishingDone.wait() }
+        // Joined on every way out, so the thread never outlives the run.
+        var publishingJoined = false
+        defer { if !publishingJoined { publishingDone.wait() } }
 
         var state = RunState(web: web.records(minCount: 0, sorted: false) { _ in true },
                              calls: calls.records(minCount: 0, sorted: false) { _ in true }, ledger: ledger, settings: settings)
@@ -513,7 +514,7 @@ public enum BatchRunner {
         }
 
         publishingDone.wait()
-        publishingDone.signal()  // for the deferred wait
+        publishingJoined = true
         let (records, callRecords) = published.withLock { ($0.web, $0.calls) }
         // Call trend files are written when some input was a call record; crumb.db always has the tables.
         let hasCalls = inputs.contains { $0.channel == Channel.calls.rawValue }

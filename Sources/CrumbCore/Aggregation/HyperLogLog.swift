@@ -362,17 +362,6 @@ public struct HyperLogLog: Sendable, Equatable {
         UInt32(truncatingIfNeeded: index) << 6 | UInt32(rank)
     }
 
-    /// The first position whose entry is not below `key`.
-    static func lowerBound(of key: UInt32, in entries: [UInt32]) -> Int {
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let middle = (low + high) / 2
-            if entries[middle] < key { low = middle + 1 } else { high = middle }
-        }
-        return low
-    }
-
     /// Merges two sorted entry lists; where both touch a register, the larger rank wins.
     static func union(_ a: [UInt32], _ b: [UInt32]) -> [UInt32] {
         var result: [UInt32] = []

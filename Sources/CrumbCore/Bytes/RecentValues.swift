@@ -1,11 +1,14 @@
-/// A fixed-size cache from byte strings (request targets, referrers, cookie headers) to a 64-bit value worked
-/// out from them once, for values that come back line after line.
+/// A fixed-size cache from byte strings (request targets, referrers, cookie headers), or 128-bit keys, to a
+/// 64-bit value worked out from them once, for values that come back line after line.
 ///
 /// It keeps no bytes: an entry is a 127-bit fingerprint of its string (two 64-bit `ByteHash` passes with
 /// different seeds) and the value. Two strings whose fingerprints collide would share a value; for the
 /// hundreds of thousands of strings a run sees that is about one chance in 2¹⁰⁰. Callers store only what
 /// they derived from a string that held no personal information, so even a crafted collision gets a line
 /// another clean line's value, never personal bytes.
+///
+/// A key may also be a caller's own 128 bits (`Key(exactly:_:)`, e.g. the processor's counted visits), and the
+/// lookup is then exact.
 ///
 /// The entries are 4-way set-associative: a set is four (fingerprint, value) entries side by side, so a
 /// lookup reads 96 contiguous bytes and hashes nothing more. A new entry fills an empty way, else replaces
