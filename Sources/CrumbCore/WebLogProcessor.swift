@@ -724,6 +724,34 @@ public struct WebLogProcessor: Sendable {
         return (counts, rejects, combinedLines, router.tally)
     }
 
+    /// Whether the current input's lines may be shared out between this processor and copies of it (each
+    /// started with this parser), with the same counts and trends as one processor taking them all: the
+    /// parser reads every line on its own, and no line writes an ordered output (events, vault) or is
+    /// judged against a stream's watermark.
+    public var linesAreIndependent: Bool {
+        parser.linesAreIndependent && !writeEvents && !writeVault && watermark == nil
+    }
+
+    /// A processor with this one's configuration, key, address anonymizer and parser, and nothing counted:
+    /// a second processor for the same run, whose trends merge into this one's.
+    public func sibling() -> WebLogProcessor {
+        var copy = WebLogProcessor(configuration: configuration, keyring: visitors.keyring, anonymizer: anonymizer)
+        copy.parser = parser
+        return copy
+    }
+
+    /// Adds the current input's counts, rejects, combined lines and personal-information tally of `other`,
+    /// which took some of this input's lines, to this processor's, and starts `other` afresh for its next
+    /// input. The reject samples kept are those of the lowest line numbers. Trends are not touched: they
+    /// merge once, with `mergeTrends(_:)`.
+    public mutating func absorbInput(of other: inout WebLogProcessor) {
+        let part = other.finishInput()
+        counts.add(part.counts)
+        rejects.merge(part.rejects)
+        combinedLines += part.combinedLines
+        router.tally.merge(part.personal)
+    }
+
     /// Removes the buckets that start before `start` from the trends and returns their records (k-anonymity
     /// applied with `minCount`): a stream's closed buckets.
     public mutating func drainTrends(bucketsBefore start: Int64, minCount: Int) -> [WebTrendRecord] {

@@ -41,6 +41,12 @@ public struct RunConfiguration: Sendable {
     /// Decode on one thread and parse on another when a worker would otherwise leave a core idle: a single
     /// large file, or the last files of a tree. Results are the same either way.
     public var pipelineDecoding = true
+    /// When a file is pipelined, also share its lines between two parsing threads (the caller's and a
+    /// helper's), for formats whose lines parse independently and runs that write no events or vault. Results
+    /// are the same either way (but for the values a dimension past its value cap keeps).
+    public var splitLines = true
+    /// The smallest regular file that is pipelined (and split): a thread per small file is waste.
+    public var pipelineMinimumBytes: Int64 = 4 << 20
 
     /// `--shard i/n`: a deterministic subset of the inputs, by a stable hash of each input's shard key.
     public struct Shard: Sendable, Equatable, CustomStringConvertible {
@@ -117,10 +123,21 @@ enum FormatChoice: Sendable {
 struct Worker: Sendable {
     var web: WebLogProcessor
     var calls: CallLogProcessor
+    /// The second web processor of inputs whose lines were split (`LineSplitter`), kept from one such input
+    /// to the next; its trends join `web`'s in `foldHelper()`.
+    var webHelper: WebLogProcessor?
 
     mutating func merge(_ other: Worker) {
         web.mergeTrends(other.web)
         calls.mergeTrends(other.calls)
+    }
+
+    /// Merges the helper's trends into `web`'s, once the worker's last input is done.
+    mutating func foldHelper() {
+        if let helper = webHelper {
+            web.mergeTrends(helper)
+            webHelper = nil
+        }
     }
 }
 
@@ -150,7 +167,9 @@ public struct RunRefusal: Error, Sendable, CustomStringConvertible {
 /// `crumb run`: reads every input, aggregates, writes the outputs; resumable and exactly-once.
 ///
 /// Inputs are processed in parallel, one worker per file up to `jobs`; each worker owns its processor, and
-/// processors merge at the end (no locks on the hot path). A bad line is counted and skipped; a decode or
+/// processors merge at the end (no locks on the hot path). When fewer files are left than cores, a worker
+/// decodes its file on a thread of its own and shares the file's lines with a second processor on another
+/// (`LineSplitter`), so that one large file uses both cores. A bad line is counted and skipped; a decode or
 /// read fault ends that input only, after everything decoded before it has been counted.
 ///
 /// The output directory keeps what it has counted (`RunState`, `state.db`): a rerun reads only content that
@@ -190,6 +209,8 @@ public enum BatchRunner {
         var unrecognized = false
         /// The last line had no line feed yet and the file is being written: it was left for the next run.
         var tailHeldBack = false
+        /// Lines a second parsing thread took (`RunConfiguration.splitLines`).
+        var helperLines = 0
     }
 
     /// Reads, decodes, parses, classifies and aggregates every input, in parallel; writes the streamed parts
@@ -241,6 +262,7 @@ public enum BatchRunner {
                 let done = doneFiles.add(1, ordering: .relaxed).newValue
                 FaultInjection.reached(.afterInputs(done))
             }
+            worker.foldHelper()
             finished.withLock { $0.append(worker) }
         }
         var merged = finished.withLock { list in list.removeFirst() }
@@ -664,6 +686,10 @@ public enum BatchRunner {
         var spec: FormatSpec?
         var reason = "given"
         var held: [UInt8] = []
+        /// Whether the input may be split between two parsing threads once its format is known.
+        var splitAllowed = false
+        var splitter: LineSplitter<WebLogProcessor>?
+        var helperLines = 0
 
         /// Starts the input on the processor of `chosen`'s channel.
         // The helpers take the worker as an argument rather than capturing the inout parameter: a capture
@@ -679,16 +705,45 @@ public enum BatchRunner {
         func feed(_ bytes: UnsafeRawBufferPointer, _ worker: inout Worker) {
             guard let spec else { return }
             switch spec.channel {
-            case .web: framer.feed(bytes) { worker.web.process($0) }
+            case .web:
+                if let splitter {
+                    framer.feed(bytes) { splitter.take($0, own: &worker.web) }
+                } else {
+                    framer.feed(bytes) { worker.web.process($0) }
+                }
             case .calls: framer.feed(bytes) { worker.calls.process($0) }
             }
         }
         func finishFraming(_ worker: inout Worker) {
             switch spec?.channel {
-            case .web?: framer.finish { worker.web.process($0) }
+            case .web?:
+                if let splitter {
+                    framer.finish { splitter.take($0, own: &worker.web) }
+                } else {
+                    framer.finish { worker.web.process($0) }
+                }
             case .calls?: framer.finish { worker.calls.process($0) }
             case nil: break
             }
+        }
+        /// Starts sharing lines with a helper processor: once the input's lines are known to parse (so
+        /// that giving up on its format is no longer a question), when its lines are independent.
+        func startSplit(_ worker: inout Worker) {
+            guard splitAllowed, splitter == nil, spec?.channel == .web, worker.web.counts.parsed > 0,
+                  worker.web.linesAreIndependent else { return }
+            var helper = worker.webHelper ?? worker.web.sibling()
+            worker.webHelper = nil
+            helper.startInput(parser: worker.web.parser)
+            splitter = LineSplitter(helper: helper)
+        }
+        /// Waits for the helper's lines and adds its counts to the worker's processor.
+        func endSplit(_ worker: inout Worker) {
+            guard let active = splitter else { return }
+            splitter = nil
+            var helper = active.finish(own: &worker.web)
+            helperLines += active.helperLines
+            worker.web.absorbInput(of: &helper)
+            worker.webHelper = helper
         }
         /// Detects the format from the held bytes, then feeds them. Throws when nothing matches.
         func detect(_ detector: FormatDetector, _ worker: inout Worker) throws {
@@ -744,7 +799,9 @@ public enum BatchRunner {
             // Pipelined only for a regular file of some size: a thread per small file is waste, and a pipe's
             // producer could not be stopped while it waits in read(2).
             let fileSize = FileIdentity.of(path)?.size ?? 0
-            let input = try PipelinedInput(path: path, pipelined: pipelined && fileSize >= 4 << 20, hashDecoded: false, progress: progress)
+            let isPipelined = pipelined && fileSize >= configuration.pipelineMinimumBytes
+            splitAllowed = isPipelined && configuration.splitLines
+            let input = try PipelinedInput(path: path, pipelined: isPipelined, hashDecoded: false, progress: progress)
             defer { input.close() }
             identity = input.identity
             var linesSeen = 0
@@ -755,9 +812,10 @@ public enum BatchRunner {
                     try sink.drain(&worker.calls)
                     let counts = spec?.channel == .calls ? worker.calls.counts : worker.web.counts
                     if let progress {
-                        progress.addLines(counts.read - linesSeen)
-                        linesSeen = counts.read
+                        progress.addLines(framer.lineCount - linesSeen)
+                        linesSeen = framer.lineCount
                     }
+                    if splitAllowed, splitter == nil { startSplit(&worker) }
                     if counts.parsed == 0, counts.headers == 0,
                        counts.read - counts.blank >= configuration.detectionLines {
                         throw UnrecognizedFormat()
@@ -800,6 +858,7 @@ public enum BatchRunner {
                 }
                 decodeFault = true
             }
+            endSplit(&worker)
             try sink.drain(&worker.web)
             try sink.drain(&worker.calls)
             encoding = input.encoding ?? .plain
@@ -807,6 +866,7 @@ public enum BatchRunner {
             decoded = input.decodedBytes
             rawDigest = input.rawSHA256.hexString
         } catch let restart as ContentGate.Restart {
+            endSplit(&worker)
             sink.close()
             throw restart
         } catch let error as InputError {
@@ -818,6 +878,8 @@ public enum BatchRunner {
         } catch {
             failure = "\(path): \(error)"
         }
+        // On every path: the helper's lines are counted before the input's results are taken.
+        endSplit(&worker)
         sink.close()
 
         let channel = spec?.channel ?? .web
@@ -853,6 +915,7 @@ public enum BatchRunner {
         // A file whose last line was left is read again next time, even if it has not changed by then.
         result.file = tailHeldBack ? nil : identity
         result.tailHeldBack = tailHeldBack
+        result.helperLines = helperLines
         result.ioFailure = ioFailure || readFault
         result.unrecognized = gaveUp
         result.skipped = gaveUp && binary && entry.foundInDirectory

@@ -33,10 +33,13 @@ public struct RejectTally: Sendable, Equatable {
         }
     }
 
-    /// Adds `other`'s counts, and its samples while there is room.
+    /// Adds `other`'s counts, and keeps the samples of the lowest line numbers of both: merging the tallies
+    /// of two processors that each took some of one input's lines, in order, keeps the samples one processor
+    /// taking every line would have kept.
     public mutating func merge(_ other: RejectTally) {
         for (code, count) in other.counts { counts[code, default: 0] += count }
-        for sample in other.samples where samples.count < sampleLimit { samples.append(sample) }
+        guard !other.samples.isEmpty else { return }
+        samples = Array((samples + other.samples).sorted { $0.line < $1.line }.prefix(sampleLimit))
     }
 
     /// The redacted shape of `bytes`: no letter or digit of the original survives.

@@ -42,6 +42,8 @@ public struct FormatStringParser: WebLineParser {
     }
 
     public var formatName: String { program.name }
+    /// Every line is read on its own: the parser keeps only scratch between lines.
+    public var linesAreIndependent: Bool { true }
 
     /// Parses one line (without its terminator).
     ///

@@ -41,6 +41,8 @@ public struct JSONLineParser: WebLineParser {
     public let maxDepth: Int
 
     public var formatName: String { "json" }
+    /// Every line is read on its own: the parser keeps only scratch between lines.
+    public var linesAreIndependent: Bool { true }
 
     /// An open container: the trie node its values are looked up under (-1: outside the mapping), and, for
     /// an array, the key its elements are named by.

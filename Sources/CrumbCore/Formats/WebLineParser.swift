@@ -23,9 +23,20 @@ public protocol WebLineParser: Sendable {
     ///   range of the event points into it. Its capacity is reused from line to line.
     /// - Throws: `ParseFailure` with a code and the offset in `line` where parsing stopped.
     mutating func parse(_ line: UnsafeRawBufferPointer, decoded: inout [UInt8]) throws(ParseFailure) -> WebParseResult
+
+    /// Whether a line parses the same whatever lines came before it: then copies of the parser may each take
+    /// some of an input's lines. False for a format whose directives change how later lines read (W3C's
+    /// `#Fields:`), and by default.
+    var linesAreIndependent: Bool { get }
+}
+
+extension WebLineParser {
+    public var linesAreIndependent: Bool { false }
 }
 
 extension CombinedLogParser: WebLineParser {
+    public var linesAreIndependent: Bool { true }
+
     public var formatName: String {
         switch mode {
         case .lenient: "combined"

@@ -1,0 +1,174 @@
+import CrumbCore
+import Foundation
+
+/// A processor that takes framed lines: what `LineSplitter` shares lines out to.
+protocol FrameProcessing: Sendable {
+    mutating func process(_ frame: LineFramer.Frame)
+}
+
+extension WebLogProcessor: FrameProcessing {}
+
+/// Shares the lines of one input between two processors: the caller's, on the caller's thread, and a helper
+/// processor on a thread of its own. The second core parses while the first frames, hashes and parses.
+///
+/// Lines are framed once, by the caller's `LineFramer`, so every line keeps its number and an over-long line
+/// is cut the same way. They go out in runs of about `batchBytes`: the even runs straight to the caller's
+/// processor, without a copy; the odd runs copied into a batch and queued for the helper, which the caller
+/// waits for only when `queueDepth` batches are already queued. Strict alternation makes the share-out
+/// depend on the input alone, never on timing, so a run is repeatable.
+///
+/// With processors whose lines are independent (`WebLogProcessor.linesAreIndependent`), the two processors'
+/// counts, rejects and tallies add up (`absorbInput(of:)`) and their trends merge exactly to what one
+/// processor taking every line counts. Only a dimension past its value cap can keep other values, as it
+/// does when files are shared between workers.
+///
+/// One owner, which calls `take` and then `finish` exactly once; `@unchecked Sendable` so that the helper
+/// thread can hold it: the queue and the flags are touched only under `condition`, a batch's bytes only by
+/// the side that holds it (the caller while filling it, the helper between taking and returning it), and
+/// `helper` only by the helper thread until it has said it is done, under the lock.
+final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
+    /// Bytes of lines per run, by default: large enough that a handoff (one lock, one wakeup) is rare
+    /// against the work of parsing it, small enough that both threads start at once and the queue stays a
+    /// few MB.
+    static var defaultBatchBytes: Int { 256 << 10 }
+    /// Batches queued for the helper at most, besides the one it works on.
+    static var queueDepth: Int { 2 }
+
+    /// A run of lines copied for the helper: their bytes end to end, and where each line is.
+    struct Batch {
+        var bytes: [UInt8] = []
+        /// `start` is -1 for a line over the limit (`LineFramer.Frame.tooLong`).
+        var frames: [(start: Int, length: Int, number: Int)] = []
+
+        init(capacity: Int) {
+            bytes.reserveCapacity(capacity + (64 << 10))
+            frames.reserveCapacity(capacity / 64)
+        }
+
+        mutating func append(_ frame: LineFramer.Frame) {
+            switch frame {
+            case .line(let line, let number):
+                frames.append((bytes.count, line.count, number))
+                bytes.append(contentsOf: line)
+            case .tooLong(let number, let length):
+                frames.append((-1, length, number))
+            }
+        }
+
+        /// Has `processor` take every line, in order, and empties the batch (keeping its capacity).
+        mutating func run(on processor: inout Processor) {
+            bytes.withUnsafeBytes { all in
+                for frame in frames {
+                    if frame.start < 0 {
+                        processor.process(.tooLong(number: frame.number, length: frame.length))
+                    } else {
+                        processor.process(.line(UnsafeRawBufferPointer(rebasing: all[frame.start..<(frame.start + frame.length)]),
+                                                number: frame.number))
+                    }
+                }
+            }
+            bytes.removeAll(keepingCapacity: true)
+            frames.removeAll(keepingCapacity: true)
+        }
+    }
+
+    private let condition = NSCondition()
+    private var queued: [Batch] = []
+    private var spare: [Batch] = []
+    private var closing = false
+    private var helperDone = false
+    private var helper: Processor
+    /// Lines the helper took.
+    private(set) var helperLines = 0
+
+    // The caller's side.
+    let batchBytes: Int
+    private var filling: Batch
+    /// Whether the current run goes to the caller's processor (else it is being copied for the helper).
+    private var direct = true
+    private var runBytes = 0
+
+    /// Starts the helper thread with `helper`, which `finish` gives back.
+    init(helper: Processor, batchBytes: Int = LineSplitter.defaultBatchBytes) {
+        precondition(batchBytes > 0, "a run holds at least one byte")
+        self.helper = helper
+        self.batchBytes = batchBytes
+        filling = Batch(capacity: batchBytes)
+        queued.reserveCapacity(Self.queueDepth)
+        spare.reserveCapacity(Self.queueDepth + 1)
+        for _ in 0...Self.queueDepth { spare.append(Batch(capacity: batchBytes)) }
+        let thread = Thread { [self] in helperLoop() }
+        thread.name = "crumb-parse"
+        thread.start()
+    }
+
+    /// Gives `frame` to `own` (a run for the caller) or copies it for the helper.
+    @inline(__always)
+    func take(_ frame: LineFramer.Frame, own: inout Processor) {
+        let size: Int
+        switch frame {
+        case .line(let line, _): size = line.count + 1
+        case .tooLong(_, let length): size = length + 1
+        }
+        if direct {
+            own.process(frame)
+        } else {
+            filling.append(frame)
+        }
+        runBytes += size
+        if runBytes >= batchBytes {
+            runBytes = 0
+            if !direct { send() }
+            direct.toggle()
+        }
+    }
+
+    /// Has `own` take the lines not yet sent, waits for the helper to finish its queue, and returns its
+    /// processor. Called once, on every path out of the input (a fault too), after the last `take`.
+    func finish(own: inout Processor) -> Processor {
+        filling.run(on: &own)
+        condition.lock()
+        closing = true
+        condition.broadcast()
+        while !helperDone { condition.wait() }
+        condition.unlock()
+        return helper
+    }
+
+    /// Queues the filled batch for the helper, waiting while the queue is full, and takes a spare to fill.
+    private func send() {
+        condition.lock()
+        while spare.isEmpty { condition.wait() }
+        var next = spare.removeLast()
+        swap(&next, &filling)
+        queued.append(next)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func helperLoop() {
+        var processor = helper
+        while true {
+            condition.lock()
+            while queued.isEmpty && !closing { condition.wait() }
+            if queued.isEmpty {
+                helper = processor
+                helperDone = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            var batch = queued.removeFirst()
+            condition.unlock()
+
+            let lines = batch.frames.count
+            batch.run(on: &processor)
+
+            condition.lock()
+            helperLines += lines
+            spare.append(batch)
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+}
