@@ -1,4 +1,4 @@
-import CrumbCore
+@testable import CrumbCore
 import CrumbSamples
 import CrumbTestSupport
 import Testing
@@ -49,6 +49,27 @@ struct ByteInternerTests {
         for key in 0..<10_000 { #expect(index.row(for: UInt64(key) << 32) { key } == key) }
         for key in 0..<10_000 { #expect(index.row(for: UInt64(key) << 32) { -1 } == key) }
         #expect(index.count == 10_000)
+    }
+
+    /// Past `recentThreshold` the recent-keys cache answers first: every key still finds its own row, in
+    /// any order, across the growth that turns the cache on, and with keys that share cache entries.
+    @Test func rowIndexWithRecentKeysFindsEveryRow() {
+        var index = RowIndex(capacity: 2)
+        let count = RowIndex.recentThreshold * 2
+        var random = SystemRandomNumberGenerator()
+        let keys = (0..<count).map { _ in UInt64.random(in: 0...UInt64.max, using: &random) }
+        var rows: [UInt64: Int] = [:]
+        for key in keys where rows[key] == nil {
+            let row = rows.count
+            #expect(index.row(for: key) { row } == row)
+            rows[key] = row
+            // A recent key and an older one, alternately: both kinds of lookup.
+            #expect(index.row(for: key) { -1 } == row)
+            let older = keys[Int.random(in: 0..<rows.count, using: &random)]
+            #expect(index.row(for: older) { -1 } == rows[older])
+        }
+        for key in keys.shuffled() { #expect(index.row(for: key) { -1 } == rows[key]) }
+        #expect(index.count == rows.count)
     }
 }
 

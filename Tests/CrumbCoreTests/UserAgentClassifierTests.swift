@@ -302,6 +302,20 @@ extension UserAgentClassifierTests {
         }
     }
 
+    /// Bot names and keywords match in any case, at the start, in the middle and at the very end of a value,
+    /// and a token cut short by the value's end does not match.
+    @Test func botTokensMatchInAnyCaseAndPosition() {
+        for value in ["googlebot/2.1", "GOOGLEBOT/2.1", "Mozilla/5.0 (compatible; GoogleBot/2.1)", "x googlebot"] {
+            let info = classifier.classify(value)
+            #expect(info.agentClass == .bot && info.family == "Googlebot", "\(value)")
+        }
+        #expect(classifier.classify("Mozilla/5.0 (compatible; MegaCRAWLER)").agentClass == .bot)
+        #expect(classifier.classify("SomeFetcher").agentClass == .bot)
+        #expect(classifier.classify("Googlebo").family == "Other")
+        #expect(classifier.classify("Mozilla/5.0 (compatible; Googlebot-Image/1.0)").family == "Googlebot-Image")
+        #expect(classifier.classify("CURL/8.5.0").family == "curl")
+    }
+
     /// Non-UTF-8 bytes, NULs and truncated tokens are ordinary bytes: no crash, nothing recognised.
     @Test(arguments: [
         [0xFF, 0xFE, 0xFD],

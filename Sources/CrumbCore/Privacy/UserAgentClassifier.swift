@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What kind of client sent a request.
 public enum AgentClass: String, Sendable, CaseIterable {
     /// A named browser whose major version was found.
@@ -159,11 +167,12 @@ extension UserAgentClassifier {
     ///
     /// The version is read right after the token: an optional `/`, space or `:`, then ASCII digits.
     fileprivate struct NamedAgent: Sendable {
-        let token: StaticString
+        /// The token with ASCII letters lowercased, searched for in the lowercased value.
+        let token: [UInt8]
         let family: String
 
         init(_ token: StaticString, _ family: String) {
-            self.token = token
+            self.token = token.withUTF8Buffer { $0.map(Text.lowercased) }
             self.family = family
         }
     }
@@ -269,10 +278,10 @@ extension UserAgentClassifier {
 
     /// Words that mark an automated client when no named bot matched (matched case-insensitively); "bot"
     /// itself is `Text.hasBotWord()`, which knows one look-alike.
-    fileprivate static let botKeywords: [StaticString] = [
+    fileprivate static let botKeywords: [[UInt8]] = [
         "crawl", "spider", "slurp", "archiver", "indexer", "scraper", "fetcher", "facebookexternalhit",
         "mediapartners", "lighthouse", "headless", "monitor", "preview", "subscribers", "+http",
-    ]
+    ].map { Array($0.utf8) }
 }
 
 // MARK: - Scanning
@@ -289,6 +298,8 @@ extension UserAgentClassifier {
         typealias Platform = UserAgentClassifier.Platform
 
         let bytes: UnsafeRawBufferPointer
+        /// `bytes` with ASCII letters lowercased, for the case-insensitive searches.
+        private let lowered: [UInt8]
 
         init(trimming raw: UnsafeRawBufferPointer) {
             var start = 0
@@ -296,27 +307,55 @@ extension UserAgentClassifier {
             while start < end, raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t") { start += 1 }
             while end > start, raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t") { end -= 1 }
             bytes = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+            lowered = bytes.map(Self.lowercased)
         }
 
         var isEmpty: Bool { bytes.isEmpty }
         var isDash: Bool { bytes.count == 1 && bytes[0] == UInt8(ascii: "-") }
 
-        /// The offset just past the first occurrence of `token` at or after `start`, or `nil`.
+        /// The offset just past the first occurrence of `token` at or after `start`, or `nil`. A case-insensitive
+        /// search looks for the lowercased token in the lowercased value (ASCII letters only).
+        ///
+        /// - Complexity: O(value × token) at worst, about linear in the value's length in practice. (A value
+        ///   is classified once; a classification makes some 150 searches.)
         func end(of token: StaticString, from start: Int = 0, ignoringCase: Bool = false) -> Int? {
             token.withUTF8Buffer { needle -> Int? in
-                guard needle.count > 0, bytes.count - start >= needle.count else { return nil }
-                var at = start
-                while at + needle.count <= bytes.count {
-                    var matched = true
-                    for k in 0..<needle.count where !Self.same(bytes[at + k], needle[k], ignoringCase: ignoringCase) {
-                        matched = false
-                        break
-                    }
-                    if matched { return at + needle.count }
-                    at += 1
+                let length = needle.count
+                guard length > 0, start >= 0, bytes.count - start >= length else { return nil }
+                if !ignoringCase {
+                    return Self.search(bytes, from: start, for: UnsafeRawBufferPointer(needle))
                 }
-                return nil
+                return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { lowerNeedle in
+                    for index in 0..<length { lowerNeedle[index] = Self.lowercased(needle[index]) }
+                    return lowered.withUnsafeBytes { text in
+                        Self.search(text, from: start, for: UnsafeRawBufferPointer(lowerNeedle))
+                    }
+                }
             }
+        }
+
+        /// The offset just past the first occurrence of `token`, already lowercased, in the lowercased value.
+        func endIgnoringCase(ofLowercased token: [UInt8]) -> Int? {
+            guard !token.isEmpty, bytes.count >= token.count else { return nil }
+            return lowered.withUnsafeBytes { text in token.withUnsafeBytes { Self.search(text, from: 0, for: $0) } }
+        }
+
+        /// The offset just past the first occurrence of `needle` in `text` at or after `start`: `memchr` finds
+        /// each place the first byte occurs, `memcmp` compares the rest.
+        private static func search(_ text: UnsafeRawBufferPointer, from start: Int, for needle: UnsafeRawBufferPointer) -> Int? {
+            guard let base = text.baseAddress, let pattern = needle.baseAddress else { return nil }
+            let length = needle.count
+            let first = Int32(needle[0])
+            var at = start
+            // The last offset where the needle still fits.
+            let last = text.count - length
+            while at <= last {
+                guard let hit = memchr(base + at, first, last - at + 1) else { return nil }
+                at = UnsafeRawPointer(hit) - base
+                if length == 1 || memcmp(base + at + 1, pattern + 1, length - 1) == 0 { return at + length }
+                at += 1
+            }
+            return nil
         }
 
         func contains(_ token: StaticString, ignoringCase: Bool = false) -> Bool {
@@ -346,7 +385,7 @@ extension UserAgentClassifier {
         /// The first row of `table` whose token occurs (case-insensitively), with the version after it.
         func firstMatch(in table: [NamedAgent]) -> (family: String, version: String?)? {
             for row in table {
-                if let end = end(of: row.token, ignoringCase: true) {
+                if let end = endIgnoringCase(ofLowercased: row.token) {
                     return (row.family, version(at: end))
                 }
             }
@@ -355,7 +394,7 @@ extension UserAgentClassifier {
 
         /// Whether a generic bot word occurs.
         func hasBotKeyword() -> Bool {
-            UserAgentClassifier.botKeywords.contains { contains($0, ignoringCase: true) } || hasBotWord()
+            UserAgentClassifier.botKeywords.contains { endIgnoringCase(ofLowercased: $0) != nil } || hasBotWord()
         }
 
         /// Whether "bot" occurs other than inside "Cubot", a phone maker whose model names appear in Android
@@ -378,7 +417,7 @@ extension UserAgentClassifier {
             return lowercased(byte) == lowercased(token)
         }
 
-        private static func lowercased(_ byte: UInt8) -> UInt8 {
+        static func lowercased(_ byte: UInt8) -> UInt8 {
             byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
         }
     }
