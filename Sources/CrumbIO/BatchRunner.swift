@@ -496,8 +496,10 @@ public enum BatchRunner {
         var publishingJoined = false
         defer { if !publishingJoined { publishingDone.wait() } }
 
-        var state = RunState(web: web.records(minCount: 0, sorted: false) { _ in true },
-                             calls: calls.records(minCount: 0, sorted: false) { _ in true }, ledger: ledger, settings: settings)
+        // The web rows are streamed from the trends as the state is written: no second copy of them.
+        var state = RunState(web: [], calls: calls.records(minCount: 0, sorted: false) { _ in true }, ledger: ledger,
+                             settings: settings)
+        state.webRows = web
         state.capped = web.cappedDimensions
         for (name, count) in calls.cappedDimensions { state.capped["call." + name] = count }
 

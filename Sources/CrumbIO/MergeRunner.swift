@@ -110,7 +110,7 @@ public enum MergeRunner {
         // Values past the cap in the merge itself count as capped too.
         for (name, count) in web.cappedDimensions { merged.capped[name, default: 0] += count }
         for (name, count) in calls.cappedDimensions { merged.capped["call." + name, default: 0] += count }
-        merged.web = web.records(minCount: 0, sorted: false) { _ in true }
+        merged.webRows = web
         merged.calls = calls.records(minCount: 0, sorted: false) { _ in true }
 
         let directory = configuration.outputDirectory

@@ -27,6 +27,9 @@ public struct RunState: Sendable {
     static let formatVersion = "1"
 
     public var web: [WebTrendRecord]
+    /// When set, the web rows `save` writes: every row of this aggregator, before k-anonymity, streamed
+    /// without a copy as records (`web` is then not written). A run's state is saved this way.
+    public var webRows: WebAggregator?
     public var calls: [CallTrendRecord]
     public var ledger: [LedgerEntry]
     public var settings: Settings
@@ -182,7 +185,20 @@ public struct RunState: Sendable {
 
     private func insertRows(into db: Database) throws {
         let webRow = try SQLiteRowInserter(db, sql: "INSERT INTO web_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        for record in web {
+        if let webRows {
+            try webRows.forEachRow { row in
+                webRow.bind(1, row.bucketStart)
+                webRow.bind(2, row.dimension.name)
+                webRow.bind(3, row.value)
+                webRow.bind(4, row.hits)
+                webRow.bind(5, row.bytes)
+                webRow.bind(6, row.status4xx)
+                webRow.bind(7, row.status5xx)
+                webRow.bind(8, blob: row.sketch)
+                try webRow.step(db)
+            }
+        }
+        for record in web where webRows == nil {
             webRow.bind(1, record.bucketStart)
             webRow.bind(2, record.dimension)
             webRow.bind(3, record.value)

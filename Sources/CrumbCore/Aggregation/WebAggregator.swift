@@ -302,6 +302,30 @@ public struct WebAggregator: Sendable {
         return records
     }
 
+    /// One row as `forEachRow` shows it, valid only during the call.
+    public struct RowView {
+        public let bucketStart: Int64
+        public let dimension: WebDimension
+        /// The value's text, as `records` gives it.
+        public let value: String
+        public let hits: Int64, bytes: Int64, status4xx: Int64, status5xx: Int64
+        public let sketch: [UInt8]
+    }
+
+    /// Calls `body` with every row, in row order, before k-anonymity: the rows of
+    /// `records(minCount: 0, sorted: false)`, without building them all at once. A saved state streams its
+    /// rows this way, so that its size is not held twice.
+    public func forEachRow(_ body: (RowView) throws -> Void) rethrows {
+        for row in 0..<hits.count {
+            let key = rowKeys[row]
+            let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
+            let value = values[dimension.rawValue].string(of: Int(key & (1 << Self.valueBits - 1)))
+            try body(RowView(bucketStart: buckets.starts[Int(key >> 32)], dimension: dimension, value: value,
+                             hits: hits[row], bytes: byteSums[row], status4xx: clientErrors[row],
+                             status5xx: serverErrors[row], sketch: sketches[row].serialized()))
+        }
+    }
+
     /// The value of a k-anonymity fold.
     public static let otherValue = "(other)"
 }
