@@ -162,6 +162,32 @@ struct WebAggregatorTests {
         let whole = processor(log[...])
         #expect(first.aggregator.records() == whole.aggregator.records())
     }
+
+    /// The rows a state streams are the unsorted records before k-anonymity, one for one, in order.
+    @Test func forEachRowShowsTheRecords() throws {
+        var options = AccessLogGenerator.Options()
+        options.lines = 3_000
+        options.seed = 9
+        let log = AccessLogGenerator.generate(options)
+        let keyring = try Keyring(secret: Array(repeating: 4, count: 32))
+        var processor = WebLogProcessor(configuration: WebLogConfiguration(), keyring: keyring,
+                                        anonymizer: try IPAnonymizer(mode: .truncate(ipv4Prefix: 24, ipv6Prefix: 48), keyring: nil))
+        var framer = LineFramer()
+        log.withUnsafeBytes { framer.feed($0) { processor.process($0) } }
+        framer.finish { processor.process($0) }
+        var streamed: [WebTrendRecord] = []
+        let bucket = processor.aggregator.bucket
+        processor.aggregator.forEachRow { row in
+            streamed.append(WebTrendRecord(
+                bucketStart: row.bucketStart, bucket: bucket, dimension: row.dimension.name, value: row.value,
+                hits: row.hits, bytes: row.bytes, status4xx: row.status4xx, status5xx: row.status5xx,
+                uniques: 0, sketch: row.sketch))
+        }
+        var expected = processor.aggregator.records(minCount: 0, sorted: false) { _ in true }
+        for index in expected.indices { expected[index].uniques = 0 }
+        #expect(streamed.count > 1_000)
+        #expect(streamed == expected)
+    }
 }
 
 /// One event stamped far in the future must not close every bucket of a stream.
