@@ -57,17 +57,45 @@ public enum AtomicFile {
     ///
     /// - Throws: whatever `body` throws, unchanged; `OutputError` naming `path` when flushing or renaming fails.
     public static func replace(_ path: String, _ body: (String) throws -> Void) throws {
+        let prepared = try prepare(path, body)
+        do {
+            try prepared.commit()
+        } catch {
+            prepared.discard()
+            throw error
+        }
+    }
+
+    /// A file written and flushed under a temporary name beside `path`, not yet in place: `commit()` renames
+    /// it over `path`, `discard()` removes it. A process that dies before either leaves a dot-file that
+    /// `OutputLock.removeLeftovers` deletes.
+    struct Prepared: Sendable {
+        let temporary: String
+        let path: String
+
+        func commit() throws(OutputError) {
+            try AtomicFile.commit(temporary, to: path)
+        }
+
+        func discard() {
+            AtomicFile.removeQuietly(temporary)
+        }
+    }
+
+    /// The first half of `replace`: runs `body` with a temporary path and flushes what it wrote, leaving the
+    /// rename to the caller (so that a file can be built while something else must be committed first).
+    static func prepare(_ path: String, _ body: (String) throws -> Void) throws -> Prepared {
         let temporary = temporaryPath(for: path)
         // A stale file from an earlier process that had the same id would otherwise be reused.
         removeQuietly(temporary)
         do {
             try body(temporary)
             try flush(temporary, reportingAs: path)
-            try commit(temporary, to: path)
         } catch {
             removeQuietly(temporary)
             throw error
         }
+        return Prepared(temporary: temporary, path: path)
     }
 
     /// Creates the directory `path` and any missing parents (mode 0755 less the umask), like `mkdir -p`.

@@ -480,22 +480,6 @@ public enum BatchRunner {
             calls.merge(worker.calls.aggregator)
         }
 
-        // The published rows (k-anonymous, sorted) are worked out on a second core while this one writes the
-        // state: both only read the final trends, and each takes about as long as the other.
-        let minCount = configuration.partial ? 0 : policy.minCount
-        let published = Mutex<(web: [WebTrendRecord], calls: [CallTrendRecord])>(([], []))
-        let finalWeb = web
-        let finalCalls = calls
-        let publishingDone = DispatchSemaphore(value: 0)
-        Thread {
-            let rows = (finalWeb.records(minCount: minCount), finalCalls.records(minCount: minCount))
-            published.withLock { $0 = rows }
-            publishingDone.signal()
-        }.start()
-        // Joined on every way out, so the thread never outlives the run.
-        var publishingJoined = false
-        defer { if !publishingJoined { publishingDone.wait() } }
-
         // The web rows are streamed from the trends as the state is written: no second copy of them.
         var state = RunState(web: [], calls: calls.records(minCount: 0, sorted: false) { _ in true }, ledger: ledger,
                              settings: settings)
@@ -503,13 +487,7 @@ public enum BatchRunner {
         state.capped = web.cappedDimensions
         for (name, count) in calls.cappedDimensions { state.capped["call." + name] = count }
 
-        // Streamed outputs first (appended after the committed length), then the commit.
-        (state.eventsBytes, state.vaultBytes) = try parts.append(after: (previous?.eventsBytes ?? 0, previous?.vaultBytes ?? 0))
-        FaultInjection.reached(.beforeCommit)
-        try state.save(directory: directory)
-        FaultInjection.reached(.afterCommit)
-
-        // Everything below is derived from the state.
+        // What the manifest says follows from the ledger and this state, known before the state is written.
         var inputs: [Manifest.Input] = []
         var personal = PersonalTally()
         var optedOut = 0
@@ -536,10 +514,6 @@ public enum BatchRunner {
         if !skipped.isEmpty {
             notes.append("skipped \(skipped.count) file\(skipped.count == 1 ? "" : "s") found in directories that \(skipped.count == 1 ? "is" : "are") not logs: " + skipped.prefix(3).map(\.input.path).joined(separator: ", ") + (skipped.count > 3 ? ", …" : ""))
         }
-
-        publishingDone.wait()
-        publishingJoined = true
-        let (records, callRecords) = published.withLock { ($0.web, $0.calls) }
         // Call trend files are written when some input was a call record; crumb.db always has the tables.
         let hasCalls = inputs.contains { $0.channel == Channel.calls.rawValue }
         var manifest = Manifest(
@@ -549,19 +523,71 @@ public enum BatchRunner {
             bucket: policy.bucket.rawValue, inputs: inputs, totals: totals,
             personalFoundByKind: personal.byKind, personalFoundByField: personal.byField,
             linesWithPersonalData: personal.lines,
-            outputs: [], rows: ["web_trends": records.count, "call_trends": callRecords.count], incomplete: hasDataErrors,
-            timings: Manifest.Timings(startedAt: "", finishedAt: "", wallSeconds: 0,
-                                      processSeconds: seconds(processEnd - startInstant), writeSeconds: 0)
+            outputs: [], rows: [:], incomplete: hasDataErrors,
+            timings: Manifest.Timings(startedAt: CivilTime.iso8601(Int64(started.timeIntervalSince1970)), finishedAt: "",
+                                      wallSeconds: 0, processSeconds: seconds(processEnd - startInstant), writeSeconds: 0)
         )
         manifest.partial = configuration.partial
         manifest.shard = configuration.shard?.description
         manifest.cappedDimensions = state.capped
         manifest.thisRun = delta
         manifest.stateGeneration = state.generation
-        manifest.timings.startedAt = CivilTime.iso8601(Int64(started.timeIntervalSince1970))
+
+        // The published rows (k-anonymous, sorted) and crumb.db, under a temporary name, are built on a second
+        // core while this one writes the state: both only read the final trends. crumb.db is put in place once
+        // the state is committed, so that it never shows counts the state does not hold.
+        struct Publication: Sendable {
+            var manifest: Manifest
+            var web: [WebTrendRecord] = []
+            var calls: [CallTrendRecord] = []
+            var database: AtomicFile.Prepared?
+            var failure: (any Error)?
+        }
+        let minCount = configuration.partial ? 0 : policy.minCount
+        let publication = Mutex(Publication(manifest: manifest))
+        let publishConfiguration = PublishConfiguration(configuration)
+        let finalWeb = web
+        let finalCalls = calls
+        let publishingDone = DispatchSemaphore(value: 0)
         let writeStart = clock.now
-        try writePublished(manifest: &manifest, web: records, calls: callRecords, hasCalls: hasCalls,
-                           configuration: PublishConfiguration(configuration), directory: directory)
+        Thread {
+            var result = publication.withLock { $0 }
+            result.web = finalWeb.records(minCount: minCount)
+            result.calls = finalCalls.records(minCount: minCount)
+            result.manifest.rows = ["web_trends": result.web.count, "call_trends": result.calls.count]
+            do {
+                result.database = try preparePublished(manifest: &result.manifest, web: result.web, calls: result.calls,
+                                                       hasCalls: hasCalls, configuration: publishConfiguration,
+                                                       directory: directory)
+            } catch {
+                result.failure = error
+            }
+            publication.withLock { $0 = result }
+            publishingDone.signal()
+        }.start()
+        // Joined on every way out, so the thread never outlives the run; a database not put in place is removed.
+        var publishingJoined = false
+        var databaseCommitted = false
+        defer {
+            if !publishingJoined { publishingDone.wait() }
+            if !databaseCommitted { publication.withLock { $0.database?.discard() } }
+        }
+
+        // Streamed outputs first (appended after the committed length), then the commit.
+        (state.eventsBytes, state.vaultBytes) = try parts.append(after: (previous?.eventsBytes ?? 0, previous?.vaultBytes ?? 0))
+        FaultInjection.reached(.beforeCommit)
+        try state.save(directory: directory)
+        FaultInjection.reached(.afterCommit)
+
+        // Everything below is derived from the state.
+        publishingDone.wait()
+        publishingJoined = true
+        let done = publication.withLock { $0 }
+        if let failure = done.failure { throw failure }
+        manifest = done.manifest
+        databaseCommitted = true
+        try finishPublished(database: done.database, manifest: manifest, web: done.web, calls: done.calls, hasCalls: hasCalls,
+                            configuration: publishConfiguration, directory: directory)
         let end = clock.now
         manifest.timings.writeSeconds = seconds(end - writeStart)
         manifest.timings.wallSeconds = seconds(end - startInstant)
@@ -613,20 +639,43 @@ public enum BatchRunner {
     /// manifest itself is written by the caller, last).
     static func writePublished(manifest: inout Manifest, web records: [WebTrendRecord], calls callRecords: [CallTrendRecord],
                                hasCalls: Bool, configuration: PublishConfiguration, directory: String) throws {
+        let database = try preparePublished(manifest: &manifest, web: records, calls: callRecords, hasCalls: hasCalls,
+                                            configuration: configuration, directory: directory)
+        try finishPublished(database: database, manifest: manifest, web: records, calls: callRecords, hasCalls: hasCalls,
+                            configuration: configuration, directory: directory)
+    }
+
+    /// The first half of `writePublished`: fills in the manifest's outputs and builds crumb.db (when asked)
+    /// under a temporary name, for `finishPublished` to put in place.
+    static func preparePublished(manifest: inout Manifest, web records: [WebTrendRecord], calls callRecords: [CallTrendRecord],
+                                 hasCalls: Bool, configuration: PublishConfiguration, directory: String) throws -> AtomicFile.Prepared? {
         var outputs = publishedNames(configuration, hasCalls: hasCalls)
         outputs.append(RunState.fileName)
         outputs.append("manifest.json")
         manifest.outputs = outputs
+        guard configuration.sqlite else { return nil }
 
         // The manifest inside the database is the one of this run, written before the timings are final.
         let manifestText = String(decoding: try manifest.encoded(), as: UTF8.self)
-        if configuration.sqlite {
-            try TrendWriters.writeSQLite(records, calls: callRecords, meta: [
-                ("schema", String(CrumbVersion.schema)), ("crumb_version", CrumbVersion.current),
-                ("bucket", manifest.bucket), ("key_fingerprint", configuration.keyFingerprint),
-                ("min_count", manifest.partial ? "0" : manifest.policy["min_count"] ?? ""), ("partial", String(manifest.partial)),
-                ("manifest", manifestText),
-            ], to: directory + "/crumb.db")
+        return try TrendWriters.prepareSQLite(records, calls: callRecords, meta: [
+            ("schema", String(CrumbVersion.schema)), ("crumb_version", CrumbVersion.current),
+            ("bucket", manifest.bucket), ("key_fingerprint", configuration.keyFingerprint),
+            ("min_count", manifest.partial ? "0" : manifest.policy["min_count"] ?? ""), ("partial", String(manifest.partial)),
+            ("manifest", manifestText),
+        ], to: directory + "/crumb.db")
+    }
+
+    /// The second half of `writePublished`: puts crumb.db in place, writes the CSV and JSON Lines files.
+    static func finishPublished(database: AtomicFile.Prepared?, manifest: Manifest, web records: [WebTrendRecord],
+                                calls callRecords: [CallTrendRecord], hasCalls: Bool, configuration: PublishConfiguration,
+                                directory: String) throws {
+        if let database {
+            do {
+                try database.commit()
+            } catch {
+                database.discard()
+                throw error
+            }
         }
         if configuration.csv { try TrendWriters.writeCSV(records, to: directory + "/web_trends.csv") }
         if configuration.jsonLines { try TrendWriters.writeJSONLines(records, to: directory + "/web_trends.jsonl") }
@@ -635,7 +684,7 @@ public enum BatchRunner {
         // A partial output keeps the rows below min_count (a dialled number one caller used, a rare path): it
         // is for crumb merge, not for analysts, and only its owner may read it.
         if manifest.partial {
-            for name in outputs where name.hasSuffix(".db") || name.contains("_trends.") {
+            for name in manifest.outputs where name.hasSuffix(".db") || name.contains("_trends.") {
                 chmod(directory + "/" + name, 0o600)
             }
         }

@@ -38,8 +38,21 @@ public enum TrendWriters {
     ///   instance `UNIQUE constraint failed: ...` for two rows with the same key.
     public static func writeSQLite(_ records: [WebTrendRecord], calls: [CallTrendRecord] = [], meta: [(String, String)],
                                    to path: String, mode: mode_t = 0o644) throws {
+        let prepared = try prepareSQLite(records, calls: calls, meta: meta, to: path, mode: mode)
         do {
-            try AtomicFile.replace(path) { temporary in
+            try prepared.commit()
+        } catch {
+            prepared.discard()
+            throw error
+        }
+    }
+
+    /// `writeSQLite` but for the rename: the database is built and flushed under a temporary name, and put
+    /// in place by the caller (`AtomicFile.Prepared.commit()`).
+    static func prepareSQLite(_ records: [WebTrendRecord], calls: [CallTrendRecord] = [], meta: [(String, String)],
+                              to path: String, mode: mode_t = 0o644) throws -> AtomicFile.Prepared {
+        do {
+            return try AtomicFile.prepare(path) { temporary in
                 defer {
                     // The journal lives in memory, but a rollback journal left by a crash mid-build must not linger.
                     AtomicFile.removeQuietly(temporary + "-journal")
