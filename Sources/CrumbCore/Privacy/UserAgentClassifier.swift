@@ -78,7 +78,15 @@ public struct UserAgentClassifier: Sendable {
     /// - Parameter bytes: the value without its surrounding log quotes; any bytes are accepted.
     /// - Returns: the reading; only `majorVersion` is built from the input, and only from ASCII digits.
     public func classify(_ bytes: UnsafeRawBufferPointer) -> UserAgentInfo {
-        let text = Text(trimming: bytes)
+        let trimmed = Text.trimmed(bytes)
+        // The lowercased copy the case-insensitive searches read; on the stack for any usual value.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(trimmed.count, 1)) { buffer in
+            for index in 0..<trimmed.count { buffer[index] = Text.lowercased(trimmed[index]) }
+            return classify(Text(bytes: trimmed, lowered: UnsafeRawBufferPointer(start: buffer.baseAddress, count: trimmed.count)))
+        }
+    }
+
+    private func classify(_ text: Text) -> UserAgentInfo {
         if text.isEmpty || text.isDash { return .unknown }
         let platform = text.platform()
 
@@ -299,15 +307,21 @@ extension UserAgentClassifier {
 
         let bytes: UnsafeRawBufferPointer
         /// `bytes` with ASCII letters lowercased, for the case-insensitive searches.
-        private let lowered: [UInt8]
+        private let lowered: UnsafeRawBufferPointer
 
-        init(trimming raw: UnsafeRawBufferPointer) {
+        init(bytes: UnsafeRawBufferPointer, lowered: UnsafeRawBufferPointer) {
+            precondition(bytes.count == lowered.count, "the lowercased copy has the value's length")
+            self.bytes = bytes
+            self.lowered = lowered
+        }
+
+        /// `raw` without its surrounding blanks.
+        static func trimmed(_ raw: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
             var start = 0
             var end = raw.count
             while start < end, raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t") { start += 1 }
             while end > start, raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t") { end -= 1 }
-            bytes = UnsafeRawBufferPointer(rebasing: raw[start..<end])
-            lowered = bytes.map(Self.lowercased)
+            return UnsafeRawBufferPointer(rebasing: raw[start..<end])
         }
 
         var isEmpty: Bool { bytes.isEmpty }
@@ -327,9 +341,7 @@ extension UserAgentClassifier {
                 }
                 return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { lowerNeedle in
                     for index in 0..<length { lowerNeedle[index] = Self.lowercased(needle[index]) }
-                    return lowered.withUnsafeBytes { text in
-                        Self.search(text, from: start, for: UnsafeRawBufferPointer(lowerNeedle))
-                    }
+                    return Self.search(lowered, from: start, for: UnsafeRawBufferPointer(lowerNeedle))
                 }
             }
         }
@@ -337,7 +349,7 @@ extension UserAgentClassifier {
         /// The offset just past the first occurrence of `token`, already lowercased, in the lowercased value.
         func endIgnoringCase(ofLowercased token: [UInt8]) -> Int? {
             guard !token.isEmpty, bytes.count >= token.count else { return nil }
-            return lowered.withUnsafeBytes { text in token.withUnsafeBytes { Self.search(text, from: 0, for: $0) } }
+            return token.withUnsafeBytes { Self.search(lowered, from: 0, for: $0) }
         }
 
         /// The offset just past the first occurrence of `needle` in `text` at or after `start`: `memchr` finds
