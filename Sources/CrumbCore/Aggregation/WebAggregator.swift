@@ -46,13 +46,35 @@ public struct WebAggregator: Sendable {
     private var index = RowIndex()
     private var buckets: BucketIndex
 
-    // Rows, struct of arrays.
+    /// Each row's key (bucket ordinal, dimension, value), read only when rows are listed or merged.
     private var rowKeys: [UInt64] = []
-    private var hits: [Int64] = []
-    private var byteSums: [Int64] = []
-    private var clientErrors: [Int64] = []
-    private var serverErrors: [Int64] = []
-    private var sketches: [HyperLogLog] = []
+    /// A row's counts and visitor sketch, kept together: an event updates them with one array access.
+    struct Row: Sendable {
+        var sketch = HyperLogLog()
+        var hits: Int64 = 0
+        var bytes: Int64 = 0
+        var clientErrors: Int64 = 0
+        var serverErrors: Int64 = 0
+
+        @inline(__always)
+        mutating func add(bytes: Int64, status: Int) {
+            hits &+= 1
+            self.bytes &+= bytes
+            if status >= 400 {
+                if status < 500 { clientErrors &+= 1 } else if status < 600 { serverErrors &+= 1 }
+            }
+        }
+
+        /// Adds `other`'s counts (not its sketch).
+        @inline(__always)
+        mutating func add(_ other: Row) {
+            hits &+= other.hits
+            bytes &+= other.bytes
+            clientErrors &+= other.clientErrors
+            serverErrors &+= other.serverErrors
+        }
+    }
+    private var rows: [Row] = []
 
     /// Values are limited to 2^27 distinct per dimension by the row key's layout.
     static let valueBits: UInt64 = 27
@@ -78,7 +100,7 @@ public struct WebAggregator: Sendable {
     }
 
     /// Number of rows so far.
-    public var rowCount: Int { hits.count }
+    public var rowCount: Int { rows.count }
 
     /// The id of `bytes` as a value of `dimension`. Once the dimension holds `valueCap` values, a new value
     /// gets the id of `(other)` (and is counted in `cappedEvents`).
@@ -129,26 +151,18 @@ public struct WebAggregator: Sendable {
         bytes: Int64, status: Int, visitor: UInt64?
     ) {
         let row = row(ordinal: ordinal, dimension: dimension, value: value)
-        hits[row] &+= 1
+        rows[row].add(bytes: bytes, status: status)
         if value == Self.otherID, values[dimension.rawValue].count >= valueCap { cappedEvents[dimension.rawValue] &+= 1 }
-        byteSums[row] &+= bytes
-        if status >= 400 {
-            if status < 500 { clientErrors[row] &+= 1 } else if status < 600 { serverErrors[row] &+= 1 }
-        }
-        if let visitor { sketches[row].insert(hash: visitor) }
+        if let visitor { rows[row].sketch.insert(hash: visitor) }
     }
 
     private mutating func row(ordinal: Int, dimension: WebDimension, value: Int) -> Int {
         let key = UInt64(ordinal) << 32 | UInt64(dimension.rawValue) << Self.valueBits | UInt64(value)
-        let next = hits.count
+        let next = rows.count
         let row = index.row(for: key) { next }
         if row == next {
             rowKeys.append(key)
-            hits.append(0)
-            byteSums.append(0)
-            clientErrors.append(0)
-            serverErrors.append(0)
-            sketches.append(HyperLogLog())
+            rows.append(Row())
         }
         return row
     }
@@ -156,19 +170,16 @@ public struct WebAggregator: Sendable {
     /// Adds every row of `other` into this aggregator, exactly.
     public mutating func merge(_ other: WebAggregator) {
         precondition(other.bucket == bucket, "cannot merge aggregators with different bucket sizes")
-        for row in 0..<other.hits.count {
+        for row in 0..<other.rows.count {
             let key = other.rowKeys[row]
             let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
             let otherValue = Int(key & (1 << Self.valueBits - 1))
             let value = other.values[dimension.rawValue].withBytes(of: otherValue) { valueID(dimension, $0) }
-            if value == Self.otherID, otherValue != Self.otherID { cappedEvents[dimension.rawValue] &+= other.hits[row] }
+            if value == Self.otherID, otherValue != Self.otherID { cappedEvents[dimension.rawValue] &+= other.rows[row].hits }
             let ordinal = bucketOrdinal(for: other.buckets.starts[Int(key >> 32)])
             let target = self.row(ordinal: ordinal, dimension: dimension, value: value)
-            hits[target] &+= other.hits[row]
-            byteSums[target] &+= other.byteSums[row]
-            clientErrors[target] &+= other.clientErrors[row]
-            serverErrors[target] &+= other.serverErrors[row]
-            sketches[target].merge(other.sketches[row])
+            rows[target].add(other.rows[row])
+            rows[target].sketch.merge(other.rows[row].sketch)
         }
         for dimension in WebDimension.allCases { cappedEvents[dimension.rawValue] &+= other.cappedEvents[dimension.rawValue] }
     }
@@ -182,11 +193,9 @@ public struct WebAggregator: Sendable {
         let value = valueID(dimension, record.value)
         if value == Self.otherID, record.value != Self.otherValue { cappedEvents[dimension.rawValue] &+= record.hits }
         let target = row(ordinal: bucketOrdinal(for: record.bucketStart), dimension: dimension, value: value)
-        hits[target] &+= record.hits
-        byteSums[target] &+= record.bytes
-        clientErrors[target] &+= record.status4xx
-        serverErrors[target] &+= record.status5xx
-        sketches[target].merge(sketch)
+        rows[target].add(Row(hits: record.hits, bytes: record.bytes, clientErrors: record.status4xx,
+                             serverErrors: record.status5xx))
+        rows[target].sketch.merge(sketch)
     }
 
     /// The starts of the buckets that hold rows, ascending.
@@ -205,20 +214,12 @@ public struct WebAggregator: Sendable {
         var kept = self
         kept.index = RowIndex()
         kept.rowKeys = []
-        kept.hits = []
-        kept.byteSums = []
-        kept.clientErrors = []
-        kept.serverErrors = []
-        kept.sketches = []
-        for row in 0..<hits.count where buckets.starts[Int(rowKeys[row] >> 32)] >= start {
+        kept.rows = []
+        for row in 0..<rows.count where buckets.starts[Int(rowKeys[row] >> 32)] >= start {
             let key = rowKeys[row]
             let target = kept.row(ordinal: Int(key >> 32), dimension: WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!,
                                   value: Int(key & (1 << Self.valueBits - 1)))
-            kept.hits[target] = hits[row]
-            kept.byteSums[target] = byteSums[row]
-            kept.clientErrors[target] = clientErrors[row]
-            kept.serverErrors[target] = serverErrors[row]
-            kept.sketches[target] = sketches[row]
+            kept.rows[target] = rows[row]
         }
         self = kept
         return drained
@@ -243,9 +244,9 @@ public struct WebAggregator: Sendable {
         }
         var valueText: [[Int: String]] = Array(repeating: [:], count: WebDimension.allCases.count)
         var kept: [(bucketStart: Int64, dimension: Int, value: String, row: Int)] = []
-        kept.reserveCapacity(hits.count)
+        kept.reserveCapacity(rows.count)
         var folded: [Int64: [Int: Folded]] = [:]
-        for row in 0..<hits.count {
+        for row in 0..<rows.count {
             let key = rowKeys[row]
             let dimension = Int(key >> Self.valueBits & 0x1F)
             let bucketStart = buckets.starts[Int(key >> 32)]
@@ -259,15 +260,15 @@ public struct WebAggregator: Sendable {
                 valueText[dimension][value] = text
             }
             if minCount > 1, dimension != WebDimension.total.rawValue {
-                let uniques = sketches[row].estimate
+                let uniques = rows[row].sketch.estimate
                 // A value that happens to read "(other)" joins the fold rather than clash with it.
-                if (uniques > 0 ? uniques : Int(hits[row])) < minCount || text == Self.otherValue {
+                if (uniques > 0 ? uniques : Int(rows[row].hits)) < minCount || text == Self.otherValue {
                     var entry = folded[bucketStart, default: [:]][dimension, default: Folded()]
-                    entry.hits += hits[row]
-                    entry.bytes += byteSums[row]
-                    entry.clientErrors += clientErrors[row]
-                    entry.serverErrors += serverErrors[row]
-                    entry.sketch.merge(sketches[row])
+                    entry.hits += rows[row].hits
+                    entry.bytes += rows[row].bytes
+                    entry.clientErrors += rows[row].clientErrors
+                    entry.serverErrors += rows[row].serverErrors
+                    entry.sketch.merge(rows[row].sketch)
                     folded[bucketStart, default: [:]][dimension] = entry
                     continue
                 }
@@ -279,8 +280,9 @@ public struct WebAggregator: Sendable {
             return WebTrendRecord(
                 bucketStart: item.bucketStart, bucket: bucket,
                 dimension: WebDimension(rawValue: item.dimension)!.name, value: item.value,
-                hits: hits[row], bytes: byteSums[row], status4xx: clientErrors[row], status5xx: serverErrors[row],
-                uniques: Int64(sketches[row].estimate), sketch: sketches[row].serialized()
+                hits: rows[row].hits, bytes: rows[row].bytes, status4xx: rows[row].clientErrors,
+                status5xx: rows[row].serverErrors,
+                uniques: Int64(rows[row].sketch.estimate), sketch: rows[row].sketch.serialized()
             )
         }
         for (bucketStart, dimensions) in folded {
@@ -316,13 +318,13 @@ public struct WebAggregator: Sendable {
     /// `records(minCount: 0, sorted: false)`, without building them all at once. A saved state streams its
     /// rows this way, so that its size is not held twice.
     public func forEachRow(_ body: (RowView) throws -> Void) rethrows {
-        for row in 0..<hits.count {
+        for row in 0..<rows.count {
             let key = rowKeys[row]
             let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
             let value = values[dimension.rawValue].string(of: Int(key & (1 << Self.valueBits - 1)))
             try body(RowView(bucketStart: buckets.starts[Int(key >> 32)], dimension: dimension, value: value,
-                             hits: hits[row], bytes: byteSums[row], status4xx: clientErrors[row],
-                             status5xx: serverErrors[row], sketch: sketches[row].serialized()))
+                             hits: rows[row].hits, bytes: rows[row].bytes, status4xx: rows[row].clientErrors,
+                             status5xx: rows[row].serverErrors, sketch: rows[row].sketch.serialized()))
         }
     }
 
