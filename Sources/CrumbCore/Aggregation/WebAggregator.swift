@@ -56,13 +56,15 @@ public struct WebAggregator: Sendable {
         var clientErrors: Int64 = 0
         var serverErrors: Int64 = 0
 
+        /// Counts one event, and its visitor when given.
         @inline(__always)
-        mutating func add(bytes: Int64, status: Int) {
+        mutating func add(bytes: Int64, status: Int, visitor: UInt64?) {
             hits &+= 1
             self.bytes &+= bytes
             if status >= 400 {
                 if status < 500 { clientErrors &+= 1 } else if status < 600 { serverErrors &+= 1 }
             }
+            if let visitor { sketch.insert(hash: visitor) }
         }
 
         /// Adds `other`'s counts (not its sketch).
@@ -151,9 +153,9 @@ public struct WebAggregator: Sendable {
         bytes: Int64, status: Int, visitor: UInt64?
     ) {
         let row = row(ordinal: ordinal, dimension: dimension, value: value)
-        rows[row].add(bytes: bytes, status: status)
+        // One access to the row for its counts and its sketch.
+        rows[row].add(bytes: bytes, status: status, visitor: visitor)
         if value == Self.otherID, values[dimension.rawValue].count >= valueCap { cappedEvents[dimension.rawValue] &+= 1 }
-        if let visitor { rows[row].sketch.insert(hash: visitor) }
     }
 
     private mutating func row(ordinal: Int, dimension: WebDimension, value: Int) -> Int {
