@@ -139,7 +139,10 @@ struct StreamCommandTests {
         for time in ["12:01", "12:02", "12:03", "12:30"] { crumb.write(line(time, client: Int(time.suffix(2))!)) }
         Thread.sleep(forTimeInterval: 0.1)
         for minute in [10, 45] { crumb.write(line("13:\(minute)")) }
-        #expect(crumb.waitForOutput(containing: "2026-01-01T12:00:00Z"))
+        // 14:30 closes 13:00: once 13:00 is out, every line before it has been read, so the stop below
+        // cannot overtake a line still in the pipe.
+        crumb.write(line("14:30"))
+        #expect(crumb.waitForOutput(containing: "2026-01-01T13:00:00Z"))
         switch stop {
         case "SIGTERM": crumb.send(SIGTERM)
         case "SIGINT": crumb.send(SIGINT)
@@ -149,10 +152,11 @@ struct StreamCommandTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try totals(result.stdout) == [
             "2026-01-01T10:00:00Z": 4, "2026-01-01T11:00:00Z": 4, "2026-01-01T12:00:00Z": 4, "2026-01-01T13:00:00Z": 2,
+            "2026-01-01T14:00:00Z": 1,
         ])
         #expect(result.stdout.contains(#""dimension":"path","value":"/within""#))
         #expect(!result.stdout.contains("/too-late"))
-        #expect(result.stderr.contains("15 lines (combined): 15 parsed, 0 rejected, 1 late; 4 buckets emitted"), "\(result.stderr)")
+        #expect(result.stderr.contains("16 lines (combined): 16 parsed, 0 rejected, 1 late; 5 buckets emitted"), "\(result.stderr)")
         if stop != "EOF" { #expect(result.stderr.contains("crumb: stream stopped by \(stop):")) }
     }
 

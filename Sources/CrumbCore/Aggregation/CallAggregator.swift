@@ -222,7 +222,10 @@ public struct CallAggregator: Sendable {
         var valueText: [[Int: String]] = Array(repeating: [:], count: CallDimension.allCases.count)
         var records: [CallTrendRecord] = []
         records.reserveCapacity(calls.count)
-        var folded: [Int64: [Int: Folded]] = [:]
+        // The folds, merged into in place: a sketch copied out of a dictionary and stored back would copy its
+        // registers (16 KiB once dense) for every row folded into it.
+        var folds: [(bucketStart: Int64, dimension: Int, folded: Folded)] = []
+        var foldSlots: [UInt64: Int] = [:]
         for row in 0..<calls.count {
             let key = rowKeys[row]
             let dimension = Int(key >> Self.valueBits & 0x1F)
@@ -240,13 +243,21 @@ public struct CallAggregator: Sendable {
             if minCount > 1, dimension != CallDimension.total.rawValue {
                 // A value that happens to read "(other)" joins the fold rather than clash with it.
                 if (callers > 0 ? callers : Int(calls[row])) < minCount || text == Self.otherValue {
-                    var entry = folded[bucketStart, default: [:]][dimension, default: Folded()]
-                    entry.calls += calls[row]
-                    entry.answered += answered[row]
-                    entry.talkSeconds += talkSeconds[row]
-                    entry.sketch.merge(sketches[row])
-                    entry.talkTimes.merge(talkTimes[row])
-                    folded[bucketStart, default: [:]][dimension] = entry
+                    // Bucket ordinal and dimension: the key's bits above the value.
+                    let foldKey = key >> Self.valueBits
+                    let slot: Int
+                    if let existing = foldSlots[foldKey] {
+                        slot = existing
+                    } else {
+                        slot = folds.count
+                        folds.append((bucketStart, dimension, Folded()))
+                        foldSlots[foldKey] = slot
+                    }
+                    folds[slot].folded.calls += calls[row]
+                    folds[slot].folded.answered += answered[row]
+                    folds[slot].folded.talkSeconds += talkSeconds[row]
+                    folds[slot].folded.sketch.merge(sketches[row])
+                    folds[slot].folded.talkTimes.merge(talkTimes[row])
                     continue
                 }
             }
@@ -256,24 +267,26 @@ public struct CallAggregator: Sendable {
                 talkSeconds: talkSeconds[row], talkTimes: talkTimes[row], sketch: sketches[row].serialized()
             ))
         }
-        for (bucketStart, dimensions) in folded {
-            for (dimension, entry) in dimensions {
-                records.append(CallTrendRecord(
-                    bucketStart: bucketStart, bucket: bucket, dimension: CallDimension(rawValue: dimension)!.name,
-                    value: Self.otherValue, calls: entry.calls, answered: entry.answered,
-                    callers: Int64(entry.sketch.estimate), talkSeconds: entry.talkSeconds,
-                    talkTimes: entry.talkTimes, sketch: entry.sketch.serialized()
-                ))
-            }
+        for (bucketStart, dimension, entry) in folds {
+            records.append(CallTrendRecord(
+                bucketStart: bucketStart, bucket: bucket, dimension: CallDimension(rawValue: dimension)!.name,
+                value: Self.otherValue, calls: entry.calls, answered: entry.answered,
+                callers: Int64(entry.sketch.estimate), talkSeconds: entry.talkSeconds,
+                talkTimes: entry.talkTimes, sketch: entry.sketch.serialized()
+            ))
         }
         guard sorted else { return records }
+        // Dimension names compared by their order, looked up once per name rather than per comparison.
         let order = Dictionary(uniqueKeysWithValues: CallDimension.allCases.map { ($0.name, $0.rawValue) })
-        records.sort { a, b in
+        let ranks = records.map { order[$0.dimension]! }
+        var positions = Array(records.indices)
+        positions.sort { i, j in
+            let a = records[i], b = records[j]
             if a.bucketStart != b.bucketStart { return a.bucketStart < b.bucketStart }
-            if a.dimension != b.dimension { return order[a.dimension]! < order[b.dimension]! }
+            if ranks[i] != ranks[j] { return ranks[i] < ranks[j] }
             return a.value.utf8.lexicographicallyPrecedes(b.value.utf8)
         }
-        return records
+        return positions.map { records[$0] }
     }
 
     /// The value of a k-anonymity fold.

@@ -244,10 +244,21 @@ public struct WebAggregator: Sendable {
             var hits: Int64 = 0, bytes: Int64 = 0, clientErrors: Int64 = 0, serverErrors: Int64 = 0
             var sketch = HyperLogLog()
         }
+        /// A record to be: a row kept (`source` ≥ 0, its index) or a fold (`source` < 0, `-1 - index`).
+        struct Entry {
+            var bucketStart: Int64
+            var dimension: Int
+            var value: String
+            var source: Int
+            var uniques: Int
+        }
         var valueText: [[Int: String]] = Array(repeating: [:], count: WebDimension.allCases.count)
-        var kept: [(bucketStart: Int64, dimension: Int, value: String, row: Int)] = []
-        kept.reserveCapacity(rows.count)
-        var folded: [Int64: [Int: Folded]] = [:]
+        var entries: [Entry] = []
+        entries.reserveCapacity(rows.count)
+        // The folds, merged into in place: a sketch copied out of a dictionary and stored back would copy its
+        // registers (16 KiB once dense) for every row folded into it.
+        var folds: [Folded] = []
+        var foldSlots: [UInt64: Int] = [:]
         for row in 0..<rows.count {
             let key = rowKeys[row]
             let dimension = Int(key >> Self.valueBits & 0x1F)
@@ -261,49 +272,54 @@ public struct WebAggregator: Sendable {
                 text = values[dimension].string(of: value)
                 valueText[dimension][value] = text
             }
+            let uniques = rows[row].sketch.estimate
             if minCount > 1, dimension != WebDimension.total.rawValue {
-                let uniques = rows[row].sketch.estimate
                 // A value that happens to read "(other)" joins the fold rather than clash with it.
                 if (uniques > 0 ? uniques : Int(rows[row].hits)) < minCount || text == Self.otherValue {
-                    var entry = folded[bucketStart, default: [:]][dimension, default: Folded()]
-                    entry.hits += rows[row].hits
-                    entry.bytes += rows[row].bytes
-                    entry.clientErrors += rows[row].clientErrors
-                    entry.serverErrors += rows[row].serverErrors
-                    entry.sketch.merge(rows[row].sketch)
-                    folded[bucketStart, default: [:]][dimension] = entry
+                    // Bucket ordinal and dimension: the key's bits above the value.
+                    let foldKey = key >> Self.valueBits
+                    let slot: Int
+                    if let existing = foldSlots[foldKey] {
+                        slot = existing
+                    } else {
+                        slot = folds.count
+                        folds.append(Folded())
+                        foldSlots[foldKey] = slot
+                        entries.append(Entry(bucketStart: bucketStart, dimension: dimension, value: Self.otherValue,
+                                             source: -1 - slot, uniques: 0))
+                    }
+                    folds[slot].hits += rows[row].hits
+                    folds[slot].bytes += rows[row].bytes
+                    folds[slot].clientErrors += rows[row].clientErrors
+                    folds[slot].serverErrors += rows[row].serverErrors
+                    folds[slot].sketch.merge(rows[row].sketch)
                     continue
                 }
             }
-            kept.append((bucketStart, dimension, text, row))
+            entries.append(Entry(bucketStart: bucketStart, dimension: dimension, value: text, source: row, uniques: uniques))
         }
-        var records = kept.map { item in
-            let row = item.row
-            return WebTrendRecord(
-                bucketStart: item.bucketStart, bucket: bucket,
-                dimension: WebDimension(rawValue: item.dimension)!.name, value: item.value,
-                hits: rows[row].hits, bytes: rows[row].bytes, status4xx: rows[row].clientErrors,
-                status5xx: rows[row].serverErrors,
-                uniques: Int64(rows[row].sketch.estimate), sketch: rows[row].sketch.serialized()
-            )
-        }
-        for (bucketStart, dimensions) in folded {
-            for (dimension, entry) in dimensions {
-                records.append(WebTrendRecord(
-                    bucketStart: bucketStart, bucket: bucket, dimension: WebDimension(rawValue: dimension)!.name,
-                    value: Self.otherValue, hits: entry.hits, bytes: entry.bytes, status4xx: entry.clientErrors,
-                    status5xx: entry.serverErrors, uniques: Int64(entry.sketch.estimate), sketch: entry.sketch.serialized()
-                ))
+        if sorted {
+            entries.sort { a, b in
+                if a.bucketStart != b.bucketStart { return a.bucketStart < b.bucketStart }
+                if a.dimension != b.dimension { return a.dimension < b.dimension }
+                return a.value.utf8.lexicographicallyPrecedes(b.value.utf8)
             }
         }
-        guard sorted else { return records }
-        let order = Dictionary(uniqueKeysWithValues: WebDimension.allCases.map { ($0.name, $0.rawValue) })
-        records.sort { a, b in
-            if a.bucketStart != b.bucketStart { return a.bucketStart < b.bucketStart }
-            if a.dimension != b.dimension { return order[a.dimension]! < order[b.dimension]! }
-            return a.value.utf8.lexicographicallyPrecedes(b.value.utf8)
+        return entries.map { entry in
+            let name = WebDimension(rawValue: entry.dimension)!.name
+            if entry.source >= 0 {
+                let row = rows[entry.source]
+                return WebTrendRecord(
+                    bucketStart: entry.bucketStart, bucket: bucket, dimension: name, value: entry.value,
+                    hits: row.hits, bytes: row.bytes, status4xx: row.clientErrors, status5xx: row.serverErrors,
+                    uniques: Int64(entry.uniques), sketch: row.sketch.serialized())
+            }
+            let fold = folds[-1 - entry.source]
+            return WebTrendRecord(
+                bucketStart: entry.bucketStart, bucket: bucket, dimension: name, value: entry.value,
+                hits: fold.hits, bytes: fold.bytes, status4xx: fold.clientErrors, status5xx: fold.serverErrors,
+                uniques: Int64(fold.sketch.estimate), sketch: fold.sketch.serialized())
         }
-        return records
     }
 
     /// One row as `forEachRow` shows it, valid only during the call.
