@@ -75,6 +75,12 @@ public struct WebAggregator: Sendable {
             clientErrors &+= other.clientErrors
             serverErrors &+= other.serverErrors
         }
+
+        /// Adds `other`'s counts and merges its sketch.
+        mutating func merge(_ other: Row) {
+            add(other)
+            sketch.merge(other.sketch)
+        }
     }
     private var rows: [Row] = []
 
@@ -172,16 +178,28 @@ public struct WebAggregator: Sendable {
     /// Adds every row of `other` into this aggregator, exactly.
     public mutating func merge(_ other: WebAggregator) {
         precondition(other.bucket == bucket, "cannot merge aggregators with different bucket sizes")
+        // Other's value ids and bucket ordinals translated to this aggregator's, each once (-1: not yet), in
+        // the order rows first need them: a value is interned as the row-by-row merge would intern it.
+        var valueMap = other.values.map { [Int32](repeating: -1, count: $0.count) }
+        var ordinalMap = [Int32](repeating: -1, count: other.buckets.starts.count)
         for row in 0..<other.rows.count {
             let key = other.rowKeys[row]
             let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
             let otherValue = Int(key & (1 << Self.valueBits - 1))
-            let value = other.values[dimension.rawValue].withBytes(of: otherValue) { valueID(dimension, $0) }
+            var value = Int(valueMap[dimension.rawValue][otherValue])
+            if value < 0 {
+                value = other.values[dimension.rawValue].withBytes(of: otherValue) { valueID(dimension, $0) }
+                valueMap[dimension.rawValue][otherValue] = Int32(value)
+            }
             if value == Self.otherID, otherValue != Self.otherID { cappedEvents[dimension.rawValue] &+= other.rows[row].hits }
-            let ordinal = bucketOrdinal(for: other.buckets.starts[Int(key >> 32)])
+            let otherOrdinal = Int(key >> 32)
+            var ordinal = Int(ordinalMap[otherOrdinal])
+            if ordinal < 0 {
+                ordinal = bucketOrdinal(for: other.buckets.starts[otherOrdinal])
+                ordinalMap[otherOrdinal] = Int32(ordinal)
+            }
             let target = self.row(ordinal: ordinal, dimension: dimension, value: value)
-            rows[target].add(other.rows[row])
-            rows[target].sketch.merge(other.rows[row].sketch)
+            rows[target].merge(other.rows[row])
         }
         for dimension in WebDimension.allCases { cappedEvents[dimension.rawValue] &+= other.cappedEvents[dimension.rawValue] }
     }
