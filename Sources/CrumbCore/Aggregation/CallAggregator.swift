@@ -225,7 +225,7 @@ public struct CallAggregator: Sendable {
         // The folds, merged into in place: a sketch copied out of a dictionary and stored back would copy its
         // registers (16 KiB once dense) for every row folded into it.
         var folds: [(bucketStart: Int64, dimension: Int, folded: Folded)] = []
-        var foldSlots: [UInt64: Int] = [:]
+        var foldSlots = FoldSlots()
         for row in 0..<calls.count {
             let key = rowKeys[row]
             let dimension = Int(key >> Self.valueBits & 0x1F)
@@ -244,15 +244,8 @@ public struct CallAggregator: Sendable {
                 // A value that happens to read "(other)" joins the fold rather than clash with it.
                 if (callers > 0 ? callers : Int(calls[row])) < minCount || text == Self.otherValue {
                     // Bucket ordinal and dimension: the key's bits above the value.
-                    let foldKey = key >> Self.valueBits
-                    let slot: Int
-                    if let existing = foldSlots[foldKey] {
-                        slot = existing
-                    } else {
-                        slot = folds.count
-                        folds.append((bucketStart, dimension, Folded()))
-                        foldSlots[foldKey] = slot
-                    }
+                    let (slot, isNew) = foldSlots.slot(for: key >> Self.valueBits)
+                    if isNew { folds.append((bucketStart, dimension, Folded())) }
                     folds[slot].folded.calls += calls[row]
                     folds[slot].folded.answered += answered[row]
                     folds[slot].folded.talkSeconds += talkSeconds[row]

@@ -135,3 +135,17 @@ struct BucketIndex: Sendable {
         return ordinal
     }
 }
+
+/// Numbers the k-anonymity folds of one `records` pass, one per (bucket ordinal, dimension) key, in the order
+/// they first appear, so that each fold is merged into in place in an array.
+struct FoldSlots {
+    private var slots: [UInt64: Int] = [:]
+
+    /// The slot of `key`, and whether this is its first row (the caller then appends the fold).
+    mutating func slot(for key: UInt64) -> (slot: Int, isNew: Bool) {
+        if let existing = slots[key] { return (existing, false) }
+        let slot = slots.count
+        slots[key] = slot
+        return (slot, true)
+    }
+}

@@ -276,7 +276,7 @@ public struct WebAggregator: Sendable {
         // The folds, merged into in place: a sketch copied out of a dictionary and stored back would copy its
         // registers (16 KiB once dense) for every row folded into it.
         var folds: [Folded] = []
-        var foldSlots: [UInt64: Int] = [:]
+        var foldSlots = FoldSlots()
         for row in 0..<rows.count {
             let key = rowKeys[row]
             let dimension = Int(key >> Self.valueBits & 0x1F)
@@ -295,14 +295,9 @@ public struct WebAggregator: Sendable {
                 // A value that happens to read "(other)" joins the fold rather than clash with it.
                 if (uniques > 0 ? uniques : Int(rows[row].hits)) < minCount || text == Self.otherValue {
                     // Bucket ordinal and dimension: the key's bits above the value.
-                    let foldKey = key >> Self.valueBits
-                    let slot: Int
-                    if let existing = foldSlots[foldKey] {
-                        slot = existing
-                    } else {
-                        slot = folds.count
+                    let (slot, isNew) = foldSlots.slot(for: key >> Self.valueBits)
+                    if isNew {
                         folds.append(Folded())
-                        foldSlots[foldKey] = slot
                         entries.append(Entry(bucketStart: bucketStart, dimension: dimension, value: Self.otherValue,
                                              source: -1 - slot, uniques: 0))
                     }
