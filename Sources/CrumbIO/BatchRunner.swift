@@ -866,7 +866,7 @@ public enum BatchRunner {
                         progress.addLines(framer.lineCount - linesSeen)
                         linesSeen = framer.lineCount
                     }
-                    if splitAllowed, splitter == nil { startSplit(&worker) }
+                    startSplit(&worker)
                     if counts.parsed == 0, counts.headers == 0,
                        counts.read - counts.blank >= configuration.detectionLines {
                         throw UnrecognizedFormat()
@@ -909,7 +909,6 @@ public enum BatchRunner {
                 }
                 decodeFault = true
             }
-            endSplit(&worker)
             try sink.drain(&worker.web)
             try sink.drain(&worker.calls)
             encoding = input.encoding ?? .plain

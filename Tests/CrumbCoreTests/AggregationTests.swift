@@ -109,12 +109,8 @@ struct ChunkingTests {
 struct WebAggregatorTests {
     /// Every event is counted once per dimension: each dimension's hits sum to the bucket's total.
     @Test func dimensionsSumToTotals() throws {
-        var options = AccessLogGenerator.Options()
-        options.lines = 5_000
-        options.seed = 11
-        let log = AccessLogGenerator.generate(options)
         let keyring = try Keyring(secret: Array(repeating: 1, count: 32))
-        let outcome = try ChunkingVerifier.run(log, split: .whole, keyring: keyring)
+        let outcome = try ChunkingVerifier.run(Self.log(lines: 5_000, seed: 11), split: .whole, keyring: keyring)
         var sums: [Int64: [String: (hits: Int64, bytes: Int64, e4: Int64, e5: Int64)]] = [:]
         for record in outcome.records {
             var entry = sums[record.bucketStart, default: [:]][record.dimension, default: (0, 0, 0, 0)]
@@ -139,42 +135,41 @@ struct WebAggregatorTests {
         #expect(totalHits == Int64(outcome.counts.parsed))
     }
 
+    /// A generated log of `lines` lines.
+    static func log(lines: Int, seed: UInt64) -> [UInt8] {
+        var options = AccessLogGenerator.Options()
+        options.lines = lines
+        options.seed = seed
+        return AccessLogGenerator.generate(options)
+    }
+
+    /// A processor that has taken every line of `bytes`.
+    static func processed(_ bytes: ArraySlice<UInt8>, keyring: Keyring) throws -> WebLogProcessor {
+        var processor = WebLogProcessor(configuration: WebLogConfiguration(), keyring: keyring,
+                                        anonymizer: try IPAnonymizer(mode: .truncate(ipv4Prefix: 24, ipv6Prefix: 48), keyring: nil))
+        var framer = LineFramer()
+        Array(bytes).withUnsafeBytes { framer.feed($0) { processor.process($0) } }
+        framer.finish { processor.process($0) }
+        return processor
+    }
+
     /// Splitting the input between two aggregators and merging gives exactly the single run's result.
     @Test func mergeIsExact() throws {
-        var options = AccessLogGenerator.Options()
-        options.lines = 4_000
-        options.seed = 5
-        let log = AccessLogGenerator.generate(options)
+        let log = Self.log(lines: 4_000, seed: 5)
         let keyring = try Keyring(secret: Array(repeating: 3, count: 32))
-        let anonymizer = try IPAnonymizer(mode: .truncate(ipv4Prefix: 24, ipv6Prefix: 48), keyring: nil)
-        func processor(_ bytes: ArraySlice<UInt8>) -> WebLogProcessor {
-            var processor = WebLogProcessor(configuration: WebLogConfiguration(), keyring: keyring, anonymizer: anonymizer)
-            var framer = LineFramer()
-            Array(bytes).withUnsafeBytes { framer.feed($0) { processor.process($0) } }
-            framer.finish { processor.process($0) }
-            return processor
-        }
         // Cut at a line boundary near the middle.
         let middle = log[(log.count / 2)...].firstIndex(of: UInt8(ascii: "\n"))! + 1
-        var first = processor(log[..<middle])
-        let second = processor(log[middle...])
+        var first = try Self.processed(log[..<middle], keyring: keyring)
+        let second = try Self.processed(log[middle...], keyring: keyring)
         first.mergeTrends(second)
-        let whole = processor(log[...])
+        let whole = try Self.processed(log[...], keyring: keyring)
         #expect(first.aggregator.records() == whole.aggregator.records())
     }
 
     /// The rows a state streams are the unsorted records before k-anonymity, one for one, in order.
     @Test func forEachRowShowsTheRecords() throws {
-        var options = AccessLogGenerator.Options()
-        options.lines = 3_000
-        options.seed = 9
-        let log = AccessLogGenerator.generate(options)
-        let keyring = try Keyring(secret: Array(repeating: 4, count: 32))
-        var processor = WebLogProcessor(configuration: WebLogConfiguration(), keyring: keyring,
-                                        anonymizer: try IPAnonymizer(mode: .truncate(ipv4Prefix: 24, ipv6Prefix: 48), keyring: nil))
-        var framer = LineFramer()
-        log.withUnsafeBytes { framer.feed($0) { processor.process($0) } }
-        framer.finish { processor.process($0) }
+        let processor = try Self.processed(Self.log(lines: 3_000, seed: 9)[...],
+                                           keyring: try Keyring(secret: Array(repeating: 4, count: 32)))
         var streamed: [WebTrendRecord] = []
         let bucket = processor.aggregator.bucket
         processor.aggregator.forEachRow { row in

@@ -46,38 +46,25 @@ func registerPrivacyBenchmarks() {
               },
               setup: { _ = Fixtures.fields })
 
-    Benchmark("scanReferrers_20k", configuration: Settings.perItem(count),
-              closure: { _ in
-                  var found = 0
-                  for referrer in Fixtures.fields.referrers {
-                      referrer.withUnsafeBytes { sanitizer.value.scanReferrer($0) { _ in found += 1 } }
-                  }
-                  blackHole(found)
-              },
-              setup: { _ = Fixtures.fields })
-
-    let skipped = (policy.trackingCookies + [policy.optOutCookieName ?? ""]).map { Array($0.utf8) }
-    Benchmark("scanCookies_20k", configuration: Settings.perItem(count),
-              closure: { _ in
-                  var found = 0
-                  for cookie in Fixtures.fields.cookies {
-                      cookie.withUnsafeBytes { sanitizer.value.scanCookies($0, skipping: skipped) { _ in found += 1 } }
-                  }
-                  blackHole(found)
-              },
-              setup: { _ = Fixtures.fields })
-
-    Benchmark("scanUserAgents_20k", configuration: Settings.perItem(count),
-              closure: { _ in
-                  var found = 0
-                  for agent in Fixtures.fields.userAgents {
-                      agent.withUnsafeBytes {
-                          sanitizer.value.scanText($0, field: .userAgent, namedIfClean: false) { _ in found += 1 }
+    /// One field's values scanned one by one, the findings counted.
+    func scanning(_ name: String, _ field: KeyPath<Fixtures.Fields, [[UInt8]]> & Sendable,
+                  _ scan: @escaping @Sendable (UnsafeRawBufferPointer, (PersonalDataFinding) -> Void) -> Void) {
+        Benchmark(name, configuration: Settings.perItem(count),
+                  closure: { _ in
+                      var found = 0
+                      for value in Fixtures.fields[keyPath: field] {
+                          value.withUnsafeBytes { scan($0) { _ in found += 1 } }
                       }
-                  }
-                  blackHole(found)
-              },
-              setup: { _ = Fixtures.fields })
+                      blackHole(found)
+                  },
+                  setup: { _ = Fixtures.fields })
+    }
+    scanning("scanReferrers_20k", \.referrers) { sanitizer.value.scanReferrer($0, found: $1) }
+    let skipped = (policy.trackingCookies + [policy.optOutCookieName ?? ""]).map { Array($0.utf8) }
+    scanning("scanCookies_20k", \.cookies) { sanitizer.value.scanCookies($0, skipping: skipped, found: $1) }
+    scanning("scanUserAgents_20k", \.userAgents) {
+        sanitizer.value.scanText($0, field: .userAgent, namedIfClean: false, found: $1)
+    }
 
     Benchmark("classifyUserAgents_distinct", configuration: Settings.perItem(2_000),
               closure: { _ in

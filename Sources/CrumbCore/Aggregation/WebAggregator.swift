@@ -67,18 +67,12 @@ public struct WebAggregator: Sendable {
             if let visitor { sketch.insert(hash: visitor) }
         }
 
-        /// Adds `other`'s counts (not its sketch).
-        @inline(__always)
-        mutating func add(_ other: Row) {
+        /// Adds `other`'s counts and merges its sketch.
+        mutating func merge(_ other: Row) {
             hits &+= other.hits
             bytes &+= other.bytes
             clientErrors &+= other.clientErrors
             serverErrors &+= other.serverErrors
-        }
-
-        /// Adds `other`'s counts and merges its sketch.
-        mutating func merge(_ other: Row) {
-            add(other)
             sketch.merge(other.sketch)
         }
     }
@@ -213,9 +207,8 @@ public struct WebAggregator: Sendable {
         let value = valueID(dimension, record.value)
         if value == Self.otherID, record.value != Self.otherValue { cappedEvents[dimension.rawValue] &+= record.hits }
         let target = row(ordinal: bucketOrdinal(for: record.bucketStart), dimension: dimension, value: value)
-        rows[target].add(Row(hits: record.hits, bytes: record.bytes, clientErrors: record.status4xx,
-                             serverErrors: record.status5xx))
-        rows[target].sketch.merge(sketch)
+        rows[target].merge(Row(sketch: sketch, hits: record.hits, bytes: record.bytes, clientErrors: record.status4xx,
+                               serverErrors: record.status5xx))
     }
 
     /// The starts of the buckets that hold rows, ascending.
@@ -258,10 +251,6 @@ public struct WebAggregator: Sendable {
     /// `records(minCount:)` of the buckets whose start `includeBucket` accepts; in no particular order when
     /// `sorted` is false (a saved state needs none, and sorting strings is a good part of the cost).
     public func records(minCount: Int, sorted: Bool = true, includeBucket: (Int64) -> Bool) -> [WebTrendRecord] {
-        struct Folded {
-            var hits: Int64 = 0, bytes: Int64 = 0, clientErrors: Int64 = 0, serverErrors: Int64 = 0
-            var sketch = HyperLogLog()
-        }
         /// A record to be: a row kept (`source` ≥ 0, its index) or a fold (`source` < 0, `-1 - index`).
         struct Entry {
             var bucketStart: Int64
@@ -275,7 +264,7 @@ public struct WebAggregator: Sendable {
         entries.reserveCapacity(rows.count)
         // The folds, merged into in place: a sketch copied out of a dictionary and stored back would copy its
         // registers (16 KiB once dense) for every row folded into it.
-        var folds: [Folded] = []
+        var folds: [Row] = []
         var foldSlots = FoldSlots()
         for row in 0..<rows.count {
             let key = rowKeys[row]
@@ -297,15 +286,11 @@ public struct WebAggregator: Sendable {
                     // Bucket ordinal and dimension: the key's bits above the value.
                     let (slot, isNew) = foldSlots.slot(for: key >> Self.valueBits)
                     if isNew {
-                        folds.append(Folded())
+                        folds.append(Row())
                         entries.append(Entry(bucketStart: bucketStart, dimension: dimension, value: Self.otherValue,
                                              source: -1 - slot, uniques: 0))
                     }
-                    folds[slot].hits += rows[row].hits
-                    folds[slot].bytes += rows[row].bytes
-                    folds[slot].clientErrors += rows[row].clientErrors
-                    folds[slot].serverErrors += rows[row].serverErrors
-                    folds[slot].sketch.merge(rows[row].sketch)
+                    folds[slot].merge(rows[row])
                     continue
                 }
             }
@@ -319,19 +304,13 @@ public struct WebAggregator: Sendable {
             }
         }
         return entries.map { entry in
-            let name = WebDimension(rawValue: entry.dimension)!.name
-            if entry.source >= 0 {
-                let row = rows[entry.source]
-                return WebTrendRecord(
-                    bucketStart: entry.bucketStart, bucket: bucket, dimension: name, value: entry.value,
-                    hits: row.hits, bytes: row.bytes, status4xx: row.clientErrors, status5xx: row.serverErrors,
-                    uniques: Int64(entry.uniques), sketch: row.sketch.serialized())
-            }
-            let fold = folds[-1 - entry.source]
+            let row = entry.source >= 0 ? rows[entry.source] : folds[-1 - entry.source]
+            // A kept row's estimate was taken above; a fold's is taken once it is complete.
+            let uniques = entry.source >= 0 ? entry.uniques : row.sketch.estimate
             return WebTrendRecord(
-                bucketStart: entry.bucketStart, bucket: bucket, dimension: name, value: entry.value,
-                hits: fold.hits, bytes: fold.bytes, status4xx: fold.clientErrors, status5xx: fold.serverErrors,
-                uniques: Int64(fold.sketch.estimate), sketch: fold.sketch.serialized())
+                bucketStart: entry.bucketStart, bucket: bucket, dimension: WebDimension(rawValue: entry.dimension)!.name,
+                value: entry.value, hits: row.hits, bytes: row.bytes, status4xx: row.clientErrors,
+                status5xx: row.serverErrors, uniques: Int64(uniques), sketch: row.sketch.serialized())
         }
     }
 
@@ -349,13 +328,12 @@ public struct WebAggregator: Sendable {
     /// `records(minCount: 0, sorted: false)`, without building them all at once. A saved state streams its
     /// rows this way, so that its size is not held twice.
     public func forEachRow(_ body: (RowView) throws -> Void) rethrows {
-        for row in 0..<rows.count {
-            let key = rowKeys[row]
+        for (key, row) in zip(rowKeys, rows) {
             let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
             let value = values[dimension.rawValue].string(of: Int(key & (1 << Self.valueBits - 1)))
             try body(RowView(bucketStart: buckets.starts[Int(key >> 32)], dimension: dimension, value: value,
-                             hits: rows[row].hits, bytes: rows[row].bytes, status4xx: rows[row].clientErrors,
-                             status5xx: rows[row].serverErrors, sketch: rows[row].sketch.serialized()))
+                             hits: row.hits, bytes: row.bytes, status4xx: row.clientErrors,
+                             status5xx: row.serverErrors, sketch: row.sketch.serialized()))
         }
     }
 

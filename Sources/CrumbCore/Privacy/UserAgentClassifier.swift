@@ -290,6 +290,10 @@ extension UserAgentClassifier {
         "crawl", "spider", "slurp", "archiver", "indexer", "scraper", "fetcher", "facebookexternalhit",
         "mediapartners", "lighthouse", "headless", "monitor", "preview", "subscribers", "+http",
     ].map { Array($0.utf8) }
+
+    /// "bot" and "kaios", lowercased, for the case-insensitive searches outside the tables.
+    fileprivate static let botWord = Array("bot".utf8)
+    fileprivate static let kaiOSToken = Array("kaios".utf8)
 }
 
 // MARK: - Scanning
@@ -327,35 +331,25 @@ extension UserAgentClassifier {
         var isEmpty: Bool { bytes.isEmpty }
         var isDash: Bool { bytes.count == 1 && bytes[0] == UInt8(ascii: "-") }
 
-        /// The offset just past the first occurrence of `token` at or after `start`, or `nil`. A case-insensitive
-        /// search looks for the lowercased token in the lowercased value (ASCII letters only).
+        /// The offset just past the first occurrence of `token` at or after `start`, or `nil`.
         ///
         /// - Complexity: O(value × token) at worst, about linear in the value's length in practice. (A value
         ///   is classified once; a classification makes some 150 searches.)
-        func end(of token: StaticString, from start: Int = 0, ignoringCase: Bool = false) -> Int? {
-            token.withUTF8Buffer { needle -> Int? in
-                let length = needle.count
-                guard length > 0, start >= 0, bytes.count - start >= length else { return nil }
-                if !ignoringCase {
-                    return Self.search(bytes, from: start, for: UnsafeRawBufferPointer(needle))
-                }
-                return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length) { lowerNeedle in
-                    for index in 0..<length { lowerNeedle[index] = Self.lowercased(needle[index]) }
-                    return Self.search(lowered, from: start, for: UnsafeRawBufferPointer(lowerNeedle))
-                }
-            }
+        func end(of token: StaticString, from start: Int = 0) -> Int? {
+            token.withUTF8Buffer { Self.search(bytes, from: start, for: UnsafeRawBufferPointer($0)) }
         }
 
-        /// The offset just past the first occurrence of `token`, already lowercased, in the lowercased value.
-        func endIgnoringCase(ofLowercased token: [UInt8]) -> Int? {
-            guard !token.isEmpty, bytes.count >= token.count else { return nil }
-            return token.withUnsafeBytes { Self.search(lowered, from: 0, for: $0) }
+        /// The offset just past the first occurrence of `token`, already lowercased, at or after `start` in
+        /// the lowercased value: a search that ignores the case of ASCII letters.
+        func endIgnoringCase(ofLowercased token: [UInt8], from start: Int = 0) -> Int? {
+            token.withUnsafeBytes { Self.search(lowered, from: start, for: $0) }
         }
 
         /// The offset just past the first occurrence of `needle` in `text` at or after `start`: `memchr` finds
         /// each place the first byte occurs, `memcmp` compares the rest.
         private static func search(_ text: UnsafeRawBufferPointer, from start: Int, for needle: UnsafeRawBufferPointer) -> Int? {
-            guard let base = text.baseAddress, let pattern = needle.baseAddress else { return nil }
+            guard needle.count > 0, start >= 0, text.count - start >= needle.count,
+                  let base = text.baseAddress, let pattern = needle.baseAddress else { return nil }
             let length = needle.count
             let first = Int32(needle[0])
             var at = start
@@ -370,14 +364,14 @@ extension UserAgentClassifier {
             return nil
         }
 
-        func contains(_ token: StaticString, ignoringCase: Bool = false) -> Bool {
-            end(of: token, ignoringCase: ignoringCase) != nil
+        func contains(_ token: StaticString) -> Bool {
+            end(of: token) != nil
         }
 
         /// The major version right after `token`'s first occurrence, or `nil` when the token or the digits are
         /// missing.
-        func version(after token: StaticString, ignoringCase: Bool = false) -> String? {
-            guard let end = end(of: token, ignoringCase: ignoringCase) else { return nil }
+        func version(after token: StaticString) -> String? {
+            guard let end = end(of: token) else { return nil }
             return version(at: end)
         }
 
@@ -413,20 +407,13 @@ extension UserAgentClassifier {
         /// values.
         private func hasBotWord() -> Bool {
             var from = 0
-            while let end = end(of: "bot", from: from, ignoringCase: true) {
+            while let end = endIgnoringCase(ofLowercased: UserAgentClassifier.botWord, from: from) {
                 let start = end - 3
-                let isCubot = start >= 2
-                    && Self.same(bytes[start - 2], UInt8(ascii: "c"), ignoringCase: true)
-                    && Self.same(bytes[start - 1], UInt8(ascii: "u"), ignoringCase: true)
+                let isCubot = start >= 2 && lowered[start - 2] == UInt8(ascii: "c") && lowered[start - 1] == UInt8(ascii: "u")
                 if !isCubot { return true }
                 from = end
             }
             return false
-        }
-
-        private static func same(_ byte: UInt8, _ token: UInt8, ignoringCase: Bool) -> Bool {
-            guard ignoringCase else { return byte == token }
-            return lowercased(byte) == lowercased(token)
         }
 
         static func lowercased(_ byte: UInt8) -> UInt8 {
@@ -516,7 +503,7 @@ extension UserAgentClassifier.Text {
             // Fire OS is Android; Kindle Fire values say only `Linux` (or nothing) next to the Silk browser.
             return Platform(os: OperatingSystem.android, device: .tablet)
         }
-        if contains("KAIOS", ignoringCase: true) { return Platform(os: OperatingSystem.kaiOS, device: .mobile) }
+        if endIgnoringCase(ofLowercased: UserAgentClassifier.kaiOSToken) != nil { return Platform(os: OperatingSystem.kaiOS, device: .mobile) }
         if contains("Android") {
             let device: DeviceClass =
                 tv ? .tv : contains("Tablet") ? .tablet : contains("Mobile") ? .mobile : .tablet
