@@ -697,8 +697,10 @@ public enum BatchRunner {
         entry: InputExpansion.Entry, index: Int, with worker: inout Worker, choice: FormatChoice, ledger: LedgerIndex?,
         parts: PartFiles, configuration: RunConfiguration, pipelined: Bool = false, progress: ProgressMeter? = nil
     ) -> InputResult {
-        // Standard input has no identity to continue from, and cannot be read twice: it is always new.
-        var gate = ContentGate(ledger: entry.path == "-" ? nil : ledger)
+        // Standard input has no identity to continue from, and cannot be read twice: it is always new. The reader
+        // hashes what it delivers (on its own thread when pipelined; for plain text, with the raw bytes' hash),
+        // so the gate hashes only what it must check against the ledger.
+        var gate = ContentGate(ledger: entry.path == "-" ? nil : ledger, sourceHashes: true)
         while true {
             do {
                 return try process(file: entry, index: index, with: &worker, gate: &gate, choice: choice, ledger: ledger,
@@ -725,6 +727,7 @@ public enum BatchRunner {
         var size: Int64 = 0
         var decoded: Int64 = 0
         var rawDigest = ""
+        var decodedDigest: ContentDigest?
         var encoding = InputEncoding.plain
         var gaveUp = false
         var ioFailure = false
@@ -852,8 +855,12 @@ public enum BatchRunner {
             let fileSize = FileIdentity.of(path)?.size ?? 0
             let isPipelined = pipelined && fileSize >= configuration.pipelineMinimumBytes
             splitAllowed = isPipelined && configuration.splitLines
-            let input = try PipelinedInput(path: path, pipelined: isPipelined, hashDecoded: false, progress: progress)
-            defer { input.close() }
+            let input = try PipelinedInput(path: path, pipelined: isPipelined, hashDecoded: true, progress: progress)
+            defer {
+                // On every way out: the digest of exactly the bytes the gate consumed.
+                decodedDigest = input.decodedDigest
+                input.close()
+            }
             identity = input.identity
             var linesSeen = 0
             do {
@@ -973,12 +980,14 @@ public enum BatchRunner {
         if !ioFailure, !gaveUp {
             result.outcome = gate.outcome
             result.head = gate.headKey
+            let content = gate.content(source: decodedDigest)
             if decodeFault || tailHeldBack {
                 // The line the fault cut (or the writer has not finished) was dropped: the content counted ends at the last line feed, and a
                 // repaired or grown file is continued from there.
-                (result.contentBytes, result.contentSHA256) = gate.completeLines()
+                let complete = content.throughLastLineFeed
+                (result.contentBytes, result.contentSHA256) = (complete.count, complete.sha256.hexString)
             } else {
-                result.contentSHA256 = gate.contentSHA256()
+                result.contentSHA256 = content.sha256.hexString
                 result.contentBytes = gate.position
                 result.endsMidLine = gate.lastByte.map { $0 != UInt8(ascii: "\n") } ?? false
             }

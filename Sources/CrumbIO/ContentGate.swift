@@ -6,7 +6,9 @@ import Crypto
 /// It holds the input's first `headLength` bytes, looks their digest up in the ledger, and then either lets
 /// everything through (new content), or hashes without passing anything on until the input's prefix has
 /// matched the longest counted checkpoint (the content was counted up to there; what follows is new). Every
-/// byte is hashed, for the ledger's next checkpoint.
+/// byte is hashed, for the ledger's next checkpoint: by the gate itself, or, when the input's reader hashes what it
+/// delivers (`sourceHashes`) and no checkpoint has to be checked on the way, by the reader alone
+/// (`hashesContent` false), so that the bytes are not hashed a second time on the parsing thread.
 ///
 /// When the prefix stops matching after bytes were held back (the file was rewritten in place, or is a
 /// copy of a counted one cut short), the input has to be read again from the start with a known skip:
@@ -36,9 +38,14 @@ struct ContentGate {
     }
 
     private let ledger: LedgerIndex?
+    private let sourceHashes: Bool
     private var phase: Phase
     private var head: [UInt8] = []
-    private var digest = SHA256()
+    /// Whether this gate hashes the bytes it consumes; decided before the first byte is hashed. When it does not,
+    /// the input's reader has hashed exactly the bytes consumed (`PipelinedInput.decodedDigest`).
+    private(set) var hashesContent = true
+    /// Every byte consumed so far, when `hashesContent`.
+    private(set) var digest = ContentDigest()
     private(set) var position: Int64 = 0
     /// Checkpoints still to check, ascending by length: (length, digest hex, entry).
     private var pending: [(bytes: Int64, sha256: String, entry: Int)] = []
@@ -49,9 +56,6 @@ struct ContentGate {
     private(set) var lastByte: UInt8?
     /// The first `headLength` bytes consumed, for a new ledger entry's key.
     private var captured: [UInt8] = []
-    /// The position after the last line feed consumed, and the digest of the bytes before it.
-    private var lastLineEnd: Int64 = 0
-    private var lineEndDigest = SHA256()
 
     /// The ledger key of this content: SHA-256 (hex) of its first bytes, and how many.
     var headKey: (sha256: String, length: Int) {
@@ -60,16 +64,23 @@ struct ContentGate {
 
     /// A gate over `ledger` (nil: everything is new), or, after a `Restart`, one that skips `restart.skip`
     /// bytes without looking anything up.
-    init(ledger: LedgerIndex?, restart: Restart? = nil) {
+    ///
+    /// - Parameter sourceHashes: The reader hashes every byte it delivers: the gate then leaves the content's
+    ///   digest to it unless it has checkpoints to check (a counted input's prefix) or bytes to skip.
+    init(ledger: LedgerIndex?, restart: Restart? = nil, sourceHashes: Bool = false) {
         self.ledger = ledger
+        self.sourceHashes = sourceHashes
         if let restart {
             phase = .skip(remaining: restart.skip)
             if let entry = restart.entry {
                 matched = (restart.skip, entry)
                 dropToLineFeed = endsMidLine(entry: entry, at: restart.skip)
             }
+        } else if ledger == nil {
+            phase = .pass
+            hashesContent = !sourceHashes
         } else {
-            phase = ledger == nil ? .pass : .head
+            phase = .head
         }
     }
 
@@ -92,13 +103,12 @@ struct ContentGate {
         return position > matched.bytes ? .continued(entry: matched.entry, from: matched.bytes) : .unchanged(entry: matched.entry)
     }
 
-    /// SHA-256 (hex) of every byte consumed.
-    func contentSHA256() -> String { digest.finalize().hexString }
-
-    /// The consumed bytes up to the last line feed, and their SHA-256 (hex): what was counted when the input
-    /// broke off mid-line (a decode fault), the cut line being dropped.
-    func completeLines() -> (bytes: Int64, sha256: String) {
-        (lastLineEnd, lineEndDigest.finalize().hexString)
+    /// The digest of every byte consumed: the gate's own, or, when it left hashing to the reader, `source`, the
+    /// reader's digest of the bytes it delivered (which are the bytes consumed).
+    func content(source: ContentDigest?) -> ContentDigest {
+        guard !hashesContent else { return digest }
+        precondition(source?.count == position, "the reader hashed exactly the bytes the gate consumed")
+        return source!
     }
 
     /// Takes the next decoded bytes; calls `body` with those that are new.
@@ -157,11 +167,13 @@ struct ContentGate {
         }
         pending.sort { $0.bytes < $1.bytes }
         phase = pending.isEmpty ? .pass : .verify
+        // Checkpoints are checked against the gate's own digest as it reaches them.
+        hashesContent = !pending.isEmpty || !sourceHashes
         try held.withUnsafeBytes { try consume($0, body) }
     }
 
     private mutating func checkpointReached() throws {
-        let here = digest.finalize().hexString
+        let here = digest.sha256.hexString
         var diverged = Set<Int>()
         while let first = pending.first, first.bytes == position {
             pending.removeFirst()
@@ -194,14 +206,7 @@ struct ContentGate {
         if captured.count < Self.headLength {
             captured.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<min(bytes.count, Self.headLength - captured.count)]))
         }
-        if let lineFeed = bytes.lastIndex(of: UInt8(ascii: "\n")) {
-            digest.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[...lineFeed]))
-            lineEndDigest = digest
-            lastLineEnd = position + Int64(lineFeed + 1)
-            if lineFeed + 1 < bytes.count { digest.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[(lineFeed + 1)...])) }
-        } else {
-            digest.update(bufferPointer: bytes)
-        }
+        if hashesContent { digest.update(bytes) }
         position += Int64(bytes.count)
         lastByte = bytes[bytes.count - 1]
     }

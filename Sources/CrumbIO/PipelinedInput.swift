@@ -6,11 +6,13 @@ import Foundation
 ///
 /// It wraps `InputReader` and `StreamDecoder` and accepts and rejects exactly what they do: gzip by content, any
 /// other bytes as plain text, `-` for standard input. Alongside, it keeps a SHA-256 of the raw bytes read and, when
-/// asked, one of the decoded bytes.
+/// asked, one of the decoded bytes delivered (with its state at the last line feed, `ContentDigest`). For plain
+/// text the decoded bytes are the raw ones, so the raw digest serves as both and nothing is hashed twice.
 ///
 /// Pipelined, reading, inflating and both digests run on a producer thread; each decoded chunk is copied into one
 /// of `slotCount` buffers of `chunkSize` bytes, allocated once per run, and handed to the caller's thread under a
-/// condition lock: the producer sleeps while every buffer is full, the caller while none is. Unpipelined,
+/// condition lock, with the decoded digest as it stood after the chunk: the producer sleeps while every buffer is
+/// full, the caller while none is. Unpipelined,
 /// everything runs on the caller's thread. Both modes deliver the same chunks, in the same order, with the same
 /// counts, digests and errors.
 ///
@@ -40,10 +42,12 @@ public final class PipelinedInput {
     public private(set) var decodedBytes: Int64 = 0
     /// The SHA-256 of the `rawBytes` bytes read, once `forEachChunk` has run (of no bytes before).
     public private(set) var rawSHA256: SHA256Digest = SHA256().finalize()
-    /// The SHA-256 of every decoded byte delivered, once `forEachChunk` has run to the end of the input or to its
-    /// fault; `nil` without `hashDecoded`, before the run, and after the body stopped the run (a pipelined
-    /// producer may then have decoded past the last chunk delivered).
-    public private(set) var decodedSHA256: SHA256Digest?
+    /// The digest of every decoded byte delivered to `forEachChunk`'s body so far, the chunk in its call included
+    /// (a pipelined producer's digest of chunks decoded ahead is not); `nil` without `hashDecoded`. It is a
+    /// digest of no bytes before the first chunk.
+    public private(set) var decodedDigest: ContentDigest?
+    /// The SHA-256 of every decoded byte delivered (`decodedDigest`'s); `nil` without `hashDecoded`.
+    public var decodedSHA256: SHA256Digest? { decodedDigest?.sha256 }
 
     private let source: DecodingSource
     private var outcome: Outcome?
@@ -72,6 +76,7 @@ public final class PipelinedInput {
         self.chunkSize = chunkSize
         isPipelined = pipelined
         source = DecodingSource(reader: reader, chunkSize: chunkSize, hashDecoded: hashDecoded, progress: progress)
+        decodedDigest = hashDecoded ? ContentDigest() : nil
     }
 
     /// Calls `body` with each chunk of decoded bytes, in order, until the end of the input.
@@ -94,7 +99,7 @@ public final class PipelinedInput {
         let ending = isPipelined ? runPipelined(body) : runInline(body)
         isRunning = false
         outcome = ending
-        collectResults(bodyStopped: ending.isStop)
+        collectResults()
         if closeRequested {
             source.reader.close()
         }
@@ -118,8 +123,9 @@ public final class PipelinedInput {
     private func runInline(_ body: (UnsafeRawBufferPointer) throws -> Void) -> Outcome {
         var bodyError: (any Error)?
         do {
-            try source.run { chunk in
+            try source.run { chunk, digest in
                 decodedBytes += Int64(chunk.count)
+                if let digest { decodedDigest = digest }
                 do {
                     try body(chunk)
                 } catch {
@@ -140,8 +146,8 @@ public final class PipelinedInput {
         let producer = Thread {
             var fault: (any Error)?
             do {
-                try transfer.source.run { chunk in
-                    guard handoff.put(chunk) else { throw ProducerStopped() }
+                try transfer.source.run { chunk, digest in
+                    guard handoff.put(chunk, digest: digest) else { throw ProducerStopped() }
                 }
             } catch is ProducerStopped {
             } catch {
@@ -152,8 +158,9 @@ public final class PipelinedInput {
         }
         producer.name = "crumb-decode"
         producer.start()
-        while let chunk = handoff.take() {
+        while let (chunk, digest) = handoff.take() {
             decodedBytes += Int64(chunk.count)
+            if let digest { decodedDigest = digest }
             do {
                 try body(chunk)
             } catch {
@@ -167,15 +174,11 @@ public final class PipelinedInput {
         return .fault(fault)
     }
 
-    /// Copies the source's counters and digests out; the producer thread, if any, has finished with them.
-    private func collectResults(bodyStopped: Bool) {
+    /// Copies the source's counters and raw digest out; the producer thread, if any, has finished with them.
+    private func collectResults() {
         encoding = source.decoder.encoding
         rawBytes = source.reader.bytesRead
-        rawSHA256 = source.rawDigest.finalize()
-        if source.hashDecoded && !bodyStopped {
-            assert(source.decoder.decodedBytes == decodedBytes, "every decoded chunk reaches the body")
-            decodedSHA256 = source.decodedDigest.finalize()
-        }
+        rawSHA256 = source.rawDigest.sha256
     }
 }
 
@@ -190,10 +193,6 @@ private enum Outcome {
     case fault(any Error)
     /// The body's error.
     case stopped(any Error)
-
-    var isStop: Bool {
-        if case .stopped = self { true } else { false }
-    }
 }
 
 /// Thrown inside the producer's decode loop once the caller has stopped: ends the decoder's run early.
@@ -204,8 +203,13 @@ private final class DecodingSource {
     let reader: InputReader
     let decoder: StreamDecoder
     let hashDecoded: Bool
-    var rawDigest = SHA256()
-    var decodedDigest = SHA256()
+    /// Every raw byte read. For plain text it is also the decoded bytes' digest, so they are not hashed again.
+    var rawDigest = ContentDigest()
+    /// The decoded bytes, when they are not the raw ones (gzip; or plain text whose first chunk was not a whole
+    /// read, which only a lone leading `1f` gives).
+    private var decodedDigest = ContentDigest()
+    /// Decided at the first chunk: whether decoded bytes are hashed apart from the raw ones.
+    private var hashesApart: Bool?
 
     init(reader: InputReader, chunkSize: Int, hashDecoded: Bool, progress: ProgressMeter?) {
         self.reader = reader
@@ -213,18 +217,27 @@ private final class DecodingSource {
         self.hashDecoded = hashDecoded
         // Unowned: the reader, and so this closure, lives exactly as long as this source.
         reader.observer = { [unowned self] bytes in
-            rawDigest.update(bufferPointer: bytes)
+            rawDigest.update(bytes)
             progress?.addBytes(bytes.count)
         }
     }
 
-    /// Decodes the input to its end, hashing decoded bytes when asked, and passes each chunk to `deliver`.
-    func run(_ deliver: (UnsafeRawBufferPointer) throws -> Void) throws {
+    /// Decodes the input to its end and passes each chunk to `deliver`, with the digest of every decoded byte up
+    /// to the chunk's end when asked to hash them (`nil` when not).
+    func run(_ deliver: (UnsafeRawBufferPointer, ContentDigest?) throws -> Void) throws {
         try decoder.forEachChunk { chunk in
-            if hashDecoded {
-                decodedDigest.update(bufferPointer: chunk)
+            guard hashDecoded else { return try deliver(chunk, nil) }
+            // A plain chunk is the rest of the read just hashed, so the raw digest is the decoded one, unless the
+            // first chunk is the `1f` held back while sniffing (then the read holds more than was delivered).
+            let apart = hashesApart ?? (decoder.encoding != .plain || decoder.decodedBytes != reader.bytesRead)
+            hashesApart = apart
+            if apart {
+                decodedDigest.update(chunk)
+                try deliver(chunk, decodedDigest)
+            } else {
+                assert(decoder.decodedBytes == reader.bytesRead, "a plain chunk is a whole read")
+                try deliver(chunk, rawDigest)
             }
-            try deliver(chunk)
         }
     }
 }
@@ -252,6 +265,8 @@ private final class ChunkHandoff: @unchecked Sendable {
     private let slotCount: Int
     private let chunkSize: Int
     private var lengths: [Int]
+    /// The decoded digest after each slot's chunk, when the producer hashes.
+    private var digests: [ContentDigest?]
     /// The oldest full slot: the consumer's next.
     private var first = 0
     private var fullCount = 0
@@ -264,6 +279,7 @@ private final class ChunkHandoff: @unchecked Sendable {
         self.chunkSize = chunkSize
         storage = .allocate(byteCount: slotCount * chunkSize, alignment: 16)
         lengths = Array(repeating: 0, count: slotCount)
+        digests = Array(repeating: nil, count: slotCount)
     }
 
     deinit {
@@ -272,10 +288,10 @@ private final class ChunkHandoff: @unchecked Sendable {
 
     // MARK: Producer
 
-    /// Copies `chunk` into the next free slot, waiting while every slot is full.
+    /// Copies `chunk` into the next free slot, with the digest after it, waiting while every slot is full.
     ///
     /// - Returns: `false`, without copying, once the consumer has cancelled.
-    func put(_ chunk: UnsafeRawBufferPointer) -> Bool {
+    func put(_ chunk: UnsafeRawBufferPointer, digest: ContentDigest?) -> Bool {
         precondition(chunk.count <= chunkSize, "a decoded chunk is at most chunkSize bytes")
         condition.lock()
         while fullCount == slotCount && !isCancelled {
@@ -295,6 +311,7 @@ private final class ChunkHandoff: @unchecked Sendable {
 
         condition.lock()
         lengths[slot] = chunk.count
+        digests[slot] = digest
         fullCount += 1
         condition.broadcast()
         condition.unlock()
@@ -312,9 +329,9 @@ private final class ChunkHandoff: @unchecked Sendable {
 
     // MARK: Consumer
 
-    /// The oldest full slot's bytes, waiting while none is full; `nil` once production has finished and every
-    /// slot has been read. Valid until `release()`.
-    func take() -> UnsafeRawBufferPointer? {
+    /// The oldest full slot's bytes and digest, waiting while none is full; `nil` once production has finished
+    /// and every slot has been read. The bytes are valid until `release()`.
+    func take() -> (UnsafeRawBufferPointer, ContentDigest?)? {
         condition.lock()
         defer { condition.unlock() }
         while fullCount == 0 && !isFinished {
@@ -322,7 +339,7 @@ private final class ChunkHandoff: @unchecked Sendable {
         }
         guard fullCount > 0 else { return nil }
         let start = first * chunkSize
-        return UnsafeRawBufferPointer(rebasing: storage[start..<(start + lengths[first])])
+        return (UnsafeRawBufferPointer(rebasing: storage[start..<(start + lengths[first])]), digests[first])
     }
 
     /// Frees the slot `take()` returned.

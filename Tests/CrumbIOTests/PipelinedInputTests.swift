@@ -13,6 +13,7 @@ private struct InputRun {
     var decodedBytes: Int64 = 0
     var rawSHA256: SHA256Digest?
     var decodedSHA256: SHA256Digest?
+    var decodedDigest: ContentDigest?
 
     var bytes: [UInt8] { chunks.flatMap { $0 } }
     var decodeError: DecodeError? { error as? DecodeError }
@@ -45,6 +46,7 @@ private func runInput(
     run.decodedBytes = input.decodedBytes
     run.rawSHA256 = input.rawSHA256
     run.decodedSHA256 = input.decodedSHA256
+    run.decodedDigest = input.decodedDigest
     return run
 }
 
@@ -70,7 +72,20 @@ private func runBothModes(_ path: String, chunkSize: Int, _ note: String = "") t
     #expect(pipelined.rawSHA256 == SHA256.hash(data: fileBytes.prefix(Int(pipelined.rawBytes))), label)
     #expect(pipelined.decodedBytes == Int64(pipelined.bytes.count), label)
     #expect(pipelined.decodedSHA256 == SHA256.hash(data: pipelined.bytes), label)
+    expectDigest(pipelined.decodedDigest, of: pipelined.bytes, label)
+    expectDigest(inline.decodedDigest, of: inline.bytes, label)
     return pipelined
+}
+
+/// `digest` is that of `bytes`, and its line-end digest that of `bytes` up to their last line feed.
+private func expectDigest(_ digest: ContentDigest?, of bytes: [UInt8], _ label: Comment,
+                          sourceLocation: SourceLocation = #_sourceLocation) {
+    let lineEnd = bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+    #expect(digest?.count == Int64(bytes.count), label, sourceLocation: sourceLocation)
+    #expect(digest?.sha256 == SHA256.hash(data: bytes), label, sourceLocation: sourceLocation)
+    #expect(digest?.throughLastLineFeed.count == Int64(lineEnd), label, sourceLocation: sourceLocation)
+    #expect(digest?.throughLastLineFeed.sha256 == SHA256.hash(data: bytes.prefix(lineEnd)), label,
+            sourceLocation: sourceLocation)
 }
 
 // `runGzip`, `withScratchDirectory`, `writeFile`, `gzipMember` and `logLikeText` are StreamDecoderTests'.
@@ -216,17 +231,18 @@ func aThrowingBodyStopsTheInputWithItsOwnError(pipelined: Bool) throws {
             let chunkSize = round % 2 == 0 ? 7 : 64
             let input = try PipelinedInput(path: path, chunkSize: chunkSize, pipelined: pipelined, hashDecoded: true)
             var calls = 0
-            var seen = 0
+            var seen: [UInt8] = []
             #expect(throws: Stop.self) {
                 try input.forEachChunk { chunk in
                     calls += 1
-                    seen += chunk.count
+                    seen += chunk
                     if calls == 2 { throw Stop() }
                 }
             }
             #expect(calls == 2)
-            #expect(input.decodedBytes == Int64(seen))
-            #expect(input.decodedSHA256 == nil)
+            #expect(input.decodedBytes == Int64(seen.count))
+            // The digest is of the chunks delivered, whatever the producer decoded ahead.
+            expectDigest(input.decodedDigest, of: seen, "round \(round)")
             #expect(input.encoding == .gzip)
             // The input runs once: a later call delivers nothing and does not rethrow the body's error.
             var later = 0
@@ -305,5 +321,19 @@ func rawBytesReachTheProgressMeter(pipelined: Bool) throws {
     let path = "/nonexistent-\(UUID().uuidString)/access.log"
     #expect(throws: InputError(path: path, message: "No such file or directory")) {
         _ = try PipelinedInput(path: path, pipelined: true, hashDecoded: true)
+    }
+}
+
+@Test func plainTextStartingWithTheGzipMagicsFirstByteHasTheDigestsOfItsBytes() throws {
+    try withScratchDirectory { directory in
+        // The leading 1f is held back while sniffing and delivered alone: the read then holds more than was
+        // delivered, so the decoded digest cannot be the raw one for this chunk.
+        let text: [UInt8] = [0x1F] + logLikeText(lines: 300, seed: 12) + Array("no line feed at the end".utf8)
+        let path = try writeFile(text, to: directory.appendingPathComponent("magic.log"))
+        for chunkSize in [1, 2, 7, 4_096, 1 << 20] {
+            let run = try runBothModes(path, chunkSize: chunkSize, "leading 1f")
+            #expect(run.encoding == .plain)
+            #expect(run.bytes == text)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import CrumbCore
 @testable import CrumbIO
+import Crypto
 import CrumbSamples
 import CrumbTestSupport
 import Foundation
@@ -439,6 +440,37 @@ struct ResumeTests {
         }
         #expect(String(decoding: passed, as: UTF8.self) == new, "chunk \(chunk)")
         #expect(directives.map { String(decoding: $0, as: UTF8.self) } == ["#Fields: date time cs-method cs-uri-stem"], "chunk \(chunk)")
+    }
+}
+
+/// A gate over fresh content leaves hashing to the reader when the reader hashes; a gate that has bytes to skip
+/// or checkpoints to check hashes everything itself. Either way the content's digest is that of every byte.
+@Test func gateLeavesHashingToTheReaderOnlyWhenItChecksNothing() throws {
+    let bytes = Array(String(repeating: "2026-01-01 00:00:01 GET /a\n", count: 100).utf8) + Array("cut".utf8)
+    var source = ContentDigest()
+    bytes.withUnsafeBytes { source.update($0) }
+    let gates: [(String, ContentGate, hashes: Bool)] = [
+        ("no ledger", ContentGate(ledger: nil, sourceHashes: true), false),
+        ("no entry", ContentGate(ledger: LedgerIndex([]), sourceHashes: true), false),
+        ("reader does not hash", ContentGate(ledger: LedgerIndex([]), sourceHashes: false), true),
+        ("restart", ContentGate(ledger: LedgerIndex([]), restart: ContentGate.Restart(skip: 27, entry: nil),
+                                sourceHashes: true), true),
+    ]
+    for (label, start, hashes) in gates {
+        var gate = start
+        var passed = 0
+        for piece in stride(from: 0, to: bytes.count, by: 500) {
+            try bytes[piece..<min(piece + 500, bytes.count)].withUnsafeBytes { chunk in
+                try gate.consume(chunk) { part, _ in passed += part.count }
+            }
+        }
+        try gate.finish { part, _ in passed += part.count }
+        #expect(gate.hashesContent == hashes, "\(label)")
+        let content = gate.content(source: hashes ? nil : source)
+        #expect(content.sha256 == SHA256.hash(data: bytes), "\(label)")
+        #expect(content.throughLastLineFeed.count == Int64(bytes.count - 3), "\(label)")
+        #expect(content.throughLastLineFeed.sha256 == SHA256.hash(data: bytes.dropLast(3)), "\(label)")
+        #expect(passed == (label == "restart" ? bytes.count - 27 : bytes.count), "\(label)")
     }
 }
 

@@ -1,0 +1,43 @@
+import Crypto
+
+/// A running SHA-256 of a byte stream that also keeps the digest of the stream up to its last line feed: what
+/// was counted when an input breaks off mid-line (a decode fault, or a live log's unfinished last line).
+///
+/// Each update hashes its bytes in at most two pieces and copies the hash state once, at the update's last
+/// line feed, so the cost is SHA-256's own plus a backward scan to that line feed.
+///
+/// `@unchecked Sendable`: swift-crypto's `SHA256` is a value with copy-on-write storage (it copies its state before
+/// updating a shared one, and finalizes a copy), so a copy handed to another thread is never written through;
+/// it is only not declared `Sendable`.
+public struct ContentDigest: @unchecked Sendable {
+    private var whole = SHA256()
+    private var toLineEnd = SHA256()
+    /// Bytes hashed so far.
+    public private(set) var count: Int64 = 0
+    /// Bytes up to and including the last line feed hashed (0 before any).
+    public private(set) var lineEndCount: Int64 = 0
+
+    public init() {}
+
+    /// Hashes `bytes`, after everything before them.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        if let lineFeed = bytes.lastIndex(of: UInt8(ascii: "\n")) {
+            whole.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[...lineFeed]))
+            toLineEnd = whole
+            lineEndCount = count + Int64(lineFeed + 1)
+            if lineFeed + 1 < bytes.count {
+                whole.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[(lineFeed + 1)...]))
+            }
+        } else {
+            whole.update(bufferPointer: bytes)
+        }
+        count += Int64(bytes.count)
+    }
+
+    /// The SHA-256 of every byte hashed.
+    public var sha256: SHA256Digest { whole.finalize() }
+
+    /// The SHA-256 of the bytes up to and including the last line feed, and how many they are.
+    public var throughLastLineFeed: (count: Int64, sha256: SHA256Digest) { (lineEndCount, toLineEnd.finalize()) }
+}
