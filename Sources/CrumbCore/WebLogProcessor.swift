@@ -293,6 +293,21 @@ public struct WebLogProcessor: Sendable {
             counts.optedOut += 1
             if !rules.countOptedOutInTotals { return }
         }
+
+        // The request target, cookie header and referrer as seen before, if they were clean: the three caches
+        // are probed together, before the work between their uses. Their sets lie far apart and are rarely in
+        // the core's cache; independent loads issued together wait for memory about once, not three times.
+        let target = event.requestIsValid ? UnsafeRawBufferPointer(rebasing: line[event.target])
+            : UnsafeRawBufferPointer(start: nil, count: 0)
+        let targetKey = writeEvents || !event.requestIsValid ? nil : Optional(RecentValues.key(for: target))
+        var targetValues = targetKey.flatMap { cleanTargets.value(for: $0) }
+        let cookieHeader = rules.readsCookie ? event.cookie.map { UnsafeRawBufferPointer(rebasing: line[$0]) } : nil
+        let cookieKey = cookieHeader.map { RecentValues.key(for: $0) }
+        let cookieSeenClean = cookieKey.map { cleanCookies.value(for: $0) != nil } ?? false
+        let referrerBytes = event.referrer.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
+        let referrerKey = referrerBytes.map { RecentValues.key(for: $0) }
+        let cachedReferrer = referrerKey.flatMap { cleanReferrers.value(for: $0) }
+
         let visitor = optedOut ? nil : visitorID(event, line, tracking: tracking, day: day)
 
         // Personal information: counted always, kept only in the vault when the policy routes it there.
@@ -305,10 +320,6 @@ public struct WebLogProcessor: Sendable {
         // Request target → path (placeholders for PI), kept query, campaign; or straight to the path and
         // campaign value ids (`targetValueIDs()`) for a clean target seen before: most lines repeat a request
         // another line made. Only targets that are not pixels are cached, so a hit is not one.
-        let target = event.requestIsValid ? UnsafeRawBufferPointer(rebasing: line[event.target])
-            : UnsafeRawBufferPointer(start: nil, count: 0)
-        let targetKey = writeEvents || !event.requestIsValid ? nil : Optional(RecentValues.key(for: target))
-        var targetValues = targetKey.flatMap { cleanTargets.value(for: $0) }
 
         // A tracking pixel counts as the page it reports: its page URL becomes the target, its referrer
         // parameter the referrer; the rest of its query is only scanned.
@@ -347,26 +358,20 @@ public struct WebLogProcessor: Sendable {
             query.removeAll(keepingCapacity: true)
             campaign.removeAll(keepingCapacity: true)
         }
-        if let cookie = event.cookie, rules.readsCookie {
-            let header = UnsafeRawBufferPointer(rebasing: line[cookie])
-            let key = RecentValues.key(for: header)
-            if cleanCookies.value(for: key) == nil {
-                var clean = true
-                sanitizer.scanCookies(header, skipping: cookiesRead) {
-                    clean = false
-                    router.report($0, toVault: rules.vaultCookie)
-                }
-                if clean { cleanCookies.insert(0, for: key) }
+        if let header = cookieHeader, let key = cookieKey, !cookieSeenClean {
+            var clean = true
+            sanitizer.scanCookies(header, skipping: cookiesRead) {
+                clean = false
+                router.report($0, toVault: rules.vaultCookie)
             }
+            if clean { cleanCookies.insert(0, for: key) }
         }
         // The referrer host is worked out once, for the trends and the events alike.
         let eventReferrer = writeEvents && !optedOut && rules.referrerIsInteraction
         let needsReferrer = enabled[WebDimension.referrerHost.rawValue] || eventReferrer
         var lineReferrer: Int?
-        if let range = event.referrer {
-            let raw = UnsafeRawBufferPointer(rebasing: line[range])
-            let key = RecentValues.key(for: raw)
-            if let cached = cleanReferrers.value(for: key) {
+        if let raw = referrerBytes, let key = referrerKey {
+            if let cached = cachedReferrer {
                 if cached != Self.noValue { lineReferrer = Int(cached) }
             } else {
                 var clean = true
