@@ -195,6 +195,45 @@ private func decodingError(_ bytes: [UInt8]) -> SketchDecodingError? {
         #expect(dense != different)
     }
 
+    /// Sketches of one or two registers are held inline, and a third register moves them to the sparse array:
+    /// in every insert order, with registers seen again at lower and higher ranks, and merged from any two parts,
+    /// they hold the registers the definition gives, serialize the same and round-trip.
+    @Test func smallSketchesHoldTheSameRegistersWhereverTheyAreKept() throws {
+        func hash(register: UInt64, rank: Int) -> UInt64 { register << 50 | 1 << UInt64(50 - rank) }
+        let hashes = [hash(register: 5, rank: 3), hash(register: 9, rank: 1), hash(register: 5, rank: 7),
+                      hash(register: 7, rank: 2), hash(register: 9, rank: 4), hash(register: 7, rank: 1),
+                      hash(register: 16_000, rank: 50), hash(register: 5, rank: 2)]
+        func sketch(_ hashes: ArraySlice<UInt64>) -> HyperLogLog {
+            var sketch = HyperLogLog()
+            for hash in hashes { sketch.insert(hash: hash) }
+            return sketch
+        }
+        for rotation in 0..<hashes.count {
+            let rotated = hashes[rotation...] + hashes[..<rotation]
+            for count in 0...rotated.count {
+                let part = rotated.prefix(count)
+                let whole = sketch(part)
+                let label = Comment(rawValue: "rotation \(rotation), \(count) hashes")
+                #expect(whole.registers == referenceRegisters(part), label)
+                #expect(whole.estimate == forcedDense(whole).estimate, label)
+                #expect(whole == forcedDense(whole), label)
+                #expect(try HyperLogLog(serialized: whole.serialized()) == whole, label)
+                for cut in 0...count {
+                    var merged = sketch(part.prefix(cut))
+                    merged.merge(sketch(part.dropFirst(cut)))
+                    #expect(merged.registers == whole.registers, label)
+                    #expect(merged.serialized() == whole.serialized(), label)
+                    // A larger sketch merged with a small one, both ways.
+                    var large = sketch(ArraySlice((0..<UInt64(40)).map { elementHash($0) }))
+                    large.merge(merged)
+                    var small = merged
+                    small.merge(sketch(ArraySlice((0..<UInt64(40)).map { elementHash($0) })))
+                    #expect(large == small, label)
+                }
+            }
+        }
+    }
+
     // MARK: Merging
 
     /// (elements in a, elements in b, how many of b's are also in a), covering every combination of forms.
