@@ -184,30 +184,33 @@ public struct RunState: Sendable {
     }
 
     private func insertRows(into db: Database) throws {
-        let webRow = try SQLiteRowInserter(db, sql: "INSERT INTO web_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        func insertWeb(_ bucketStart: Int64, _ dimension: String, _ value: String,
-                       _ counts: (hits: Int64, bytes: Int64, status4xx: Int64, status5xx: Int64), _ sketch: [UInt8]) throws {
-            webRow.bind(1, bucketStart)
-            webRow.bind(2, dimension)
-            webRow.bind(3, value)
-            webRow.bind(4, counts.hits)
-            webRow.bind(5, counts.bytes)
-            webRow.bind(6, counts.status4xx)
-            webRow.bind(7, counts.status5xx)
-            webRow.bind(8, blob: sketch)
-            try webRow.step(db)
-        }
+        var webRow = try SQLiteBatchInserter(db, table: "web_state", columns: 8)
         if let webRows {
             try webRows.forEachRow { row in
-                try insertWeb(row.bucketStart, row.dimension.name, row.value,
-                              (row.hits, row.bytes, row.status4xx, row.status5xx), row.sketch)
+                webRow.bind(1, row.bucketStart)
+                webRow.bind(2, row.dimension.name)
+                webRow.bind(3, text: row.valueBytes)
+                webRow.bind(4, row.hits)
+                webRow.bind(5, row.bytes)
+                webRow.bind(6, row.status4xx)
+                webRow.bind(7, row.status5xx)
+                webRow.bind(8, blob: row.sketchBytes)
+                try webRow.endRow(db)
             }
         } else {
             for record in web {
-                try insertWeb(record.bucketStart, record.dimension, record.value,
-                              (record.hits, record.bytes, record.status4xx, record.status5xx), record.sketch)
+                webRow.bind(1, record.bucketStart)
+                webRow.bind(2, record.dimension)
+                webRow.bind(3, record.value)
+                webRow.bind(4, record.hits)
+                webRow.bind(5, record.bytes)
+                webRow.bind(6, record.status4xx)
+                webRow.bind(7, record.status5xx)
+                webRow.bind(8, blob: record.sketch)
+                try webRow.endRow(db)
             }
         }
+        try webRow.finish(db)
         let callRow = try SQLiteRowInserter(db, sql: "INSERT INTO call_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         for record in calls {
             callRow.bind(1, record.bucketStart)

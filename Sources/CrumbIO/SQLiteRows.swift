@@ -1,3 +1,4 @@
+import CrumbCore
 import GRDB
 import GRDBSQLite
 
@@ -31,13 +32,36 @@ struct SQLiteRowInserter {
         }
     }
 
+    /// Binds text given as bytes, read as UTF-8 like `String(decoding:as:)` reads them: ASCII is bound as it is,
+    /// without making a `String`; anything else goes through one, so invalid UTF-8 is repaired the same way.
+    func bind(_ index: Int32, text bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else {
+            _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+            return
+        }
+        guard ASCII.isASCII(bytes) else {
+            bind(index, String(decoding: bytes, as: UTF8.self))
+            return
+        }
+        _ = sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.transient)
+    }
+
     /// Binds a blob; an empty one is an empty blob, never NULL.
     func bind(_ index: Int32, blob: [UInt8]) {
+        blob.withUnsafeBytes { bind(index, blob: $0) }
+    }
+
+    /// Binds a blob; an empty one is an empty blob, never NULL.
+    func bind(_ index: Int32, blob: UnsafeRawBufferPointer) {
         if blob.isEmpty {
             sqlite3_bind_zeroblob(handle, index, 0)
         } else {
-            blob.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
+            _ = sqlite3_bind_blob(handle, index, blob.baseAddress, Int32(blob.count), Self.transient)
         }
+    }
+
+    func bindNull(_ index: Int32) {
+        sqlite3_bind_null(handle, index)
     }
 
     /// Runs the insert with the values bound, then resets it for the next row.
@@ -47,5 +71,56 @@ struct SQLiteRowInserter {
         guard code == SQLITE_DONE else {
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
+    }
+}
+
+/// An INSERT of many rows per statement: rows are bound `rowsPerStep` at a time and go in with one
+/// `sqlite3_step`, which spares SQLite most of its per-statement work for each row (a state of 350,000 rows
+/// spent more in starting statements than in its B-tree). The statement selects from a `VALUES` list of
+/// `rowsPerStep` rows, dropping those whose first column is NULL, so a last, partial batch runs with the rest of
+/// its rows unbound; rows go in in the order they were bound.
+///
+/// Bind a row's columns with `bind` and the column's number (1-based, as in the table), then `endRow`; `finish`
+/// inserts what is left.
+struct SQLiteBatchInserter {
+    let columns: Int32
+    let rowsPerStep: Int32
+    private let inserter: SQLiteRowInserter
+    private var row: Int32 = 0
+
+    /// Every column of `table`, in its order; the first is never NULL in a real row.
+    init(_ db: Database, table: String, columns: Int, rowsPerStep: Int = 32) throws {
+        self.columns = Int32(columns)
+        self.rowsPerStep = Int32(rowsPerStep)
+        let tuple = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        let values = Array(repeating: tuple, count: rowsPerStep).joined(separator: ", ")
+        inserter = try SQLiteRowInserter(db, sql: "INSERT INTO \(table) SELECT * FROM (VALUES \(values)) WHERE column1 IS NOT NULL")
+    }
+
+    /// The parameter of `column` in the current row.
+    private func parameter(_ column: Int32) -> Int32 { row * columns + column }
+
+    func bind(_ column: Int32, _ value: Int64) { inserter.bind(parameter(column), value) }
+    func bind(_ column: Int32, _ text: String) { inserter.bind(parameter(column), text) }
+    func bind(_ column: Int32, text: UnsafeRawBufferPointer) { inserter.bind(parameter(column), text: text) }
+    func bind(_ column: Int32, blob: UnsafeRawBufferPointer) { inserter.bind(parameter(column), blob: blob) }
+    func bind(_ column: Int32, blob: [UInt8]) { inserter.bind(parameter(column), blob: blob) }
+
+    /// Ends the current row; inserts the batch when it is full.
+    mutating func endRow(_ db: Database) throws {
+        row += 1
+        if row == rowsPerStep {
+            try inserter.step(db)
+            row = 0
+        }
+    }
+
+    /// Inserts the rows bound since the last full batch.
+    mutating func finish(_ db: Database) throws {
+        guard row > 0 else { return }
+        // The rows after the last bound one are left out by the statement's WHERE.
+        for unused in row..<rowsPerStep { inserter.bindNull(unused * columns + 1) }
+        try inserter.step(db)
+        row = 0
     }
 }

@@ -139,14 +139,9 @@ public enum TrendWriters {
     }
 
     private static func insertRows(_ records: [WebTrendRecord], into db: Database) throws {
-        let insertTrend = try SQLiteRowInserter(db, sql: """
-            INSERT INTO web_trends
-                (bucket_start, bucket, dimension, value, hits, bytes, status_4xx, status_5xx, uniques)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        let insertSketch = try SQLiteRowInserter(db, sql: """
-            INSERT INTO web_trend_sketches (bucket_start, bucket, dimension, value, sketch) VALUES (?, ?, ?, ?, ?)
-            """)
+        // Columns in table order: bucket_start, bucket, dimension, value, then the counts or the sketch.
+        var insertTrend = try SQLiteBatchInserter(db, table: "web_trends", columns: 9)
+        var insertSketch = try SQLiteBatchInserter(db, table: "web_trend_sketches", columns: 5)
         var bucketStart = BucketStartText()
         for record in records {
             let start = bucketStart.text(for: record.bucketStart)
@@ -162,10 +157,12 @@ public enum TrendWriters {
             insertTrend.bind(7, record.status4xx)
             insertTrend.bind(8, record.status5xx)
             insertTrend.bind(9, record.uniques)
-            try insertTrend.step(db)
+            try insertTrend.endRow(db)
             insertSketch.bind(5, blob: record.sketch)
-            try insertSketch.step(db)
+            try insertSketch.endRow(db)
         }
+        try insertTrend.finish(db)
+        try insertSketch.finish(db)
     }
 
     // MARK: - CSV

@@ -532,36 +532,66 @@ extension HyperLogLog {
     /// The sparse layout is written whenever it is the shorter one (up to 4095 touched registers),
     /// so the bytes depend only on the register values: equal sketches serialize identically.
     public func serialized() -> [UInt8] {
-        let entries: [UInt32]
-        switch storage {
-        case .sparse(let sparse):
-            entries = sparse
-        case .dense(let registers):
-            let touched = registers.reduce(into: 0) { count, rank in count += rank == 0 ? 0 : 1 }
-            guard 4 + 3 * touched < 2 + Self.packedRegisterByteCount else {
-                return Self.serializedDense(registers)
-            }
-            entries = registers.indices.compactMap { index in
-                registers[index] == 0 ? nil : Self.entry(index: index, rank: registers[index])
-            }
-        }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(4 + 3 * entries.count)
-        bytes.append(Self.formatVersion)
-        bytes.append(Self.sparseMode)
-        bytes.append(UInt8(truncatingIfNeeded: entries.count))
-        bytes.append(UInt8(truncatingIfNeeded: entries.count >> 8))
-        for entry in entries {
-            let index = entry >> 6
-            bytes.append(UInt8(truncatingIfNeeded: index))
-            bytes.append(UInt8(truncatingIfNeeded: index >> 8))
-            bytes.append(UInt8(truncatingIfNeeded: entry & 0x3F))
-        }
+        serialize(into: &bytes)
         return bytes
     }
 
-    private static func serializedDense(_ registers: [UInt8]) -> [UInt8] {
-        var bytes: [UInt8] = []
+    /// Writes `serialized()`'s bytes into `bytes`, replacing what it held: a caller serializing many sketches
+    /// reuses one buffer. A sketch of one or two registers, or a sorted sparse one, is written without any
+    /// other allocation.
+    public func serialize(into bytes: inout [UInt8]) {
+        bytes.removeAll(keepingCapacity: true)
+        if dense.isEmpty, sparse.isEmpty {
+            let count = inline.0 == 0 ? 0 : inline.1 == 0 ? 1 : 2
+            Self.appendSparseHeader(count, to: &bytes)
+            if count > 0 { Self.appendEntry(inline.0, to: &bytes) }
+            if count > 1 { Self.appendEntry(inline.1, to: &bytes) }
+            return
+        }
+        if dense.isEmpty, sortedCount == sparse.count {
+            Self.appendSparse(sparse, to: &bytes)
+            return
+        }
+        switch storage {
+        case .sparse(let sparse):
+            Self.appendSparse(sparse, to: &bytes)
+        case .dense(let registers):
+            let touched = registers.reduce(into: 0) { count, rank in count += rank == 0 ? 0 : 1 }
+            guard 4 + 3 * touched < 2 + Self.packedRegisterByteCount else {
+                Self.appendDense(registers, to: &bytes)
+                return
+            }
+            let entries = registers.indices.compactMap { index in
+                registers[index] == 0 ? nil : Self.entry(index: index, rank: registers[index])
+            }
+            Self.appendSparse(entries, to: &bytes)
+        }
+    }
+
+    /// The sparse layout of `entries` (sorted by index).
+    private static func appendSparse(_ entries: [UInt32], to bytes: inout [UInt8]) {
+        appendSparseHeader(entries.count, to: &bytes)
+        for entry in entries { appendEntry(entry, to: &bytes) }
+    }
+
+    private static func appendSparseHeader(_ count: Int, to bytes: inout [UInt8]) {
+        bytes.reserveCapacity(4 + 3 * count)
+        bytes.append(formatVersion)
+        bytes.append(sparseMode)
+        bytes.append(UInt8(truncatingIfNeeded: count))
+        bytes.append(UInt8(truncatingIfNeeded: count >> 8))
+    }
+
+    @inline(__always)
+    private static func appendEntry(_ entry: UInt32, to bytes: inout [UInt8]) {
+        let index = entry >> 6
+        bytes.append(UInt8(truncatingIfNeeded: index))
+        bytes.append(UInt8(truncatingIfNeeded: index >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: entry & 0x3F))
+    }
+
+    private static func appendDense(_ registers: [UInt8], to bytes: inout [UInt8]) {
         bytes.reserveCapacity(2 + packedRegisterByteCount)
         bytes.append(formatVersion)
         bytes.append(denseMode)
@@ -572,7 +602,6 @@ extension HyperLogLog {
             bytes.append(UInt8(truncatingIfNeeded: word >> 8))
             bytes.append(UInt8(truncatingIfNeeded: word >> 16))
         }
-        return bytes
     }
 
     /// Decodes the bytes written by `serialized()`.

@@ -318,22 +318,34 @@ public struct WebAggregator: Sendable {
     public struct RowView {
         public let bucketStart: Int64
         public let dimension: WebDimension
-        /// The value's text, as `records` gives it.
-        public let value: String
+        /// The value's bytes as interned (`value` is their text).
+        public let valueBytes: UnsafeRawBufferPointer
         public let hits: Int64, bytes: Int64, status4xx: Int64, status5xx: Int64
-        public let sketch: [UInt8]
+        /// The serialized sketch (`HyperLogLog.serialized()`), in a buffer reused for the next row.
+        public let sketchBytes: UnsafeRawBufferPointer
+
+        /// The value's text, as `records` gives it (invalid UTF-8 repaired).
+        public var value: String { String(decoding: valueBytes, as: UTF8.self) }
+        public var sketch: [UInt8] { Array(sketchBytes) }
     }
 
     /// Calls `body` with every row, in row order, before k-anonymity: the rows of
     /// `records(minCount: 0, sorted: false)`, without building them all at once. A saved state streams its
     /// rows this way, so that its size is not held twice.
     public func forEachRow(_ body: (RowView) throws -> Void) rethrows {
+        // One buffer for every row's serialized sketch, and the values' bytes where they are interned: nothing
+        // is allocated per row.
+        var sketch: [UInt8] = []
         for (key, row) in zip(rowKeys, rows) {
             let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
-            let value = values[dimension.rawValue].string(of: Int(key & (1 << Self.valueBits - 1)))
-            try body(RowView(bucketStart: buckets.starts[Int(key >> 32)], dimension: dimension, value: value,
-                             hits: row.hits, bytes: row.bytes, status4xx: row.clientErrors,
-                             status5xx: row.serverErrors, sketch: row.sketch.serialized()))
+            row.sketch.serialize(into: &sketch)
+            try values[dimension.rawValue].withBytes(of: Int(key & (1 << Self.valueBits - 1))) { value in
+                try sketch.withUnsafeBytes { sketchBytes in
+                    try body(RowView(bucketStart: buckets.starts[Int(key >> 32)], dimension: dimension, valueBytes: value,
+                                     hits: row.hits, bytes: row.bytes, status4xx: row.clientErrors,
+                                     status5xx: row.serverErrors, sketchBytes: sketchBytes))
+                }
+            }
         }
     }
 
