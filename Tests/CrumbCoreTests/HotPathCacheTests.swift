@@ -23,6 +23,21 @@ struct HotPathCacheTests {
         }
     }
 
+    /// The two-lane hash is the two one-lane hashes, at every length around the eight-byte steps.
+    @Test func twoSeedHashIsTwoHashes() {
+        var bytes: [UInt8] = []
+        var state: UInt64 = 7
+        for length in 0...70 {
+            bytes.withUnsafeBytes { view in
+                let pair = ByteHash.hashes(view, seeds: 0x1234, 0xBB67_AE85_84CA_A73B)
+                #expect(pair.0 == ByteHash.hash(view, seed: 0x1234), "length \(length)")
+                #expect(pair.1 == ByteHash.hash(view, seed: 0xBB67_AE85_84CA_A73B), "length \(length)")
+            }
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            bytes.append(UInt8(truncatingIfNeeded: state >> 56))
+        }
+    }
+
     @Test func recentValuesReturnsWhatWasStoredAndForgetsOnlyByReplacement() {
         var cache = RecentValues(sets: 4)
         let strings = (0..<200).map { Array("value-\($0)".utf8) }

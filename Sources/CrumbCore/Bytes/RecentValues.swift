@@ -44,8 +44,8 @@ public struct RecentValues: Sendable {
 
     @inline(__always)
     public static func key(for bytes: UnsafeRawBufferPointer) -> Key {
-        Key(exactly: ByteHash.hash(bytes, seed: 0x6A09_E667_F3BC_C908) | 1,
-            ByteHash.hash(bytes, seed: 0xBB67_AE85_84CA_A73B))
+        let (first, second) = ByteHash.hashes(bytes, seeds: 0x6A09_E667_F3BC_C908, 0xBB67_AE85_84CA_A73B)
+        return Key(exactly: first | 1, second)
     }
 
     @inline(__always)
