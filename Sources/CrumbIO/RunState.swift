@@ -185,29 +185,33 @@ public struct RunState: Sendable {
 
     private func insertRows(into db: Database) throws {
         var webRow = try SQLiteBatchInserter(db, table: "web_state", columns: 8)
+        func insertWeb(_ bucketStart: Int64, _ dimension: String, _ value: UnsafeRawBufferPointer,
+                       _ counts: (hits: Int64, bytes: Int64, status4xx: Int64, status5xx: Int64),
+                       _ sketch: UnsafeRawBufferPointer) throws {
+            webRow.bind(1, bucketStart)
+            webRow.bind(2, dimension)
+            webRow.bind(3, text: value)
+            webRow.bind(4, counts.hits)
+            webRow.bind(5, counts.bytes)
+            webRow.bind(6, counts.status4xx)
+            webRow.bind(7, counts.status5xx)
+            webRow.bind(8, blob: sketch)
+            try webRow.endRow(db)
+        }
         if let webRows {
             try webRows.forEachRow { row in
-                webRow.bind(1, row.bucketStart)
-                webRow.bind(2, row.dimension.name)
-                webRow.bind(3, text: row.valueBytes)
-                webRow.bind(4, row.hits)
-                webRow.bind(5, row.bytes)
-                webRow.bind(6, row.status4xx)
-                webRow.bind(7, row.status5xx)
-                webRow.bind(8, blob: row.sketchBytes)
-                try webRow.endRow(db)
+                try insertWeb(row.bucketStart, row.dimension.name, row.valueBytes,
+                              (row.hits, row.bytes, row.status4xx, row.status5xx), row.sketchBytes)
             }
         } else {
             for record in web {
-                webRow.bind(1, record.bucketStart)
-                webRow.bind(2, record.dimension)
-                webRow.bind(3, record.value)
-                webRow.bind(4, record.hits)
-                webRow.bind(5, record.bytes)
-                webRow.bind(6, record.status4xx)
-                webRow.bind(7, record.status5xx)
-                webRow.bind(8, blob: record.sketch)
-                try webRow.endRow(db)
+                var value = record.value
+                try value.withUTF8 { value in
+                    try record.sketch.withUnsafeBytes { sketch in
+                        try insertWeb(record.bucketStart, record.dimension, UnsafeRawBufferPointer(value),
+                                      (record.hits, record.bytes, record.status4xx, record.status5xx), sketch)
+                    }
+                }
             }
         }
         try webRow.finish(db)

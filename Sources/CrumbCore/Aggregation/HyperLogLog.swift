@@ -18,9 +18,9 @@ import Musl
 /// Small sketches are stored sparsely, as in HyperLogLog++ (Heule, Nunkesser, Hall, "HyperLogLog in
 /// practice", EDBT 2013), but at the same precision as the dense form, so the two forms hold
 /// exactly the same information: converting is lossless and `merge(_:)` is exact in every
-/// combination. An empty sketch allocates nothing; a sketch with a handful of elements costs
-/// 4 bytes per touched register; past `sparseLimit` touched registers it becomes one byte per
-/// register (16 KiB). Which form a sketch uses depends only on its register values, so equal
+/// combination. An empty sketch, or one of one or two touched registers, allocates nothing; a sketch
+/// with a handful of elements costs 4 bytes per touched register; past `sparseLimit` touched
+/// registers it becomes one byte per register (16 KiB). Which form a sketch uses depends only on its register values, so equal
 /// sketches have equal representations and identical `serialized()` bytes.
 ///
 /// The estimate is Otmar Ertl's improved raw estimator ("New cardinality estimation algorithms for
@@ -64,11 +64,13 @@ public struct HyperLogLog: Sendable, Equatable {
     /// aggregator's rows (a path in one hour) see one or two visitors, and need no allocation that way. Which
     /// of the three places holds the registers depends only on how many are touched.
     private var sparse: [UInt32] = []
+    /// `sortedCount`, in 32 bits so that a sketch with its inline entries takes 32 bytes.
     private var sortedCount32: UInt32 = 0
     /// Up to two sparse entries, ascending by index; 0 is an empty place (an entry's rank is never 0).
     private var inline: (UInt32, UInt32) = (0, 0)
     private var dense: [UInt8] = []
 
+    /// The sorted prefix of `sparse`.
     private var sortedCount: Int {
         get { Int(sortedCount32) }
         set { sortedCount32 = UInt32(truncatingIfNeeded: newValue) }
