@@ -185,7 +185,10 @@ public struct RunState: Sendable {
 
     private func insertRows(into db: Database) throws {
         var webRow = try SQLiteBatchInserter(db, table: "web_state", columns: 8)
-        func insertWeb(_ bucketStart: Int64, _ dimension: String, _ value: UnsafeRawBufferPointer,
+        // The inserter goes in as a parameter: a nested function that captured the variable would box it, and
+        // check exclusive access to it at run time, for every column of every row.
+        func insertWeb(_ webRow: inout SQLiteBatchInserter, _ bucketStart: Int64, _ dimension: String,
+                       _ value: UnsafeRawBufferPointer,
                        _ counts: (hits: Int64, bytes: Int64, status4xx: Int64, status5xx: Int64),
                        _ sketch: UnsafeRawBufferPointer) throws {
             webRow.bind(1, bucketStart)
@@ -200,7 +203,7 @@ public struct RunState: Sendable {
         }
         if let webRows {
             try webRows.forEachRow { row in
-                try insertWeb(row.bucketStart, row.dimension.name, row.valueBytes,
+                try insertWeb(&webRow, row.bucketStart, row.dimension.name, row.valueBytes,
                               (row.hits, row.bytes, row.status4xx, row.status5xx), row.sketchBytes)
             }
         } else {
@@ -208,7 +211,7 @@ public struct RunState: Sendable {
                 var value = record.value
                 try value.withUTF8 { value in
                     try record.sketch.withUnsafeBytes { sketch in
-                        try insertWeb(record.bucketStart, record.dimension, UnsafeRawBufferPointer(value),
+                        try insertWeb(&webRow, record.bucketStart, record.dimension, UnsafeRawBufferPointer(value),
                                       (record.hits, record.bytes, record.status4xx, record.status5xx), sketch)
                     }
                 }

@@ -234,6 +234,29 @@ private func decodingError(_ bytes: [UInt8]) -> SketchDecodingError? {
         }
     }
 
+    /// Large sparse sketches take new registers in a pending tail that is merged into the sorted part: at
+    /// every step the canonical form is strictly sorted and holds the registers the definition gives.
+    @Test(arguments: [129, 700, 2_048])
+    func pendingRegistersMergeIntoTheSortedPart(distinct: Int) {
+        var sketch = HyperLogLog()
+        var hashes: [UInt64] = []
+        var element: UInt64 = 0
+        while touchedRegisters(sketch) < distinct {
+            let hash = elementHash(element, stream: 77)
+            // Every fifth element comes back with another rank on the same register.
+            let again = element % 5 == 4 ? hash ^ (1 << UInt64(element % 40)) : hash
+            sketch.insert(hash: again)
+            hashes.append(again)
+            element += 1
+            if element % 37 == 0 || touchedRegisters(sketch) == distinct {
+                guard case .sparse(let entries) = sketch.storage else { break }
+                #expect(zip(entries, entries.dropFirst()).allSatisfy { $0 >> 6 < $1 >> 6 }, "after \(element)")
+                #expect(sketch.registers == referenceRegisters(hashes), "after \(element)")
+            }
+        }
+        #expect(!sketch.isDense)
+    }
+
     // MARK: Merging
 
     /// (elements in a, elements in b, how many of b's are also in a), covering every combination of forms.

@@ -255,23 +255,31 @@ public struct HyperLogLog: Sendable, Equatable {
         let sorted = sortedCount
         let tailCount = total - sorted
         // The tail is at most `pendingLimit` entries: a stack buffer holds it while the merge fills the array
-        // from its end.
+        // from its end. Each pending entry, largest first, finds its place in the sorted part by binary search;
+        // the sorted entries above it move up in one block (`update(from:count:)` copies overlapping memory
+        // safely). The sorted part, hundreds to 2048 entries, is moved a block at a time, not entry by entry.
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: Self.pendingLimit) { pending in
             sparse.withUnsafeMutableBufferPointer { entries in
                 entries[sorted...].sort()
                 for offset in 0..<tailCount { pending[offset] = entries[sorted + offset] }
-                var write = total - 1
-                var i = sorted - 1
-                var j = tailCount - 1
-                while j >= 0 {
-                    if i >= 0, entries[i] > pending[j] {
-                        entries[write] = entries[i]
-                        i -= 1
-                    } else {
-                        entries[write] = pending[j]
-                        j -= 1
+                let base = entries.baseAddress!
+                var write = total  // entries[write...] are final
+                var placed = sorted  // entries[..<placed] of the sorted part have not moved yet
+                for j in stride(from: tailCount - 1, through: 0, by: -1) {
+                    let entry = pending[j]
+                    // The first sorted entry above `entry` (no two entries share an index, so none is equal).
+                    var low = 0
+                    var high = placed
+                    while low < high {
+                        let middle = (low + high) / 2
+                        if entries[middle] < entry { low = middle + 1 } else { high = middle }
                     }
+                    let moving = placed - low
+                    write -= moving
+                    if moving > 0 { (base + write).update(from: base + low, count: moving) }
                     write -= 1
+                    entries[write] = entry
+                    placed = low
                 }
             }
         }
