@@ -238,6 +238,40 @@ func decimalDigits(value: Int64) {
 
 // MARK: - SQLite
 
+/// Rows go in 32 to a statement: every row of two full batches and a partial one reads back, in order; text
+/// bound from bytes reads back as `String(decoding:as:)` reads them (ASCII as it is, ill-formed UTF-8 repaired,
+/// well-formed UTF-8 unchanged), and a blob as its bytes (an empty one as an empty blob, not NULL).
+@Test func batchInsertKeepsEveryRowAndBindsTextFromBytes() throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let queue = try DatabaseQueue(path: dir.file("batch.db"))
+    defer { try? queue.close() }
+    let values: [[UInt8]] = [Array("plain".utf8), [], [0x61, 0x80, 0x62], [0xE6, 0x97, 0xA5], [0xFF, 0xFE]]
+        + (0..<70).map { Array("/row/\($0)".utf8) }
+    try queue.write { db in
+        try db.execute(sql: "CREATE TABLE t (n INTEGER NOT NULL, v TEXT NOT NULL, b BLOB NOT NULL)")
+        var insert = try SQLiteBatchInserter(db, table: "t", columns: 3)
+        for (n, value) in values.enumerated() {
+            insert.bind(1, Int64(n))
+            value.withUnsafeBytes { bytes in
+                insert.bind(2, text: bytes)
+                insert.bind(3, blob: bytes)
+            }
+            try insert.endRow(db)
+        }
+        try insert.finish(db)
+    }
+    let rows = try queue.read { db in try Row.fetchAll(db, sql: "SELECT n, v, b FROM t ORDER BY rowid") }
+    #expect(rows.count == values.count)
+    for (n, row) in rows.enumerated() where n < values.count {
+        #expect(row["n"] as Int64 == Int64(n))
+        #expect(row["v"] as String == String(decoding: values[n], as: UTF8.self), "row \(n)")
+        let blob = row["b"] as Data?
+        #expect(blob != nil, "row \(n)")
+        #expect(blob.map { [UInt8]($0) } == values[n], "row \(n)")
+    }
+}
+
 private let manifestText = #"{"version":"0.1.0","schema":1,"inputs":[],"note":"caf\u00e9, 日本"}"#
 
 @Test func sqliteHasTheContractSchemaAndRoundTripsRows() throws {
