@@ -297,6 +297,8 @@ public struct WebLogProcessor: Sendable {
         // The request target, cookie header and referrer as seen before, if they were clean: the three caches
         // are probed together, before the work between their uses. Their sets lie far apart and are rarely in
         // the core's cache; independent loads issued together wait for memory about once, not three times.
+        // A clean target seen before gives the path and campaign value ids (`targetValueIDs()`) straight away:
+        // most lines repeat a request another line made. Only targets that are not pixels are cached.
         let target = event.requestIsValid ? UnsafeRawBufferPointer(rebasing: line[event.target])
             : UnsafeRawBufferPointer(start: nil, count: 0)
         let targetKey = writeEvents || !event.requestIsValid ? nil : Optional(RecentValues.key(for: target))
@@ -317,12 +319,9 @@ public struct WebLogProcessor: Sendable {
         defer { swap(&router, &self.router) }
         router.begin(vaultVisitor: writeVault ? visitor : nil, day: day)
 
-        // Request target → path (placeholders for PI), kept query, campaign; or straight to the path and
-        // campaign value ids (`targetValueIDs()`) for a clean target seen before: most lines repeat a request
-        // another line made. Only targets that are not pixels are cached, so a hit is not one.
-
-        // A tracking pixel counts as the page it reports: its page URL becomes the target, its referrer
-        // parameter the referrer; the rest of its query is only scanned.
+        // Request target → path (placeholders for PI), kept query, campaign, unless the target was a cache hit
+        // (which is never a pixel). A tracking pixel counts as the page it reports: its page URL becomes the
+        // target, its referrer parameter the referrer; the rest of its query is only scanned.
         let isPixel = targetValues == nil && event.requestIsValid && !pixels.isEmpty
             && pixels.map(target: target, into: &pixelHit)
 

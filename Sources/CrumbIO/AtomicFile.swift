@@ -57,13 +57,7 @@ public enum AtomicFile {
     ///
     /// - Throws: whatever `body` throws, unchanged; `OutputError` naming `path` when flushing or renaming fails.
     public static func replace(_ path: String, _ body: (String) throws -> Void) throws {
-        let prepared = try prepare(path, body)
-        do {
-            try prepared.commit()
-        } catch {
-            prepared.discard()
-            throw error
-        }
+        try prepare(path, body).commit()
     }
 
     /// A file written and flushed under a temporary name beside `path`, not yet in place: `commit()` renames
@@ -73,8 +67,14 @@ public enum AtomicFile {
         let temporary: String
         let path: String
 
+        /// Renames the file over `path`; when that fails, removes it and throws.
         func commit() throws(OutputError) {
-            try AtomicFile.commit(temporary, to: path)
+            do {
+                try AtomicFile.commit(temporary, to: path)
+            } catch {
+                discard()
+                throw error
+            }
         }
 
         func discard() {

@@ -669,14 +669,7 @@ public enum BatchRunner {
     static func finishPublished(database: AtomicFile.Prepared?, manifest: Manifest, web records: [WebTrendRecord],
                                 calls callRecords: [CallTrendRecord], hasCalls: Bool, configuration: PublishConfiguration,
                                 directory: String) throws {
-        if let database {
-            do {
-                try database.commit()
-            } catch {
-                database.discard()
-                throw error
-            }
-        }
+        try database?.commit()
         if configuration.csv { try TrendWriters.writeCSV(records, to: directory + "/web_trends.csv") }
         if configuration.jsonLines { try TrendWriters.writeJSONLines(records, to: directory + "/web_trends.jsonl") }
         if hasCalls, configuration.csv { try CallTrendWriters.writeCSV(callRecords, to: directory + "/call_trends.csv") }

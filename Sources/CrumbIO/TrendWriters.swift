@@ -38,13 +38,7 @@ public enum TrendWriters {
     ///   instance `UNIQUE constraint failed: ...` for two rows with the same key.
     public static func writeSQLite(_ records: [WebTrendRecord], calls: [CallTrendRecord] = [], meta: [(String, String)],
                                    to path: String, mode: mode_t = 0o644) throws {
-        let prepared = try prepareSQLite(records, calls: calls, meta: meta, to: path, mode: mode)
-        do {
-            try prepared.commit()
-        } catch {
-            prepared.discard()
-            throw error
-        }
+        try prepareSQLite(records, calls: calls, meta: meta, to: path, mode: mode).commit()
     }
 
     /// `writeSQLite` but for the rename: the database is built and flushed under a temporary name, and put
@@ -146,12 +140,15 @@ public enum TrendWriters {
         for record in records {
             let start = bucketStart.text(for: record.bucketStart)
             let bucket = record.bucket.rawValue
-            for insert in [insertTrend, insertSketch] {
+            // Both tables start with the row's key; the binds go to the inserters' current rows.
+            func bindKey(_ insert: SQLiteBatchInserter) {
                 insert.bind(1, start)
                 insert.bind(2, bucket)
                 insert.bind(3, record.dimension)
                 insert.bind(4, record.value)
             }
+            bindKey(insertTrend)
+            bindKey(insertSketch)
             insertTrend.bind(5, record.hits)
             insertTrend.bind(6, record.bytes)
             insertTrend.bind(7, record.status4xx)

@@ -222,6 +222,8 @@ public struct CallAggregator: Sendable {
         var valueText: [[Int: String]] = Array(repeating: [:], count: CallDimension.allCases.count)
         var records: [CallTrendRecord] = []
         records.reserveCapacity(calls.count)
+        /// Each record's dimension number, for sorting by the dimensions' order.
+        var dimensions: [Int] = []
         // The folds, merged into in place: a sketch copied out of a dictionary and stored back would copy its
         // registers (16 KiB once dense) for every row folded into it.
         var folds: [(bucketStart: Int64, dimension: Int, folded: Folded)] = []
@@ -254,6 +256,7 @@ public struct CallAggregator: Sendable {
                     continue
                 }
             }
+            dimensions.append(dimension)
             records.append(CallTrendRecord(
                 bucketStart: bucketStart, bucket: bucket, dimension: CallDimension(rawValue: dimension)!.name,
                 value: text, calls: calls[row], answered: answered[row], callers: Int64(callers),
@@ -261,6 +264,7 @@ public struct CallAggregator: Sendable {
             ))
         }
         for (bucketStart, dimension, entry) in folds {
+            dimensions.append(dimension)
             records.append(CallTrendRecord(
                 bucketStart: bucketStart, bucket: bucket, dimension: CallDimension(rawValue: dimension)!.name,
                 value: Self.otherValue, calls: entry.calls, answered: entry.answered,
@@ -269,15 +273,11 @@ public struct CallAggregator: Sendable {
             ))
         }
         guard sorted else { return records }
-        // Dimension names compared by their order, looked up once per name rather than per comparison.
-        let order = Dictionary(uniqueKeysWithValues: CallDimension.allCases.map { ($0.name, $0.rawValue) })
-        let ranks = records.map { order[$0.dimension]! }
         var positions = Array(records.indices)
         positions.sort { i, j in
-            let a = records[i], b = records[j]
-            if a.bucketStart != b.bucketStart { return a.bucketStart < b.bucketStart }
-            if ranks[i] != ranks[j] { return ranks[i] < ranks[j] }
-            return a.value.utf8.lexicographicallyPrecedes(b.value.utf8)
+            if records[i].bucketStart != records[j].bucketStart { return records[i].bucketStart < records[j].bucketStart }
+            if dimensions[i] != dimensions[j] { return dimensions[i] < dimensions[j] }
+            return records[i].value.utf8.lexicographicallyPrecedes(records[j].value.utf8)
         }
         return positions.map { records[$0] }
     }

@@ -20,8 +20,8 @@ import Musl
 /// exactly the same information: converting is lossless and `merge(_:)` is exact in every
 /// combination. An empty sketch, or one of one or two touched registers, allocates nothing; a sketch
 /// with a handful of elements costs 4 bytes per touched register; past `sparseLimit` touched
-/// registers it becomes one byte per register (16 KiB). Which form a sketch uses depends only on its register values, so equal
-/// sketches have equal representations and identical `serialized()` bytes.
+/// registers it becomes one byte per register (16 KiB). Which form a sketch uses depends only on its
+/// register values, so equal sketches have equal representations and identical `serialized()` bytes.
 ///
 /// The estimate is Otmar Ertl's improved raw estimator ("New cardinality estimation algorithms for
 /// HyperLogLog sketches", 2017, arXiv:1702.01284), which needs no empirical bias tables
@@ -137,16 +137,11 @@ public struct HyperLogLog: Sendable, Equatable {
         // The sentinel bit just below the 50 remaining bits caps the rank at 51 when they are all zero.
         let rest = (hash << Self.precision) | (1 << (Self.precision - 1))
         let rank = UInt8(truncatingIfNeeded: rest.leadingZeroBitCount + 1)
-        if !dense.isEmpty {
-            if rank > dense[index] { dense[index] = rank }
-        } else if sparse.isEmpty {
-            insertInline(Self.entry(index: index, rank: rank))
-        } else {
-            insertSparse(index: index, rank: rank)
-        }
+        insert(entry: Self.entry(index: index, rank: rank))
     }
 
     /// Raises one register to an entry's rank, whatever the form.
+    @inline(__always)
     private mutating func insert(entry: UInt32) {
         if !dense.isEmpty {
             let index = Int(entry >> 6)
@@ -154,7 +149,7 @@ public struct HyperLogLog: Sendable, Equatable {
         } else if sparse.isEmpty {
             insertInline(entry)
         } else {
-            insertSparse(index: Int(entry >> 6), rank: UInt8(truncatingIfNeeded: entry & 0x3F))
+            insertSparse(entry)
         }
     }
 
@@ -188,9 +183,9 @@ public struct HyperLogLog: Sendable, Equatable {
         }
     }
 
-    private mutating func insertSparse(index: Int, rank: UInt8) {
-        let entry = Self.entry(index: index, rank: rank)
-        let key = UInt32(index) << 6
+    private mutating func insertSparse(_ entry: UInt32) {
+        let index = Int(entry >> 6)
+        let key = entry & ~0x3F
         // Where the index is (an existing entry), or where it would go in the sorted part (`found` false).
         let (found, position): (Bool, Int) = sparse.withUnsafeBufferPointer { entries in
             let sorted = sortedCount
@@ -301,8 +296,7 @@ public struct HyperLogLog: Sendable, Equatable {
             if other.inline.1 != 0 { insert(entry: other.inline.1) }
             return
         }
-        // Merged as arrays; a result of one or two registers goes back inline.
-        defer { moveInlineIfSmall() }
+        // Merged as arrays. Other holds three registers or more, so the result does too: it stays an array.
         moveInlineToArray()
         mergePending()
         var other = other

@@ -6,24 +6,13 @@
 public enum ByteHash {
     @inlinable
     public static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> UInt64 {
-        var h = seed ^ (UInt64(truncatingIfNeeded: bytes.count) &* 0xFF51_AFD7_ED55_8CCD)
+        var h = seed ^ lengthWord(bytes)
         var index = 0
-        let count = bytes.count
-        while index + 8 <= count {
-            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            h = (h ^ (word &* 0x87C3_7B91_1142_53D5)).rotatedLeft(by: 31) &* 0x4CF5_AD43_2745_937F
+        while index + 8 <= bytes.count {
+            h = step(h, word(bytes, at: index))
             index += 8
         }
-        if index < count {
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while index < count {
-                tail |= UInt64(bytes[index]) << shift
-                shift += 8
-                index += 1
-            }
-            h = (h ^ (tail &* 0x87C3_7B91_1142_53D5)).rotatedLeft(by: 31) &* 0x4CF5_AD43_2745_937F
-        }
+        if index < bytes.count { h = step(h, tailWord(bytes, from: index)) }
         return fmix64(h)
     }
 
@@ -31,30 +20,51 @@ public enum ByteHash {
     /// the processor runs them side by side, in about the time of one.
     @inlinable
     public static func hashes(_ bytes: UnsafeRawBufferPointer, seeds first: UInt64, _ second: UInt64) -> (UInt64, UInt64) {
-        let length = UInt64(truncatingIfNeeded: bytes.count) &* 0xFF51_AFD7_ED55_8CCD
-        var a = first ^ length
-        var b = second ^ length
+        var a = first ^ lengthWord(bytes)
+        var b = second ^ lengthWord(bytes)
         var index = 0
-        let count = bytes.count
-        while index + 8 <= count {
-            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) &* 0x87C3_7B91_1142_53D5
-            a = (a ^ word).rotatedLeft(by: 31) &* 0x4CF5_AD43_2745_937F
-            b = (b ^ word).rotatedLeft(by: 31) &* 0x4CF5_AD43_2745_937F
+        while index + 8 <= bytes.count {
+            let word = word(bytes, at: index)
+            a = step(a, word)
+            b = step(b, word)
             index += 8
         }
-        if index < count {
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while index < count {
-                tail |= UInt64(bytes[index]) << shift
-                shift += 8
-                index += 1
-            }
-            let word = tail &* 0x87C3_7B91_1142_53D5
-            a = (a ^ word).rotatedLeft(by: 31) &* 0x4CF5_AD43_2745_937F
-            b = (b ^ word).rotatedLeft(by: 31) &* 0x4CF5_AD43_2745_937F
+        if index < bytes.count {
+            let word = tailWord(bytes, from: index)
+            a = step(a, word)
+            b = step(b, word)
         }
         return (fmix64(a), fmix64(b))
+    }
+
+    /// The length, mixed into the seed.
+    @inlinable
+    static func lengthWord(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        UInt64(truncatingIfNeeded: bytes.count) &* 0xFF51_AFD7_ED55_8CCD
+    }
+
+    /// Eight bytes from `index`, little-endian.
+    @inlinable
+    static func word(_ bytes: UnsafeRawBufferPointer, at index: Int) -> UInt64 {
+        bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+    }
+
+    /// The last one to seven bytes, from `index`, little-endian in the low bytes of a word.
+    @inlinable
+    static func tailWord(_ bytes: UnsafeRawBufferPointer, from index: Int) -> UInt64 {
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        for offset in index..<bytes.count {
+            tail |= UInt64(bytes[offset]) << shift
+            shift += 8
+        }
+        return tail
+    }
+
+    /// One step of the chain: multiply-xorshift mixing of a word into the state.
+    @inlinable
+    static func step(_ h: UInt64, _ word: UInt64) -> UInt64 {
+        (h ^ (word &* 0x87C3_7B91_1142_53D5)).rotatedLeft(by: 31) &* 0x4CF5_AD43_2745_937F
     }
 
     /// murmur3's 64-bit finaliser: every input bit affects every output bit.
