@@ -81,7 +81,7 @@ public struct UserAgentClassifier: Sendable {
         let trimmed = Text.trimmed(bytes)
         // The lowercased copy the case-insensitive searches read; on the stack for any usual value.
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(trimmed.count, 1)) { buffer in
-            for index in 0..<trimmed.count { buffer[index] = Text.lowercased(trimmed[index]) }
+            for index in 0..<trimmed.count { buffer[index] = ASCII.lowercased(trimmed[index]) }
             return classify(Text(bytes: trimmed, lowered: UnsafeRawBufferPointer(start: buffer.baseAddress, count: trimmed.count)))
         }
     }
@@ -180,7 +180,7 @@ extension UserAgentClassifier {
         let family: String
 
         init(_ token: StaticString, _ family: String) {
-            self.token = token.withUTF8Buffer { $0.map(Text.lowercased) }
+            self.token = token.withUTF8Buffer { $0.map(ASCII.lowercased) }
             self.family = family
         }
     }
@@ -414,10 +414,6 @@ extension UserAgentClassifier {
                 from = end
             }
             return false
-        }
-
-        static func lowercased(_ byte: UInt8) -> UInt8 {
-            byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
         }
     }
 }
