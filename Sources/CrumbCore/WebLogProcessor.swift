@@ -108,6 +108,9 @@ public struct WebLogProcessor: Sendable {
     /// A stream's event time: with one, an event whose bucket is closed is counted in `counts.late` and
     /// otherwise ignored. Nil (a batch run) by default.
     public var watermark: EventTimeWatermark?
+    /// Where a batch run moves the rows of closed buckets (`spillClosedBuckets()`), so that its memory stays
+    /// flat however long the input; nil keeps every row until the end.
+    public var spill: (any WebTrendSpill)?
 
     /// Events output (JSON Lines), filled when the policy asks for events; drained by the runner.
     public var eventBuffer: [UInt8] = []
@@ -741,7 +744,25 @@ public struct WebLogProcessor: Sendable {
     public func sibling() -> WebLogProcessor {
         var copy = WebLogProcessor(configuration: configuration, keyring: visitors.keyring, anonymizer: anonymizer)
         copy.parser = parser
+        copy.spill = spill
         return copy
+    }
+
+    /// Moves the rows of every bucket but the latest event's and the one before it to `spill`, when there
+    /// are any: the runner calls this between runs of lines. Logs are written in time order, give or take
+    /// the requests in flight, so those buckets are closed; a late event for one opens a new row, which the
+    /// run's final pass adds to the spilled one exactly (counts add, sketches merge). The counted-visits
+    /// cache is kept: a visit it knows is in a spilled sketch, which the final pass merges in.
+    public mutating func spillClosedBuckets() {
+        guard let spill, let current = aggregator.currentBucketStart else { return }
+        let open = (current - aggregator.bucket.seconds)...current
+        guard aggregator.openBucketStarts.contains(where: { !open.contains($0) }) else { return }
+        spill.spill(&aggregator) { !open.contains($0) }
+    }
+
+    /// Moves every row to `spill`, at the end of a batch run.
+    public mutating func spillAll() {
+        spill?.spill(&aggregator) { _ in true }
     }
 
     /// Adds the current input's counts, rejects, combined lines and personal-information tally of `other`,

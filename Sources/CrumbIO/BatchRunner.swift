@@ -228,7 +228,8 @@ public enum BatchRunner {
 
     /// Processes `entries` in parallel; results in input order, and the merged worker.
     static func process(entries: [InputExpansion.Entry], configuration: RunConfiguration, ledger: LedgerIndex?,
-                        parts: PartFiles, progress: ProgressMeter? = nil) throws -> (results: [InputResult], worker: Worker, seconds: Double) {
+                        parts: PartFiles, progress: ProgressMeter? = nil,
+                        spill: WebSpillFile? = nil) throws -> (results: [InputResult], worker: Worker, seconds: Double) {
         let clock = ContinuousClock()
         let start = clock.now
         // Validates the IP mode against the key before any work: an ephemeral keyring is no key, and the
@@ -249,6 +250,7 @@ public enum BatchRunner {
                 web: WebLogProcessor(configuration: webConfiguration, keyring: configuration.keyring, anonymizer: anonymizer),
                 calls: CallLogProcessor(configuration: callConfiguration, parser: AsteriskCDRParser(timeZone: configuration.timeZone),
                                         keyring: configuration.keyring))
+            worker.web.spill = spill
             while true {
                 let index = nextFile.add(1, ordering: .relaxed).oldValue
                 guard index < entries.count else { break }
@@ -339,6 +341,8 @@ public enum BatchRunner {
         }
         let parts = PartFiles(directory: directory, count: toRead.count, events: policy.events, vault: policy.vault)
         defer { parts.removeParts() }
+        // Closed buckets leave memory as the inputs are read (`WebLogProcessor.spillClosedBuckets`).
+        let spill = try WebSpillFile(directory: directory)
         var meter: ProgressMeter?
         let reporter = ProgressReporter()
         if configuration.showProgress {
@@ -347,7 +351,8 @@ public enum BatchRunner {
         }
         let processed: (results: [InputResult], worker: Worker, seconds: Double)
         do {
-            processed = try process(entries: toRead, configuration: configuration, ledger: index, parts: parts, progress: meter)
+            processed = try process(entries: toRead, configuration: configuration, ledger: index, parts: parts, progress: meter,
+                                    spill: spill)
             reporter.stop()
         } catch {
             reporter.stop()
@@ -455,14 +460,14 @@ public enum BatchRunner {
                 return RunReport(manifest: manifest, outputDirectory: directory, hasDataErrors: false, hasIOErrors: false, notes: notes)
             }
         }
-        if previous != nil { try previous!.loadRows(directory: directory) }
+        if previous != nil { try previous!.loadCallRows(directory: directory) }
 
-        // The trends: the saved ones, plus this run's (a first run's are this run's, with no copy).
-        var web = previous == nil ? worker.web.aggregator : WebAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
+        // Call trends: the saved ones, plus this run's (a first run's are this run's, with no copy).
         var calls = previous == nil ? worker.calls.aggregator : CallAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
+        var webCapped: [WebDimension: Int64] = [:]
+        for dimension in WebDimension.allCases { webCapped[dimension] = worker.web.aggregator.cappedEvents[dimension.rawValue] }
         if let previous {
             do {
-                for record in previous.web { try web.absorb(record) }
                 for record in previous.calls { try calls.absorb(record) }
             } catch {
                 throw RunState.damaged(directory, error)
@@ -471,20 +476,22 @@ public enum BatchRunner {
                 if name.hasPrefix("call.") {
                     if let dimension = CallDimension(name: String(name.dropFirst("call.".count))) { calls.addCappedEvents(dimension, count) }
                 } else if let dimension = WebDimension(name: name) {
-                    web.addCappedEvents(dimension, count)
+                    webCapped[dimension, default: 0] += count
                 }
             }
-        }
-        if previous != nil {
-            web.merge(worker.web.aggregator)
             calls.merge(worker.calls.aggregator)
         }
+        // Web trends: the rows still in memory join the closed buckets in the spill; the final pass merges
+        // them with the saved ones bucket by bucket, as the state is written.
+        var lastRows = worker.web
+        lastRows.spillAll()
+        if let failure = spill.failure { throw failure }
+        let minCount = configuration.partial ? 0 : policy.minCount
+        let finalPass = WebFinalPass(spill: spill, previousState: previous == nil ? nil : directory + "/" + RunState.fileName,
+                                     bucket: policy.bucket, valueCap: policy.maxValues, minCount: minCount, capped: webCapped)
 
-        // The web rows are streamed from the trends as the state is written: no second copy of them.
         var state = RunState(web: [], calls: calls.records(minCount: 0, sorted: false) { _ in true }, ledger: ledger,
                              settings: settings)
-        state.webRows = web
-        state.capped = web.cappedDimensions
         for (name, count) in calls.cappedDimensions { state.capped["call." + name] = count }
 
         // What the manifest says follows from the ledger and this state, known before the state is written.
@@ -529,13 +536,13 @@ public enum BatchRunner {
         )
         manifest.partial = configuration.partial
         manifest.shard = configuration.shard?.description
-        manifest.cappedDimensions = state.capped
         manifest.thisRun = delta
         manifest.stateGeneration = state.generation
 
-        // The published rows (k-anonymous, sorted) and crumb.db, under a temporary name, are built on a second
-        // core while this one writes the state: both only read the final trends. crumb.db is put in place once
-        // the state is committed, so that it never shows counts the state does not hold.
+        // The final pass runs on this core while it writes the state; each bucket's published rows (k-anonymous,
+        // sorted) go to a second core, which builds crumb.db under a temporary name. crumb.db is put in place
+        // once the state is committed, so that it never shows counts the state does not hold. The web capped
+        // counts are known once the pass is done, before the channel is finished.
         struct Publication: Sendable {
             var manifest: Manifest
             var web: [WebTrendRecord] = []
@@ -543,25 +550,42 @@ public enum BatchRunner {
             var database: AtomicFile.Prepared?
             var failure: (any Error)?
         }
-        let minCount = configuration.partial ? 0 : policy.minCount
         let publication = Mutex(Publication(manifest: manifest))
         let publishConfiguration = PublishConfiguration(configuration)
-        let finalWeb = web
         let finalCalls = calls
+        let callCapped = state.capped
+        let webCappedByName = Mutex<[String: Int64]>([:])
+        let publishedBatches = BatchChannel<[WebTrendRecord]>(depth: 8)
         let publishingDone = DispatchSemaphore(value: 0)
         let writeStart = clock.now
         Thread {
             var result = publication.withLock { $0 }
-            result.web = finalWeb.records(minCount: minCount)
+            // The CSV and JSON Lines files are written after the commit, from the records kept here.
+            let keep = publishConfiguration.csv || publishConfiguration.jsonLines
+            var webCount = 0
+            var kept: [WebTrendRecord] = []
             result.calls = finalCalls.records(minCount: minCount)
-            result.manifest.rows = ["web_trends": result.web.count, "call_trends": result.calls.count]
+            let callCount = result.calls.count
             do {
-                result.database = try preparePublished(manifest: &result.manifest, web: result.web, calls: result.calls,
-                                                       hasCalls: hasCalls, configuration: publishConfiguration,
-                                                       directory: directory)
+                result.database = try preparePublished(
+                    manifest: &result.manifest,
+                    streaming: { emit in
+                        while let batch = publishedBatches.next() {
+                            webCount += batch.count
+                            if keep { kept += batch }
+                            try emit(batch)
+                        }
+                    },
+                    calls: result.calls, hasCalls: hasCalls, configuration: publishConfiguration, directory: directory,
+                    complete: { manifest in
+                        manifest.rows = ["web_trends": webCount, "call_trends": callCount]
+                        manifest.cappedDimensions = callCapped.merging(webCappedByName.withLock { $0 }) { $1 }
+                    })
             } catch {
                 result.failure = error
+                publishedBatches.abandon()
             }
+            result.web = kept
             publication.withLock { $0 = result }
             publishingDone.signal()
         }.start()
@@ -572,11 +596,18 @@ public enum BatchRunner {
             if !publishingJoined { publishingDone.wait() }
             if !databaseCommitted { publication.withLock { $0.database?.discard() } }
         }
+        // Runs before the join above, on every way out: the publishing thread stops waiting for batches.
+        defer { publishedBatches.finish() }
 
         // Streamed outputs first (appended after the committed length), then the commit.
         (state.eventsBytes, state.vaultBytes) = try parts.append(after: (previous?.eventsBytes ?? 0, previous?.vaultBytes ?? 0))
         FaultInjection.reached(.beforeCommit)
-        try state.save(directory: directory)
+        try state.save(directory: directory) { insert in
+            let capped = try finalPass.run(stateRow: insert, published: { publishedBatches.send($0) })
+            webCappedByName.withLock { $0 = capped }
+            publishedBatches.finish()
+            return capped
+        }
         FaultInjection.reached(.afterCommit)
 
         // Everything below is derived from the state.
@@ -649,20 +680,36 @@ public enum BatchRunner {
     /// under a temporary name, for `finishPublished` to put in place.
     static func preparePublished(manifest: inout Manifest, web records: [WebTrendRecord], calls callRecords: [CallTrendRecord],
                                  hasCalls: Bool, configuration: PublishConfiguration, directory: String) throws -> AtomicFile.Prepared? {
+        try preparePublished(manifest: &manifest, streaming: { emit in try emit(records) }, calls: callRecords,
+                             hasCalls: hasCalls, configuration: configuration, directory: directory, complete: { _ in })
+    }
+
+    /// `preparePublished` with the web records given in batches by `source` (see
+    /// `TrendWriters.prepareSQLite(streaming:)`); `complete` finishes the manifest once they are all in, before
+    /// crumb.db records it. Without crumb.db, the batches are taken and dropped.
+    static func preparePublished(manifest: inout Manifest, streaming source: (([WebTrendRecord]) throws -> Void) throws -> Void,
+                                 calls callRecords: [CallTrendRecord], hasCalls: Bool, configuration: PublishConfiguration,
+                                 directory: String, complete: (inout Manifest) -> Void) throws -> AtomicFile.Prepared? {
         var outputs = publishedNames(configuration, hasCalls: hasCalls)
         outputs.append(RunState.fileName)
         outputs.append("manifest.json")
         manifest.outputs = outputs
-        guard configuration.sqlite else { return nil }
-
-        // The manifest inside the database is the one of this run, written before the timings are final.
-        let manifestText = String(decoding: try manifest.encoded(), as: UTF8.self)
-        return try TrendWriters.prepareSQLite(records, calls: callRecords, meta: [
-            ("schema", String(CrumbVersion.schema)), ("crumb_version", CrumbVersion.current),
-            ("bucket", manifest.bucket), ("key_fingerprint", configuration.keyFingerprint),
-            ("min_count", manifest.partial ? "0" : manifest.policy["min_count"] ?? ""), ("partial", String(manifest.partial)),
-            ("manifest", manifestText),
-        ], to: directory + "/crumb.db")
+        guard configuration.sqlite else {
+            try source { _ in }
+            complete(&manifest)
+            return nil
+        }
+        return try TrendWriters.prepareSQLite(streaming: source, calls: { callRecords }, meta: {
+            complete(&manifest)
+            // The manifest inside the database is the one of this run, written before the timings are final.
+            let manifestText = String(decoding: try manifest.encoded(), as: UTF8.self)
+            return [
+                ("schema", String(CrumbVersion.schema)), ("crumb_version", CrumbVersion.current),
+                ("bucket", manifest.bucket), ("key_fingerprint", configuration.keyFingerprint),
+                ("min_count", manifest.partial ? "0" : manifest.policy["min_count"] ?? ""), ("partial", String(manifest.partial)),
+                ("manifest", manifestText),
+            ]
+        }, to: directory + "/crumb.db")
     }
 
     /// The second half of `writePublished`: puts crumb.db in place, writes the CSV and JSON Lines files.
@@ -859,6 +906,7 @@ public enum BatchRunner {
             do {
                 try input.forEachChunk { chunk in
                     try gate.consume(chunk) { try take($0, $1, &worker) }
+                    worker.web.spillClosedBuckets()
                     try sink.drain(&worker.web)
                     try sink.drain(&worker.calls)
                     let counts = spec?.channel == .calls ? worker.calls.counts : worker.web.counts

@@ -4,9 +4,13 @@ import Foundation
 /// A processor that takes framed lines: what `LineSplitter` shares lines out to.
 protocol FrameProcessing: Sendable {
     mutating func process(_ frame: LineFramer.Frame)
+    /// Called between runs of lines: where a processor may move closed buckets out.
+    mutating func runEnded()
 }
 
-extension WebLogProcessor: FrameProcessing {}
+extension WebLogProcessor: FrameProcessing {
+    mutating func runEnded() { spillClosedBuckets() }
+}
 
 /// Shares the lines of one input between two processors: the caller's, on the caller's thread, and a helper
 /// processor on a thread of its own. The second core parses while the first frames, hashes and parses.
@@ -165,6 +169,7 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
 
             let lines = batch.frames.count
             batch.run(on: &processor)
+            processor.runEnded()
 
             condition.lock()
             helperLines += lines

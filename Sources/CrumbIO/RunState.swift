@@ -89,6 +89,18 @@ public struct RunState: Sendable {
         }
     }
 
+    /// Reads the call rows of a state loaded without rows; its web rows are read bucket by bucket by a
+    /// run's final pass (`WebFinalPass`).
+    mutating func loadCallRows(directory: String) throws(StateError) {
+        guard !hasRows else { return }
+        let path = directory + "/" + Self.fileName
+        do {
+            calls = try StoredTrends.read(path: path, rows: true, webRows: false).calls
+        } catch {
+            throw StateError(path: path, message: "cannot read: \(error.message)")
+        }
+    }
+
     public static func load(path: String, rows: Bool = true) throws(StateError) -> RunState {
         let stored: StoredTrends
         do {
@@ -135,16 +147,23 @@ public struct RunState: Sendable {
 
     /// Writes the state to `directory/state.db` atomically (mode 0600): built beside it in one transaction,
     /// flushed, renamed over it.
-    public func save(directory: String) throws {
+    ///
+    /// With `streamingWebRows`, the web rows are those it gives, one at a time, and neither `web` nor
+    /// `webRows` is written: a run's final pass produces them bucket by bucket while the state is written.
+    /// It returns the web dimensions' capped counts, which join `capped` (known only once the rows are).
+    public func save(directory: String,
+                     streamingWebRows: (((WebAggregator.RowView) throws -> Void) throws -> [String: Int64])? = nil) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func text(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
-        let meta: [(String, String)] = [
-            ("state_format", Self.formatVersion), ("crumb_version", CrumbVersion.current),
-            ("bucket", settings.bucket), ("key_fingerprint", settings.keyFingerprint),
-            ("settings", try text(settings)), ("ledger", try text(ledger)), ("capped", try text(capped)),
-            ("events_bytes", String(eventsBytes)), ("vault_bytes", String(vaultBytes)), ("generation", generation),
-        ]
+        func meta(capped: [String: Int64]) throws -> [(String, String)] {
+            [
+                ("state_format", Self.formatVersion), ("crumb_version", CrumbVersion.current),
+                ("bucket", settings.bucket), ("key_fingerprint", settings.keyFingerprint),
+                ("settings", try text(settings)), ("ledger", try text(ledger)), ("capped", try text(capped)),
+                ("events_bytes", String(eventsBytes)), ("vault_bytes", String(vaultBytes)), ("generation", generation),
+            ]
+        }
         let path = directory + "/" + Self.fileName
         do {
             try AtomicFile.replace(path) { temporary in
@@ -160,9 +179,9 @@ public struct RunState: Sendable {
                         try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
                         try db.inTransaction(.exclusive) {
                             try db.execute(sql: Self.schemaSQL)
-                            try insertRows(into: db)
+                            let webCapped = try insertRows(into: db, streamingWebRows: streamingWebRows)
                             let setMeta = try SQLiteRowInserter(db, sql: "INSERT OR REPLACE INTO crumb_meta (key, value) VALUES (?, ?)")
-                            for (key, value) in meta {
+                            for (key, value) in try meta(capped: capped.merging(webCapped) { $1 }) {
                                 setMeta.bind(1, key)
                                 setMeta.bind(2, value)
                                 try setMeta.step(db)
@@ -183,7 +202,10 @@ public struct RunState: Sendable {
         }
     }
 
-    private func insertRows(into db: Database) throws {
+    /// Inserts the rows; returns the web capped counts `streamingWebRows` gave (none without it).
+    private func insertRows(into db: Database,
+                            streamingWebRows: (((WebAggregator.RowView) throws -> Void) throws -> [String: Int64])?) throws -> [String: Int64] {
+        var webCapped: [String: Int64] = [:]
         var webRow = try SQLiteBatchInserter(db, table: "web_state", columns: 8)
         // The inserter goes in as a parameter: a nested function that captured the variable would box it, and
         // check exclusive access to it at run time, for every column of every row.
@@ -201,7 +223,12 @@ public struct RunState: Sendable {
             webRow.bind(8, blob: sketch)
             try webRow.endRow(db)
         }
-        if let webRows {
+        if let streamingWebRows {
+            webCapped = try streamingWebRows { row in
+                try insertWeb(&webRow, row.bucketStart, row.dimension.name, row.valueBytes,
+                              (row.hits, row.bytes, row.status4xx, row.status5xx), row.sketchBytes)
+            }
+        } else if let webRows {
             try webRows.forEachRow { row in
                 try insertWeb(&webRow, row.bucketStart, row.dimension.name, row.valueBytes,
                               (row.hits, row.bytes, row.status4xx, row.status5xx), row.sketchBytes)
@@ -230,6 +257,7 @@ public struct RunState: Sendable {
             callRow.bind(8, blob: record.talkHistogram)
             try callRow.step(db)
         }
+        return webCapped
     }
 }
 
@@ -401,7 +429,7 @@ struct StoredTrends {
         var message: String
     }
 
-    static func read(path: String, rows: Bool) throws(ReadError) -> StoredTrends {
+    static func read(path: String, rows: Bool, webRows: Bool = true) throws(ReadError) -> StoredTrends {
         do {
             var configuration = Configuration()
             configuration.readonly = true
@@ -420,10 +448,10 @@ struct StoredTrends {
                 }
                 guard rows else { return StoredTrends(web: [], calls: [], meta: meta) }
                 var web: [WebTrendRecord] = []
-                let webRows = try Row.fetchCursor(db, sql: """
+                let webCursor = try Row.fetchCursor(db, sql: """
                     SELECT bucket_start, dimension, value, hits, bytes, status_4xx, status_5xx, sketch FROM web_state
-                    """)
-                while let row = try webRows.next() {
+                    """ + (webRows ? "" : " LIMIT 0"))
+                while let row = try webCursor.next() {
                     let sketch: Data = row[7] ?? Data()
                     web.append(WebTrendRecord(
                         bucketStart: row[0], bucket: bucket, dimension: row[1], value: row[2], hits: row[3], bytes: row[4],

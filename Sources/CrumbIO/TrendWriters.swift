@@ -45,6 +45,15 @@ public enum TrendWriters {
     /// in place by the caller (`AtomicFile.Prepared.commit()`).
     static func prepareSQLite(_ records: [WebTrendRecord], calls: [CallTrendRecord] = [], meta: [(String, String)],
                               to path: String, mode: mode_t = 0o644) throws -> AtomicFile.Prepared {
+        try prepareSQLite(streaming: { emit in try emit(records) }, calls: { calls }, meta: { meta }, to: path, mode: mode)
+    }
+
+    /// `prepareSQLite` with the web rows given in batches, in order, by `source` (which calls its argument
+    /// once per batch), so that they need not all be held at once; `calls` and `meta` are asked for once the
+    /// web rows are in.
+    static func prepareSQLite(streaming source: (([WebTrendRecord]) throws -> Void) throws -> Void,
+                              calls: () throws -> [CallTrendRecord], meta: () throws -> [(String, String)],
+                              to path: String, mode: mode_t = 0o644) throws -> AtomicFile.Prepared {
         do {
             return try AtomicFile.prepare(path) { temporary in
                 defer {
@@ -56,7 +65,7 @@ public enum TrendWriters {
                 guard descriptor >= 0 else { throw OutputError(path: path, message: "cannot create temporary file") }
                 fchmod(descriptor, mode)
                 close(descriptor)
-                try buildDatabase(records, calls: calls, meta: meta, at: temporary)
+                try buildDatabase(source, calls: calls, meta: meta, at: temporary)
             }
         } catch let error as OutputError {
             throw error
@@ -103,7 +112,8 @@ public enum TrendWriters {
     // Building an index once over all rows is faster than updating it on every insert.
     static let indexSQL = "CREATE INDEX web_trends_by_dimension ON web_trends (dimension, bucket_start);"
 
-    private static func buildDatabase(_ records: [WebTrendRecord], calls: [CallTrendRecord], meta: [(String, String)],
+    private static func buildDatabase(_ source: (([WebTrendRecord]) throws -> Void) throws -> Void,
+                                      calls: () throws -> [CallTrendRecord], meta: () throws -> [(String, String)],
                                       at path: String) throws {
         let queue = try DatabaseQueue(path: path)
         do {
@@ -113,12 +123,12 @@ public enum TrendWriters {
                 try db.inTransaction(.exclusive) {
                     try db.execute(sql: schemaSQL)
                     try db.execute(sql: "PRAGMA user_version = \(schemaVersion)")
-                    try insertRows(records, into: db)
+                    try insertRows(source, into: db)
                     try db.execute(sql: indexSQL)
                     // Call trends live in the same database, their tables present even when no input was a CDR.
-                    try CallTrendWriters.insertTables(calls, into: db)
+                    try CallTrendWriters.insertTables(try calls(), into: db)
                     let setMeta = try db.makeStatement(sql: "INSERT OR REPLACE INTO crumb_meta (key, value) VALUES (?, ?)")
-                    for (key, value) in meta where key != "schema" {
+                    for (key, value) in try meta() where key != "schema" {
                         try setMeta.execute(arguments: [key, value])
                     }
                     try setMeta.execute(arguments: ["schema", schemaVersion])
@@ -132,11 +142,20 @@ public enum TrendWriters {
         try queue.close()
     }
 
-    private static func insertRows(_ records: [WebTrendRecord], into db: Database) throws {
+    private static func insertRows(_ source: (([WebTrendRecord]) throws -> Void) throws -> Void, into db: Database) throws {
         // Columns in table order: bucket_start, bucket, dimension, value, then the counts or the sketch.
         var insertTrend = try SQLiteBatchInserter(db, table: "web_trends", columns: 9)
         var insertSketch = try SQLiteBatchInserter(db, table: "web_trend_sketches", columns: 5)
         var bucketStart = BucketStartText()
+        try source { records in try insertBatch(records, &insertTrend, &insertSketch, &bucketStart, db) }
+        try insertTrend.finish(db)
+        try insertSketch.finish(db)
+    }
+
+    // The inserters go in as parameters: a closure that captured them would check exclusive access at run time.
+    private static func insertBatch(_ records: [WebTrendRecord], _ insertTrend: inout SQLiteBatchInserter,
+                                    _ insertSketch: inout SQLiteBatchInserter, _ bucketStart: inout BucketStartText,
+                                    _ db: Database) throws {
         for record in records {
             let start = bucketStart.text(for: record.bucketStart)
             let bucket = record.bucket.rawValue
@@ -158,8 +177,6 @@ public enum TrendWriters {
             insertSketch.bind(5, blob: record.sketch)
             try insertSketch.endRow(db)
         }
-        try insertTrend.finish(db)
-        try insertSketch.finish(db)
     }
 
     // MARK: - CSV

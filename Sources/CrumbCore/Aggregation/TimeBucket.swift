@@ -113,6 +113,9 @@ struct BucketIndex: Sendable {
     private var lastStart: Int64 = .min
     private var lastOrdinal = 0
 
+    /// The start of the bucket asked for last (the latest event's), or nil before the first.
+    var currentStart: Int64? { lastStart == .min ? nil : lastStart }
+
     init(bucket: TimeBucket) {
         self.bucket = bucket
     }

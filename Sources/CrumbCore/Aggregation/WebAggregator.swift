@@ -165,9 +165,19 @@ public struct WebAggregator: Sendable {
         if row == next {
             rowKeys.append(key)
             rows.append(Row())
+            if ordinal != openOrdinals.last, !openOrdinals.contains(ordinal) { openOrdinals.append(ordinal) }
         }
         return row
     }
+
+    /// The ordinals of the buckets that hold rows, in the order their first row came.
+    private var openOrdinals: [Int] = []
+
+    /// The starts of the buckets that hold rows, in the order their first row came (not sorted).
+    public var openBucketStarts: [Int64] { openOrdinals.map { buckets.starts[$0] } }
+
+    /// The start of the bucket of the latest `bucketOrdinal(for:)` (the latest event's), or nil before the first.
+    public var currentBucketStart: Int64? { buckets.currentStart }
 
     /// Adds every row of `other` into this aggregator, exactly.
     public mutating func merge(_ other: WebAggregator) {
@@ -211,6 +221,20 @@ public struct WebAggregator: Sendable {
                                serverErrors: record.status5xx))
     }
 
+    /// Adds one row as `forEachRow` or `drainRows` shows it into this aggregator, exactly, like `absorb(_:)`
+    /// without the record: the value is interned from its bytes and the sketch decoded from its bytes.
+    public mutating func absorb(_ view: RowView) throws(SketchDecodingError) {
+        guard view.bucketStart == bucket.start(of: view.bucketStart) else { throw SketchDecodingError(reason: "bucket_mismatch") }
+        let sketch = try HyperLogLog(serialized: view.sketchBytes)
+        let value = valueID(view.dimension, view.valueBytes)
+        if value == Self.otherID, !view.valueBytes.elementsEqual(Self.otherValue.utf8) {
+            cappedEvents[view.dimension.rawValue] &+= view.hits
+        }
+        let target = row(ordinal: bucketOrdinal(for: view.bucketStart), dimension: view.dimension, value: value)
+        rows[target].merge(Row(sketch: sketch, hits: view.hits, bytes: view.bytes, clientErrors: view.status4xx,
+                               serverErrors: view.status5xx))
+    }
+
     /// The starts of the buckets that hold rows, ascending.
     public var bucketStarts: [Int64] {
         var seen = Set<Int64>()
@@ -224,18 +248,32 @@ public struct WebAggregator: Sendable {
     public mutating func drain(bucketsBefore start: Int64, minCount: Int = 0) -> [WebTrendRecord] {
         let drained = records(minCount: minCount) { $0 < start }
         guard !drained.isEmpty else { return [] }
+        removeRows { $0 < start }
+        return drained
+    }
+
+    /// Calls `body` with every row of the buckets whose start `drains` accepts, in row order and before
+    /// k-anonymity (as `forEachRow`), then removes them. Values stay interned, as with `drain`: a batch run
+    /// moves closed buckets out this way (`WebTrendSpill`), so that its memory does not grow with the input.
+    public mutating func drainRows(where drains: (Int64) -> Bool, _ body: (RowView) throws -> Void) rethrows {
+        try forEachRow(where: drains, body)
+        removeRows(where: drains)
+    }
+
+    /// Removes the rows of the buckets whose start `removes` accepts; the others keep their counts.
+    private mutating func removeRows(where removes: (Int64) -> Bool) {
         var kept = self
         kept.index = RowIndex()
         kept.rowKeys = []
         kept.rows = []
-        for row in 0..<rows.count where buckets.starts[Int(rowKeys[row] >> 32)] >= start {
+        kept.openOrdinals = []
+        for row in 0..<rows.count where !removes(buckets.starts[Int(rowKeys[row] >> 32)]) {
             let key = rowKeys[row]
             let target = kept.row(ordinal: Int(key >> 32), dimension: WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!,
                                   value: Int(key & (1 << Self.valueBits - 1)))
             kept.rows[target] = rows[row]
         }
         self = kept
-        return drained
     }
 
     /// The rows as records, sorted by bucket start, then dimension (in `WebDimension` order), then value.
@@ -324,6 +362,18 @@ public struct WebAggregator: Sendable {
         /// The serialized sketch (`HyperLogLog.serialized()`), in a buffer reused for the next row.
         public let sketchBytes: UnsafeRawBufferPointer
 
+        public init(bucketStart: Int64, dimension: WebDimension, valueBytes: UnsafeRawBufferPointer, hits: Int64, bytes: Int64,
+                    status4xx: Int64, status5xx: Int64, sketchBytes: UnsafeRawBufferPointer) {
+            self.bucketStart = bucketStart
+            self.dimension = dimension
+            self.valueBytes = valueBytes
+            self.hits = hits
+            self.bytes = bytes
+            self.status4xx = status4xx
+            self.status5xx = status5xx
+            self.sketchBytes = sketchBytes
+        }
+
         /// The value's text, as `records` gives it (invalid UTF-8 repaired).
         public var value: String { String(decoding: valueBytes, as: UTF8.self) }
         public var sketch: [UInt8] { Array(sketchBytes) }
@@ -333,15 +383,22 @@ public struct WebAggregator: Sendable {
     /// `records(minCount: 0, sorted: false)`, without building them all at once. A saved state streams its
     /// rows this way, so that its size is not held twice.
     public func forEachRow(_ body: (RowView) throws -> Void) rethrows {
+        try forEachRow(where: { _ in true }, body)
+    }
+
+    /// `forEachRow` over the rows of the buckets whose start `includeBucket` accepts.
+    public func forEachRow(where includeBucket: (Int64) -> Bool, _ body: (RowView) throws -> Void) rethrows {
         // One buffer for every row's serialized sketch, and the values' bytes where they are interned: nothing
         // is allocated per row.
         var sketch: [UInt8] = []
         for (key, row) in zip(rowKeys, rows) {
+            let bucketStart = buckets.starts[Int(key >> 32)]
+            guard includeBucket(bucketStart) else { continue }
             let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
             row.sketch.serialize(into: &sketch)
             try values[dimension.rawValue].withBytes(of: Int(key & (1 << Self.valueBits - 1))) { value in
                 try sketch.withUnsafeBytes { sketchBytes in
-                    try body(RowView(bucketStart: buckets.starts[Int(key >> 32)], dimension: dimension, valueBytes: value,
+                    try body(RowView(bucketStart: bucketStart, dimension: dimension, valueBytes: value,
                                      hits: row.hits, bytes: row.bytes, status4xx: row.clientErrors,
                                      status5xx: row.serverErrors, sketchBytes: sketchBytes))
                 }
@@ -351,6 +408,15 @@ public struct WebAggregator: Sendable {
 
     /// The value of a k-anonymity fold.
     public static let otherValue = "(other)"
+}
+
+/// Where a batch run moves the rows of closed buckets (`WebLogProcessor.spillClosedBuckets()`), for its final
+/// pass to read back bucket by bucket: a file in the output directory (`CrumbIO.WebSpillFile`).
+public protocol WebTrendSpill: AnyObject, Sendable {
+    /// Moves the rows of the buckets whose start `drains` accepts out of `aggregator`
+    /// (`WebAggregator.drainRows`). A write that fails is kept to be reported at the end of the run, which
+    /// then fails: the rows are gone from memory, and nothing is committed without them.
+    func spill(_ aggregator: inout WebAggregator, where drains: (Int64) -> Bool)
 }
 
 extension WebDimension {

@@ -1,0 +1,182 @@
+import CrumbCore
+import Foundation
+import GRDB
+
+/// The end of a batch run for web trends: the saved state's rows and this run's rows (all in the spill by
+/// then), merged one bucket at a time in bucket order. Only one bucket's rows are in memory at once, so the
+/// end of a run is as flat as its processing, however many months the state holds.
+///
+/// Each bucket's rows are merged exactly (counts add, sketches merge), then given twice: unfolded for
+/// `state.db`, and as the bucket's published records (k-anonymity applied, sorted) for `crumb.db`. Values
+/// stay interned from one bucket to the next, so a dimension's value cap holds across buckets as it does in
+/// one aggregator.
+struct WebFinalPass {
+    let spill: WebSpillFile
+    /// The saved state whose web rows are merged in, or nil on a fresh run.
+    let previousState: String?
+    let bucket: TimeBucket
+    let valueCap: Int
+    let minCount: Int
+    /// Events counted under `(other)` before this pass, per dimension: the saved state's and the processors'.
+    var capped: [WebDimension: Int64] = [:]
+
+    /// Runs the pass. `stateRow` gets every merged row before k-anonymity, `published` each bucket's records;
+    /// both in bucket order. Returns the capped dimensions by name, as `WebAggregator.cappedDimensions`.
+    ///
+    /// - Throws: `StateError` when a saved row does not decode, `OutputError` when the spill cannot be read
+    ///   back, and whatever the callbacks throw.
+    func run(stateRow: (WebAggregator.RowView) throws -> Void,
+             published: ([WebTrendRecord]) throws -> Void) throws -> [String: Int64] {
+        var merged = WebAggregator(bucket: bucket, valueCap: valueCap)
+        for (dimension, count) in capped { merged.addCappedEvents(dimension, count) }
+        guard let previousState else {
+            var saved = SavedRows.none
+            try merge(into: &merged, saved: &saved, stateRow: stateRow, published: published)
+            return merged.cappedDimensions
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: previousState, configuration: configuration)
+        defer { try? queue.close() }
+        try queue.read { db in
+            // SQLite sorts with bounded memory, spilling to temporary files when the state is large.
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT bucket_start, dimension, value, hits, bytes, status_4xx, status_5xx, sketch FROM web_state
+                ORDER BY bucket_start
+                """)
+            var saved = SavedRows.cursor(cursor, pending: try cursor.next().map(SavedRow.init))
+            try merge(into: &merged, saved: &saved, stateRow: stateRow, published: published)
+        }
+        return merged.cappedDimensions
+    }
+
+    private func merge(into merged: inout WebAggregator, saved: inout SavedRows,
+                       stateRow: (WebAggregator.RowView) throws -> Void,
+                       published: ([WebTrendRecord]) throws -> Void) throws {
+        let spilled = spill.bucketStarts
+        var nextSpilled = 0
+        while true {
+            let savedStart = saved.pendingStart
+            let spilledStart = nextSpilled < spilled.count ? spilled[nextSpilled] : nil
+            guard let start = [savedStart, spilledStart].compactMap({ $0 }).min() else { break }
+            do {
+                try saved.absorb(bucket: start, into: &merged)
+                if spilledStart == start {
+                    try spill.forEachRow(bucket: start) { try merged.absorb($0) }
+                    nextSpilled += 1
+                }
+            } catch let error as SketchDecodingError {
+                throw StateError(path: previousState ?? spill.path, message: "damaged: a saved row does not decode (\(error.reason)); run with --force to count every input again")
+            }
+            try merged.forEachRow(stateRow)
+            try published(merged.drain(bucketsBefore: .max, minCount: minCount))
+        }
+    }
+}
+
+/// One saved row, copied out of the cursor (whose rows are reused from one step to the next).
+private struct SavedRow {
+    var bucketStart: Int64
+    var dimension: String
+    var value: String
+    var hits: Int64, bytes: Int64, status4xx: Int64, status5xx: Int64
+    var sketch: Data
+
+    init(_ row: Row) {
+        bucketStart = row[0]
+        dimension = row[1]
+        value = row[2]
+        hits = row[3]
+        bytes = row[4]
+        status4xx = row[5]
+        status5xx = row[6]
+        sketch = row[7] ?? Data()
+    }
+}
+
+/// The saved state's web rows, in bucket order, or none.
+private enum SavedRows {
+    case none
+    case cursor(RowCursor, pending: SavedRow?)
+
+    var pendingStart: Int64? {
+        if case .cursor(_, let pending?) = self { return pending.bucketStart }
+        return nil
+    }
+
+    /// Absorbs the saved rows of the bucket starting at `start` (the next ones, in bucket order).
+    mutating func absorb(bucket start: Int64, into merged: inout WebAggregator) throws {
+        guard case .cursor(let cursor, var pending) = self else { return }
+        while let row = pending, row.bucketStart == start {
+            guard let dimension = WebDimension(name: row.dimension) else {
+                throw SketchDecodingError(reason: "unknown_dimension")
+            }
+            var value = row.value
+            try value.withUTF8 { value in
+                try row.sketch.withUnsafeBytes { sketch in
+                    try merged.absorb(WebAggregator.RowView(
+                        bucketStart: start, dimension: dimension, valueBytes: UnsafeRawBufferPointer(value), hits: row.hits,
+                        bytes: row.bytes, status4xx: row.status4xx, status5xx: row.status5xx, sketchBytes: sketch))
+                }
+            }
+            pending = try cursor.next().map(SavedRow.init)
+        }
+        self = .cursor(cursor, pending: pending)
+    }
+}
+
+/// Batches handed from one thread to another through a bounded queue: the final pass gives each bucket's
+/// published records to the thread that builds `crumb.db`, which it waits for only when `depth` batches are
+/// queued.
+final class BatchChannel<Element: Sendable>: @unchecked Sendable {
+    // `queue`, `finished` and `abandoned` are touched only under `condition`.
+    private let condition = NSCondition()
+    private var queue: [Element] = []
+    private var finished = false
+    private var abandoned = false
+    let depth: Int
+
+    init(depth: Int) {
+        precondition(depth > 0, "a channel holds at least one batch")
+        self.depth = depth
+    }
+
+    /// Queues `batch`, waiting while the queue is full; drops it once the receiver has abandoned the channel.
+    func send(_ batch: Element) {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.count >= depth, !abandoned { condition.wait() }
+        guard !abandoned else { return }
+        queue.append(batch)
+        condition.broadcast()
+    }
+
+    /// No more batches: the receiver's `next()` returns nil once the queue is empty. Safe to call twice.
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next batch, waiting for one; nil once the sender has finished and every batch is taken.
+    func next() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty, !finished { condition.wait() }
+        guard !queue.isEmpty else { return nil }
+        let batch = queue.removeFirst()
+        condition.broadcast()
+        return batch
+    }
+
+    /// The receiver stops taking batches (it failed): queued and later batches are dropped, and the sender
+    /// never waits again.
+    func abandon() {
+        condition.lock()
+        abandoned = true
+        queue.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+}

@@ -1,0 +1,193 @@
+import CrumbCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The rows of closed buckets, moved out of memory during a batch run (`WebTrendSpill`), for the run's final
+/// pass to read back one bucket at a time: what keeps a run's memory flat as its input grows.
+///
+/// An unnamed file in the output directory: created mode 0600 and unlinked at once, so nothing is left behind
+/// however the run ends, and no other user can open it (its rows are unfolded, below the publication
+/// threshold, like `state.db`'s). Processors of any thread append to it; each spill writes one segment per
+/// bucket, and an index in memory lists a bucket's segments.
+///
+/// A segment is the bucket's rows end to end, each: dimension (1 byte), value length (4), value, hits, bytes,
+/// 4xx, 5xx (8 each), sketch length (4), serialized sketch; integers little-endian.
+final class WebSpillFile: WebTrendSpill {
+    private let descriptor: Int32
+    /// The output directory's name for the file, for errors.
+    let path: String
+
+    private struct State {
+        var end: Int64 = 0
+        var segments: [Int64: [(offset: Int64, length: Int)]] = [:]
+        var rows = 0
+        var failure: OutputError?
+    }
+    private let state = Mutex(State())
+
+    /// Creates the file in `directory`.
+    init(directory: String) throws(OutputError) {
+        path = directory + "/(spill of closed buckets)"
+        let name = AtomicFile.temporaryPath(for: directory + "/web-spill")
+        descriptor = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw OutputError(path: path, message: "cannot create: \(AtomicFile.systemReason(errno))")
+        }
+        unlink(name)
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    func spill(_ aggregator: inout WebAggregator, where drains: (Int64) -> Bool) {
+        // Rows come in row order; each bucket's go to its own segment.
+        var segments: [Int64: [UInt8]] = [:]
+        var count = 0
+        aggregator.drainRows(where: drains) { row in
+            count += 1
+            segments[row.bucketStart, default: []].appendRow(row)
+        }
+        guard !segments.isEmpty else { return }
+        state.withLock { state in
+            guard state.failure == nil else { return }
+            for (start, bytes) in segments {
+                let offset = state.end
+                let failure: OutputError? = bytes.withUnsafeBytes { bytes in
+                    do throws(OutputError) {
+                        try Self.write(bytes, at: offset, to: descriptor, path: path)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+                if let failure {
+                    state.failure = failure
+                    return
+                }
+                state.segments[start, default: []].append((state.end, bytes.count))
+                state.end += Int64(bytes.count)
+            }
+            state.rows += count
+        }
+    }
+
+    /// The first write that failed: the run must fail, as those rows are lost.
+    var failure: OutputError? { state.withLock { $0.failure } }
+
+    /// Rows spilled so far.
+    var rowCount: Int { state.withLock { $0.rows } }
+
+    /// The starts of the buckets that have rows here, ascending.
+    var bucketStarts: [Int64] { state.withLock { $0.segments.keys.sorted() } }
+
+    /// Calls `body` with every row spilled for the bucket starting at `start`, in the order spilled.
+    ///
+    /// - Throws: `OutputError` when the file cannot be read back, `SketchDecodingError` (from `body`) as is.
+    func forEachRow(bucket start: Int64, _ body: (WebAggregator.RowView) throws -> Void) throws {
+        let segments = state.withLock { $0.segments[start] ?? [] }
+        var buffer: [UInt8] = []
+        for segment in segments {
+            buffer = [UInt8](repeating: 0, count: segment.length)
+            let failure: OutputError? = buffer.withUnsafeMutableBytes { buffer in
+                do throws(OutputError) {
+                    try Self.read(into: buffer, at: segment.offset, from: descriptor, path: path)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            if let failure { throw failure }
+            try buffer.withUnsafeBytes { bytes in
+                var reader = SpillReader(bytes: bytes, path: path)
+                while let row = try reader.next(bucketStart: start) { try body(row) }
+            }
+        }
+    }
+
+    private static func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64, to descriptor: Int32,
+                              path: String) throws(OutputError) {
+        var done = 0
+        while done < bytes.count {
+            let wrote = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if wrote < 0 {
+                if errno == EINTR { continue }
+                throw OutputError(path: path, message: "cannot write: \(AtomicFile.systemReason(errno))")
+            }
+            done += wrote
+        }
+    }
+
+    private static func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, from descriptor: Int32,
+                             path: String) throws(OutputError) {
+        var done = 0
+        while done < buffer.count {
+            let got = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if got < 0, errno == EINTR { continue }
+            guard got > 0 else {
+                throw OutputError(path: path, message: "cannot read back: \(got < 0 ? AtomicFile.systemReason(errno) : "file ended early")")
+            }
+            done += got
+        }
+    }
+}
+
+/// Reads the rows of one segment (`WebSpillFile`).
+private struct SpillReader {
+    let bytes: UnsafeRawBufferPointer
+    let path: String
+    var position = 0
+
+    init(bytes: UnsafeRawBufferPointer, path: String) {
+        self.bytes = bytes
+        self.path = path
+    }
+
+    mutating func next(bucketStart: Int64) throws(OutputError) -> WebAggregator.RowView? {
+        guard position < bytes.count else { return nil }
+        guard let dimension = WebDimension(rawValue: Int(try take(1)[0])) else { throw damaged }
+        let value = try take(Int(try integer(UInt32.self)))
+        let hits = try integer(Int64.self), sent = try integer(Int64.self)
+        let status4xx = try integer(Int64.self), status5xx = try integer(Int64.self)
+        let sketch = try take(Int(try integer(UInt32.self)))
+        return WebAggregator.RowView(bucketStart: bucketStart, dimension: dimension, valueBytes: value, hits: hits,
+                                     bytes: sent, status4xx: status4xx, status5xx: status5xx, sketchBytes: sketch)
+    }
+
+    private var damaged: OutputError { OutputError(path: path, message: "read back damaged") }
+
+    private mutating func take(_ count: Int) throws(OutputError) -> UnsafeRawBufferPointer {
+        guard count <= bytes.count - position else { throw damaged }
+        defer { position += count }
+        return UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)])
+    }
+
+    private mutating func integer<T: FixedWidthInteger>(_ type: T.Type) throws(OutputError) -> T {
+        T(littleEndian: try take(MemoryLayout<T>.size).loadUnaligned(as: T.self))
+    }
+}
+
+extension [UInt8] {
+    /// Appends `row` in the spill file's layout.
+    fileprivate mutating func appendRow(_ row: WebAggregator.RowView) {
+        func integer<T: FixedWidthInteger>(_ value: T) {
+            Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+        }
+        append(UInt8(row.dimension.rawValue))
+        integer(UInt32(row.valueBytes.count))
+        append(contentsOf: row.valueBytes)
+        integer(row.hits)
+        integer(row.bytes)
+        integer(row.status4xx)
+        integer(row.status5xx)
+        integer(UInt32(row.sketchBytes.count))
+        append(contentsOf: row.sketchBytes)
+    }
+}

@@ -1,0 +1,170 @@
+import CrumbCore
+@testable import CrumbIO
+import CrumbSamples
+import Foundation
+import Testing
+
+/// Closed buckets moved out of memory during a run, and merged back bucket by bucket at its end, give
+/// exactly the trends of one aggregator that kept every row.
+struct WebSpillTests {
+    /// A generated log over three days, with every 50th line moved 500 lines further on (a late event, some
+    /// of them in a bucket already spilled) so that late rows meet spilled ones.
+    static func lateLog() -> [UInt8] {
+        var options = AccessLogGenerator.Options()
+        options.lines = 12_000
+        options.seed = 5
+        options.malformedShare = 0.01
+        let text = AccessLogGenerator.generate(options)
+        var lines = text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        var index = 0
+        while index + 500 < lines.count {
+            let late = lines.remove(at: index)
+            lines.insert(late, at: index + 500)
+            index += 50
+        }
+        return Array(lines.joined(separator: [UInt8(ascii: "\n")])) + [UInt8(ascii: "\n")]
+    }
+
+    static func processor(policy: Policy = .standard) throws -> WebLogProcessor {
+        WebLogProcessor(configuration: WebLogConfiguration(policy: policy), keyring: testKeyring,
+                        anonymizer: try IPAnonymizer(mode: .truncate(ipv4Prefix: 24, ipv6Prefix: 48), keyring: nil))
+    }
+
+    /// Every row of `aggregator` as comparable text (sketch bytes in hex), sorted.
+    static func rows(of aggregator: WebAggregator) -> [String] {
+        var rows: [String] = []
+        aggregator.forEachRow { rows.append(text($0)) }
+        return rows.sorted()
+    }
+
+    static func text(_ row: WebAggregator.RowView) -> String {
+        "\(row.bucketStart) \(row.dimension.name) \(row.value) \(row.hits) \(row.bytes) \(row.status4xx) \(row.status5xx) "
+            + row.sketchBytes.map { String($0, radix: 16) }.joined(separator: ".")
+    }
+
+    /// Gives every line of `log` to both processors; `spilled` spills after every `linesPerRun` lines, and
+    /// `afterSpill` sees it then.
+    static func feed(_ log: [UInt8], _ whole: inout WebLogProcessor, _ spilled: inout WebLogProcessor, linesPerRun: Int,
+                     afterSpill: (WebLogProcessor) -> Void = { _ in }) {
+        var framer = LineFramer(maxLineLength: 4_096)
+        var lines = 0
+        log.withUnsafeBytes { all in
+            framer.feed(all) { frame in
+                whole.process(frame)
+                spilled.process(frame)
+                lines += 1
+                if lines % linesPerRun == 0 {
+                    spilled.spillClosedBuckets()
+                    afterSpill(spilled)
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [1, 40, 1_000])
+    func spilledRunsMergeToTheRowsOfOneAggregator(linesPerRun: Int) throws {
+        let log = Self.lateLog()
+        var whole = try Self.processor()
+        var spilled = try Self.processor()
+        let directory = temporaryDirectory()
+        let spill = try WebSpillFile(directory: directory)
+        spilled.spill = spill
+        var mostOpen = 0
+        Self.feed(log, &whole, &spilled, linesPerRun: linesPerRun) { spilled in
+            mostOpen = max(mostOpen, spilled.aggregator.openBucketStarts.count)
+        }
+        // Memory holds the latest event's bucket, the one before, and late rows until the next spill.
+        #expect(spill.rowCount > 0)
+        #expect(spilled.aggregator.rowCount < whole.aggregator.rowCount / 4)
+        if linesPerRun == 1 { #expect(mostOpen <= 2) }
+        spilled.spillAll()
+        #expect(spilled.aggregator.rowCount == 0)
+        #expect(spill.failure == nil)
+        // Nothing is left in the directory: the spill has no name.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+
+        for minCount in [0, 3] {
+            let pass = WebFinalPass(spill: spill, previousState: nil, bucket: .hour, valueCap: WebAggregator.defaultValueCap,
+                                    minCount: minCount)
+            var stateRows: [String] = []
+            var published: [WebTrendRecord] = []
+            var lastStart = Int64.min
+            let capped = try pass.run(stateRow: { row in
+                #expect(row.bucketStart >= lastStart, "rows come in bucket order")
+                lastStart = row.bucketStart
+                stateRows.append(Self.text(row))
+            }, published: { published += $0 })
+            #expect(stateRows.sorted() == Self.rows(of: whole.aggregator))
+            #expect(published == whole.aggregator.records(minCount: minCount))
+            #expect(capped == whole.aggregator.cappedDimensions)
+        }
+    }
+
+    /// A value cap reached while spilling: the capped counts and the `(other)` rows are one aggregator's.
+    @Test func cappedDimensionsSurviveTheSpill() throws {
+        var policy = Policy.standard
+        policy.maxValues = 50
+        var options = AccessLogGenerator.Options()
+        options.lines = 5_000
+        options.seed = 8
+        let log = AccessLogGenerator.generate(options)
+        var whole = try Self.processor(policy: policy)
+        var spilled = try Self.processor(policy: policy)
+        let spill = try WebSpillFile(directory: temporaryDirectory())
+        spilled.spill = spill
+        Self.feed(log, &whole, &spilled, linesPerRun: 100)
+        spilled.spillAll()
+        var capped: [WebDimension: Int64] = [:]
+        for dimension in WebDimension.allCases { capped[dimension] = spilled.aggregator.cappedEvents[dimension.rawValue] }
+        #expect(!whole.aggregator.cappedDimensions.isEmpty)
+        let pass = WebFinalPass(spill: spill, previousState: nil, bucket: .hour, valueCap: 50, minCount: 0, capped: capped)
+        var stateRows: [String] = []
+        let result = try pass.run(stateRow: { stateRows.append(Self.text($0)) }, published: { _ in })
+        #expect(stateRows.sorted() == Self.rows(of: whole.aggregator))
+        #expect(result == whole.aggregator.cappedDimensions)
+    }
+
+    @Test func aSpillThatCannotBeCreatedNamesTheDirectory() {
+        let missing = temporaryDirectory() + "/not/there"
+        #expect(throws: OutputError.self) { try WebSpillFile(directory: missing) }
+        do {
+            _ = try WebSpillFile(directory: missing)
+        } catch {
+            #expect(error.path.hasPrefix(missing))
+            #expect(error.message.hasPrefix("cannot create"))
+        }
+    }
+
+    /// A run over two files of the same days, which a worker reads one after the other (the second's events
+    /// are all older than the first's latest), then a resumed run adding a third: the same outputs as one
+    /// run over the three, and no spill left in the output directory.
+    @Test func runsAndResumesOverSpilledBucketsCountLikeOneRun() throws {
+        let directory = temporaryDirectory()
+        var paths: [String] = []
+        for seed in [UInt64(21), 22, 23] {
+            var options = AccessLogGenerator.Options()
+            options.lines = 4_000
+            options.seed = seed
+            let path = directory + "/access-\(seed).log"
+            try AtomicFile.write(AccessLogGenerator.generate(options), to: path)
+            paths.append(path)
+        }
+        func configuration(_ inputs: [String], out: String) -> RunConfiguration {
+            var configuration = runConfiguration(inputs, out: out)
+            configuration.jobs = 1
+            return configuration
+        }
+        _ = try BatchRunner.run(configuration(Array(paths[0...1]), out: directory + "/resumed"))
+        _ = try BatchRunner.run(configuration(paths, out: directory + "/resumed"))
+        _ = try BatchRunner.run(configuration(paths, out: directory + "/once"))
+        for name in ["web_trends.csv", "web_trends.jsonl"] {
+            let resumed = try String(contentsOfFile: directory + "/resumed/" + name, encoding: .utf8)
+            let once = try String(contentsOfFile: directory + "/once/" + name, encoding: .utf8)
+            #expect(resumed == once, "\(name)")
+            #expect(resumed.split(separator: "\n").count > 1_000)
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory + "/resumed").filter { $0.hasPrefix(".") && $0 != ".crumb.lock" }
+        #expect(left.isEmpty)
+    }
+}
