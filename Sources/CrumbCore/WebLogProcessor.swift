@@ -143,13 +143,14 @@ public struct WebLogProcessor: Sendable {
     /// not cached (an address host, anonymized per period, or a value not needed when it was seen).
     private var cleanReferrers = RecentValues(sets: 1 << 12)
     /// Cookie headers that held no personal information (value unused).
-    private var cleanCookies = RecentValues(sets: 1 << 14)
+    private var cleanCookies = RecentValues(sets: 1 << 13)
     private static let noValue = UInt64(UInt32.max)
     /// (visitor, bucket, user agent, status class) already counted: the visitor is in the sketches of the
     /// bucket's total, user-agent and status rows, so a repeat visit skips those seven inserts (inserting a
     /// hash a sketch holds changes nothing). Exact keys, not fingerprints. Emptied whenever what a key
-    /// stands for could change: the user-agent cache starts over, or buckets are drained.
-    private var countedVisits = RecentValues(sets: 1 << 14)
+    /// stands for could change: the user-agent cache starts over, or a stream drains buckets. A batch run's
+    /// spill keeps it: a visit it knows is in the spilled rows, which the final pass merges with any new ones.
+    private var countedVisits = RecentValues(sets: 1 << 13)
     /// The user-agent cache slot of the current line (`userAgentCacheLimit` when it has none).
     private var agentSlot = 0
     private var statusValues: [Int] = []

@@ -539,74 +539,119 @@ public enum BatchRunner {
         manifest.thisRun = delta
         manifest.stateGeneration = state.generation
 
-        // The final pass runs on this core while it writes the state; each bucket's published rows (k-anonymous,
-        // sorted) go to a second core, which builds crumb.db under a temporary name. crumb.db is put in place
-        // once the state is committed, so that it never shows counts the state does not hold. The web capped
-        // counts are known once the pass is done, before the channel is finished.
+        // Three threads share the end of the run. The final pass merges each bucket and hands its unfolded rows
+        // (in the spill's layout) to this thread, which writes the state, and its published rows (k-anonymous,
+        // sorted) to a third, which builds crumb.db under a temporary name. crumb.db is put in place once the
+        // state is committed, so that it never shows counts the state does not hold. The web capped counts are
+        // known once the pass is done; the pass finishes both channels on every way out.
         struct Publication: Sendable {
             var manifest: Manifest
-            var web: [WebTrendRecord] = []
             var calls: [CallTrendRecord] = []
             var database: AtomicFile.Prepared?
+            /// web_trends.csv and .jsonl, written as the batches came.
+            var webFiles: [AtomicFile.Prepared] = []
             var failure: (any Error)?
         }
         let publication = Mutex(Publication(manifest: manifest))
         let publishConfiguration = PublishConfiguration(configuration)
         let finalCalls = calls
         let callCapped = state.capped
-        let webCappedByName = Mutex<[String: Int64]>([:])
+        let passOutcome = Mutex<Result<[String: Int64], any Error>>(.success([:]))
+        let stateSegments = BatchChannel<(bucketStart: Int64, rows: [UInt8])>(depth: 8)
         let publishedBatches = BatchChannel<[WebTrendRecord]>(depth: 8)
+        let passDone = DispatchSemaphore(value: 0)
         let publishingDone = DispatchSemaphore(value: 0)
         let writeStart = clock.now
         Thread {
             var result = publication.withLock { $0 }
-            // The CSV and JSON Lines files are written after the commit, from the records kept here.
-            let keep = publishConfiguration.csv || publishConfiguration.jsonLines
             var webCount = 0
-            var kept: [WebTrendRecord] = []
             result.calls = finalCalls.records(minCount: minCount)
             let callCount = result.calls.count
+            var webFiles: [StreamedTrendFile] = []
             do {
+                if publishConfiguration.csv {
+                    webFiles.append(try StreamedTrendFile(path: directory + "/web_trends.csv", format: .csv))
+                }
+                if publishConfiguration.jsonLines {
+                    webFiles.append(try StreamedTrendFile(path: directory + "/web_trends.jsonl", format: .jsonLines))
+                }
                 result.database = try preparePublished(
                     manifest: &result.manifest,
                     streaming: { emit in
                         while let batch = publishedBatches.next() {
                             webCount += batch.count
-                            if keep { kept += batch }
+                            for file in webFiles { try file.append(batch) }
                             try emit(batch)
                         }
                     },
                     calls: result.calls, hasCalls: hasCalls, configuration: publishConfiguration, directory: directory,
                     complete: { manifest in
                         manifest.rows = ["web_trends": webCount, "call_trends": callCount]
-                        manifest.cappedDimensions = callCapped.merging(webCappedByName.withLock { $0 }) { $1 }
+                        // Read once the batches are all in, so after the pass has recorded its outcome.
+                        let webCapped = (try? passOutcome.withLock { try $0.get() }) ?? [:]
+                        manifest.cappedDimensions = callCapped.merging(webCapped) { $1 }
                     })
+                result.webFiles = try webFiles.map { try $0.finish() }
             } catch {
                 result.failure = error
                 publishedBatches.abandon()
+                for file in webFiles { file.discard() }
             }
-            result.web = kept
             publication.withLock { $0 = result }
             publishingDone.signal()
         }.start()
-        // Joined on every way out, so the thread never outlives the run; a database not put in place is removed.
+        Thread {
+            var segment: [UInt8] = []
+            var segmentStart: Int64 = 0
+            let outcome = Result { () throws -> [String: Int64] in
+                try finalPass.run(stateRow: { row in
+                    segmentStart = row.bucketStart
+                    segment.appendSpillRow(row)
+                }, published: { records in
+                    stateSegments.send((segmentStart, segment))
+                    segment = []
+                    publishedBatches.send(records)
+                })
+            }
+            passOutcome.withLock { $0 = outcome }
+            stateSegments.finish()
+            publishedBatches.finish()
+            passDone.signal()
+        }.start()
+        // Joined on every way out, so that no thread outlives the run; a database not put in place is removed.
         var publishingJoined = false
         var databaseCommitted = false
         defer {
             if !publishingJoined { publishingDone.wait() }
-            if !databaseCommitted { publication.withLock { $0.database?.discard() } }
+            if !databaseCommitted {
+                publication.withLock { done in
+                    done.database?.discard()
+                    for file in done.webFiles { file.discard() }
+                }
+            }
         }
-        // Runs before the join above, on every way out: the publishing thread stops waiting for batches.
-        defer { publishedBatches.finish() }
+        var passJoined = false
+        defer {
+            // Runs first: a pass this thread stopped listening to does not wait for it.
+            if !passJoined {
+                stateSegments.abandon()
+                passDone.wait()
+            }
+        }
 
         // Streamed outputs first (appended after the committed length), then the commit.
         (state.eventsBytes, state.vaultBytes) = try parts.append(after: (previous?.eventsBytes ?? 0, previous?.vaultBytes ?? 0))
         FaultInjection.reached(.beforeCommit)
         try state.save(directory: directory) { insert in
-            let capped = try finalPass.run(stateRow: insert, published: { publishedBatches.send($0) })
-            webCappedByName.withLock { $0 = capped }
-            publishedBatches.finish()
-            return capped
+            while let segment = stateSegments.next() {
+                try segment.rows.withUnsafeBytes { bytes in
+                    var rows = SpillRowReader(bytes: bytes, path: spill.path)
+                    while let row = try rows.next(bucketStart: segment.bucketStart) { try insert(row) }
+                }
+            }
+            passDone.wait()
+            passJoined = true
+            return try passOutcome.withLock { try $0.get() }
         }
         FaultInjection.reached(.afterCommit)
 
@@ -617,8 +662,8 @@ public enum BatchRunner {
         if let failure = done.failure { throw failure }
         manifest = done.manifest
         databaseCommitted = true
-        try finishPublished(database: done.database, manifest: manifest, web: done.web, calls: done.calls, hasCalls: hasCalls,
-                            configuration: publishConfiguration, directory: directory)
+        try finishPublished(database: done.database, manifest: manifest, web: .streamed(done.webFiles), calls: done.calls,
+                            hasCalls: hasCalls, configuration: publishConfiguration, directory: directory)
         let end = clock.now
         manifest.timings.writeSeconds = seconds(end - writeStart)
         manifest.timings.wallSeconds = seconds(end - startInstant)
@@ -626,6 +671,13 @@ public enum BatchRunner {
         try AtomicFile.write(try manifest.encoded(), to: directory + "/manifest.json")
         return RunReport(manifest: manifest, outputDirectory: configuration.outputDirectory,
                          hasDataErrors: hasDataErrors, hasIOErrors: hasIOErrors, notes: notes)
+    }
+
+    /// The web trend files a publication puts in place: written from these records, or already written
+    /// (`StreamedTrendFile`) and only to be committed.
+    enum PublishedWebFiles {
+        case records([WebTrendRecord])
+        case streamed([AtomicFile.Prepared])
     }
 
     /// Which published outputs to write.
@@ -672,7 +724,7 @@ public enum BatchRunner {
                                hasCalls: Bool, configuration: PublishConfiguration, directory: String) throws {
         let database = try preparePublished(manifest: &manifest, web: records, calls: callRecords, hasCalls: hasCalls,
                                             configuration: configuration, directory: directory)
-        try finishPublished(database: database, manifest: manifest, web: records, calls: callRecords, hasCalls: hasCalls,
+        try finishPublished(database: database, manifest: manifest, web: .records(records), calls: callRecords, hasCalls: hasCalls,
                             configuration: configuration, directory: directory)
     }
 
@@ -713,12 +765,17 @@ public enum BatchRunner {
     }
 
     /// The second half of `writePublished`: puts crumb.db in place, writes the CSV and JSON Lines files.
-    static func finishPublished(database: AtomicFile.Prepared?, manifest: Manifest, web records: [WebTrendRecord],
+    static func finishPublished(database: AtomicFile.Prepared?, manifest: Manifest, web: PublishedWebFiles,
                                 calls callRecords: [CallTrendRecord], hasCalls: Bool, configuration: PublishConfiguration,
                                 directory: String) throws {
         try database?.commit()
-        if configuration.csv { try TrendWriters.writeCSV(records, to: directory + "/web_trends.csv") }
-        if configuration.jsonLines { try TrendWriters.writeJSONLines(records, to: directory + "/web_trends.jsonl") }
+        switch web {
+        case .records(let records):
+            if configuration.csv { try TrendWriters.writeCSV(records, to: directory + "/web_trends.csv") }
+            if configuration.jsonLines { try TrendWriters.writeJSONLines(records, to: directory + "/web_trends.jsonl") }
+        case .streamed(let files):
+            for file in files { try file.commit() }
+        }
         if hasCalls, configuration.csv { try CallTrendWriters.writeCSV(callRecords, to: directory + "/call_trends.csv") }
         if hasCalls, configuration.jsonLines { try CallTrendWriters.writeJSONLines(callRecords, to: directory + "/call_trends.jsonl") }
         // A partial output keeps the rows below min_count (a dialled number one caller used, a rare path): it

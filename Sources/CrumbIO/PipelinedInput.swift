@@ -65,7 +65,7 @@ public final class PipelinedInput {
     ///   - progress: Receives the count of raw bytes of each read, from whichever thread reads.
     /// - Throws: `InputError` with the system's text when the input cannot be opened.
     public init(
-        path: String, chunkSize: Int = 1 << 20, pipelined: Bool, hashDecoded: Bool, progress: ProgressMeter? = nil
+        path: String, chunkSize: Int = 1 << 19, pipelined: Bool, hashDecoded: Bool, progress: ProgressMeter? = nil
     ) throws(InputError) {
         precondition(chunkSize > 0, "PipelinedInput needs a chunk size of at least 1 byte")
         let reader = try InputReader(path: path)

@@ -190,32 +190,28 @@ public enum TrendWriters {
     ///
     /// - Throws: `OutputError` naming `path`.
     public static func writeCSV(_ records: [WebTrendRecord], to path: String) throws {
-        var out: [UInt8] = []
-        out.reserveCapacity(estimatedSize(of: records))
-        out.append(contentsOf: WebTrendRecord.columns.joined(separator: ",").utf8)
-        out.append(OutputByte.newline)
-        var bucketStart = BucketStartText()
-        for record in records {
-            out.append(contentsOf: bucketStart.bytes(for: record.bucketStart))
+        let file = try StreamedTrendFile(path: path, format: .csv)
+        try file.append(records)
+        try file.finish().commit()
+    }
+
+    /// The header line of `web_trends.csv`.
+    static var csvHeader: [UInt8] { Array((WebTrendRecord.columns.joined(separator: ",") + "\n").utf8) }
+
+    /// Appends `record` as one line of `web_trends.csv`. `bucketStart` caches the text of the last bucket start.
+    static func appendCSVLine(_ record: WebTrendRecord, bucketStart: inout BucketStartText, to out: inout [UInt8]) {
+        out.append(contentsOf: bucketStart.bytes(for: record.bucketStart))
+        out.append(OutputByte.comma)
+        out.append(contentsOf: record.bucket.rawValue.utf8)
+        out.append(OutputByte.comma)
+        appendCSVField(record.dimension, to: &out)
+        out.append(OutputByte.comma)
+        appendCSVField(record.value, to: &out)
+        for number in [record.hits, record.bytes, record.status4xx, record.status5xx, record.uniques] {
             out.append(OutputByte.comma)
-            out.append(contentsOf: record.bucket.rawValue.utf8)
-            out.append(OutputByte.comma)
-            appendCSVField(record.dimension, to: &out)
-            out.append(OutputByte.comma)
-            appendCSVField(record.value, to: &out)
-            out.append(OutputByte.comma)
-            appendDecimal(record.hits, to: &out)
-            out.append(OutputByte.comma)
-            appendDecimal(record.bytes, to: &out)
-            out.append(OutputByte.comma)
-            appendDecimal(record.status4xx, to: &out)
-            out.append(OutputByte.comma)
-            appendDecimal(record.status5xx, to: &out)
-            out.append(OutputByte.comma)
-            appendDecimal(record.uniques, to: &out)
-            out.append(OutputByte.newline)
+            appendDecimal(number, to: &out)
         }
-        try AtomicFile.write(out, to: path)
+        out.append(OutputByte.newline)
     }
 
     /// Appends `field`, in double quotes with inner quotes doubled when it holds a comma, quote, CR or LF.
@@ -244,11 +240,9 @@ public enum TrendWriters {
     ///
     /// - Throws: `OutputError` naming `path`.
     public static func writeJSONLines(_ records: [WebTrendRecord], to path: String) throws {
-        var out: [UInt8] = []
-        out.reserveCapacity(estimatedSize(of: records) + records.count * jsonKeyBytes)
-        var bucketStart = BucketStartText()
-        for record in records { appendJSONLine(record, bucketStart: &bucketStart, to: &out) }
-        try AtomicFile.write(out, to: path)
+        let file = try StreamedTrendFile(path: path, format: .jsonLines)
+        try file.append(records)
+        try file.finish().commit()
     }
 
     /// Appends `record` as one line of `web_trends.jsonl` (the contract keys in order, LF-terminated).
@@ -285,8 +279,6 @@ public enum TrendWriters {
         Array(((index == 0 ? "" : ",") + "\"\(name)\":").utf8)
     }
 
-    private static let jsonKeyBytes = jsonKeys.reduce(0) { $0 + $1.count }
-
     /// Appends `text` as a JSON string literal, quotes included.
     static func appendJSONString(_ text: String, to out: inout [UInt8]) {
         withUTF8(text) { appendJSONString(utf8: $0, to: &out) }
@@ -304,18 +296,105 @@ public enum TrendWriters {
         JSONText.appendDecimal(value, to: &out)
     }
 
-    /// A generous guess at the output size, so that the buffer grows at most once or twice.
-    private static func estimatedSize(of records: [WebTrendRecord]) -> Int {
-        records.reduce(128) { total, record in
-            // 20 for the time, 4 for the bucket, up to 5 × 20 digits would be rare; 64 covers typical counts.
-            total + record.dimension.utf8.count + record.value.utf8.count + 96
-        }
-    }
-
     /// Runs `body` over the UTF-8 bytes of `text` without copying them when the string is native.
     private static func withUTF8<R>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
         return Array(text.utf8).withUnsafeBufferPointer(body)
+    }
+}
+
+/// `web_trends.csv` or `web_trends.jsonl`, written batch by batch under a temporary name beside the target and
+/// flushed by `finish()`, for the caller to put in place (`AtomicFile.Prepared.commit()`): a run writes each
+/// bucket's rows as its final pass gives them, so that they are never all held at once. Lines are buffered
+/// and written about a megabyte at a time. A file neither finished nor committed is removed by `discard()`
+/// (or, after a crash, by `OutputLock.removeLeftovers`).
+final class StreamedTrendFile {
+    enum Format {
+        case csv
+        case jsonLines
+    }
+
+    let path: String
+    let format: Format
+    private let temporary: String
+    private var descriptor: Int32
+    private var buffer: [UInt8] = []
+    private var bucketStart = BucketStartText()
+    static let flushBytes = 1 << 20
+
+    /// Creates the temporary file (mode 0644 less the umask); a CSV file starts with its header.
+    init(path: String, format: Format) throws(OutputError) {
+        self.path = path
+        self.format = format
+        temporary = AtomicFile.temporaryPath(for: path)
+        AtomicFile.removeQuietly(temporary)
+        descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw OutputError(path: path, message: "cannot create temporary file: \(AtomicFile.systemReason(errno))")
+        }
+        if format == .csv { buffer = TrendWriters.csvHeader }
+        buffer.reserveCapacity(Self.flushBytes + (64 << 10))
+    }
+
+    deinit {
+        if descriptor >= 0 {
+            close(descriptor)
+            AtomicFile.removeQuietly(temporary)
+        }
+    }
+
+    /// Appends `records`, in order.
+    func append(_ records: [WebTrendRecord]) throws(OutputError) {
+        for record in records {
+            switch format {
+            case .csv: TrendWriters.appendCSVLine(record, bucketStart: &bucketStart, to: &buffer)
+            case .jsonLines: TrendWriters.appendJSONLine(record, bucketStart: &bucketStart, to: &buffer)
+            }
+            if buffer.count >= Self.flushBytes { try writeBuffer() }
+        }
+    }
+
+    /// Writes what is buffered, flushes the file to disk and closes it: ready to be committed.
+    func finish() throws(OutputError) -> AtomicFile.Prepared {
+        do throws(OutputError) {
+            try writeBuffer()
+            if fsync(descriptor) != 0 {
+                throw OutputError(path: path, message: "cannot flush: \(AtomicFile.systemReason(errno))")
+            }
+        } catch {
+            discard()
+            throw error
+        }
+        let closed = close(descriptor)
+        descriptor = -1
+        guard closed == 0 else {
+            AtomicFile.removeQuietly(temporary)
+            throw OutputError(path: path, message: "cannot write: \(AtomicFile.systemReason(errno))")
+        }
+        return AtomicFile.Prepared(temporary: temporary, path: path)
+    }
+
+    /// Closes and removes the temporary file.
+    func discard() {
+        guard descriptor >= 0 else { return }
+        close(descriptor)
+        descriptor = -1
+        AtomicFile.removeQuietly(temporary)
+    }
+
+    private func writeBuffer() throws(OutputError) {
+        let descriptor = descriptor
+        let path = path
+        let failure: OutputError? = buffer.withUnsafeBytes { bytes in
+            do throws(OutputError) {
+                try writeAll(descriptor, bytes, path: path)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
+        buffer.removeAll(keepingCapacity: true)
     }
 }
 

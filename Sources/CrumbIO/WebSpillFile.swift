@@ -53,7 +53,7 @@ final class WebSpillFile: WebTrendSpill {
         var count = 0
         aggregator.drainRows(where: drains) { row in
             count += 1
-            segments[row.bucketStart, default: []].appendRow(row)
+            segments[row.bucketStart, default: []].appendSpillRow(row)
         }
         guard !segments.isEmpty else { return }
         state.withLock { state in
@@ -106,7 +106,7 @@ final class WebSpillFile: WebTrendSpill {
             }
             if let failure { throw failure }
             try buffer.withUnsafeBytes { bytes in
-                var reader = SpillReader(bytes: bytes, path: path)
+                var reader = SpillRowReader(bytes: bytes, path: path)
                 while let row = try reader.next(bucketStart: start) { try body(row) }
             }
         }
@@ -139,8 +139,9 @@ final class WebSpillFile: WebTrendSpill {
     }
 }
 
-/// Reads the rows of one segment (`WebSpillFile`).
-private struct SpillReader {
+/// Reads the rows of one segment (`WebSpillFile`'s layout; the final pass hands buckets to the state writer
+/// in it too).
+struct SpillRowReader {
     let bytes: UnsafeRawBufferPointer
     let path: String
     var position = 0
@@ -176,7 +177,7 @@ private struct SpillReader {
 
 extension [UInt8] {
     /// Appends `row` in the spill file's layout.
-    fileprivate mutating func appendRow(_ row: WebAggregator.RowView) {
+    mutating func appendSpillRow(_ row: WebAggregator.RowView) {
         func integer<T: FixedWidthInteger>(_ value: T) {
             Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
         }

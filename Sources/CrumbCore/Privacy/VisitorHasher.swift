@@ -21,8 +21,8 @@ public struct VisitorHasher: @unchecked Sendable {
     private var nextVictim = 0
     private var lastDay: Int64 = .min
     private let cacheSeed: UInt64
-    /// Sets in the cache: 4 × 65,536 ids in 4 MiB.
-    static let setCount = 1 << 16
+    /// Sets in the cache: 4 × 32,768 ids in 2 MiB, per processor (a run has two).
+    static let setCount = 1 << 15
 
     public init(keyring: Keyring, cacheSeed: UInt64 = 0x2545_F491_4F6C_DD1D) {
         self.keyring = keyring
@@ -60,7 +60,12 @@ public struct VisitorHasher: @unchecked Sendable {
         if label != period {
             period = label
             keyed = HMAC<SHA256>(key: keyring.periodKey(forDay: day))
-            ways = [UInt64](repeating: 0, count: Self.setCount * 8)
+            if ways.isEmpty {
+                ways = [UInt64](repeating: 0, count: Self.setCount * 8)
+            } else {
+                // Emptied in place: a second array beside the first would be the run's peak at every period.
+                ways.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            }
         }
     }
 }
