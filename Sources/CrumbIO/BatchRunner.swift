@@ -349,16 +349,18 @@ public enum BatchRunner {
             meter = ProgressMeter(totalFiles: toRead.count, totalBytes: bytesToRead)
             reporter.start(meter: meter!)
         }
-        let processed: (results: [InputResult], worker: Worker, seconds: Double)
+        let results: [InputResult]
+        // The processors, until their trends are taken: their caches are let go before the final pass.
+        var finished: Worker?
         do {
-            processed = try process(entries: toRead, configuration: configuration, ledger: index, parts: parts, progress: meter,
-                                    spill: spill)
+            let processed = try process(entries: toRead, configuration: configuration, ledger: index, parts: parts,
+                                        progress: meter, spill: spill)
+            (results, finished) = (processed.results, processed.worker)
             reporter.stop()
         } catch {
             reporter.stop()
             throw error
         }
-        let (results, worker) = (processed.results, processed.worker)
         let processEnd = clock.now
 
         // The ledger: new content added, grown content extended, moved content re-pointed.
@@ -462,10 +464,22 @@ public enum BatchRunner {
         }
         if previous != nil { try previous!.loadCallRows(directory: directory) }
 
-        // Call trends: the saved ones, plus this run's (a first run's are this run's, with no copy).
-        var calls = previous == nil ? worker.calls.aggregator : CallAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
+        // Web trends: the rows still in memory join the closed buckets in the spill; the final pass below merges
+        // them with the saved ones bucket by bucket, as the state is written.
+        finished!.web.spillAll()
+        if let failure = spill.failure { throw failure }
+        let runCalls = finished!.calls.aggregator
         var webCapped: [WebDimension: Int64] = [:]
-        for dimension in WebDimension.allCases { webCapped[dimension] = worker.web.aggregator.cappedEvents[dimension.rawValue] }
+        for dimension in WebDimension.allCases { webCapped[dimension] = finished!.web.aggregator.cappedEvents[dimension.rawValue] }
+        finished = nil
+        #if canImport(Glibc)
+        // Gives the processors' freed caches back to the system: the final pass allocates on other threads'
+        // arenas, and memory freed in this one would otherwise stay resident through the end of the run.
+        _ = systemMallocTrim(0)
+        #endif
+
+        // Call trends: the saved ones, plus this run's (a first run's are this run's, with no copy).
+        var calls = previous == nil ? runCalls : CallAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
         if let previous {
             do {
                 for record in previous.calls { try calls.absorb(record) }
@@ -479,15 +493,11 @@ public enum BatchRunner {
                     webCapped[dimension, default: 0] += count
                 }
             }
-            calls.merge(worker.calls.aggregator)
+            calls.merge(runCalls)
         }
-        // Web trends: the rows still in memory join the closed buckets in the spill; the final pass merges
-        // them with the saved ones bucket by bucket, as the state is written.
-        var lastRows = worker.web
-        lastRows.spillAll()
-        if let failure = spill.failure { throw failure }
         let minCount = configuration.partial ? 0 : policy.minCount
         let finalPass = WebFinalPass(spill: spill, previousState: previous == nil ? nil : directory + "/" + RunState.fileName,
+                                     previousInBucketOrder: previous?.webRowsInBucketOrder ?? false,
                                      bucket: policy.bucket, valueCap: policy.maxValues, minCount: minCount, capped: webCapped)
 
         var state = RunState(web: [], calls: calls.records(minCount: 0, sorted: false) { _ in true }, ledger: ledger,
@@ -557,8 +567,8 @@ public enum BatchRunner {
         let finalCalls = calls
         let callCapped = state.capped
         let passOutcome = Mutex<Result<[String: Int64], any Error>>(.success([:]))
-        let stateSegments = BatchChannel<(bucketStart: Int64, rows: [UInt8])>(depth: 8)
-        let publishedBatches = BatchChannel<[WebTrendRecord]>(depth: 8)
+        let stateSegments = BatchChannel<(bucketStart: Int64, rows: [UInt8])>(depth: 4)
+        let publishedBatches = BatchChannel<[WebTrendRecord]>(depth: 4)
         let passDone = DispatchSemaphore(value: 0)
         let publishingDone = DispatchSemaphore(value: 0)
         let writeStart = clock.now
@@ -1170,3 +1180,9 @@ extension Policy {
 extension Digest {
     var hexString: String { ASCII.lowercaseHex(self) }
 }
+
+#if canImport(Glibc)
+/// glibc's `malloc_trim(3)`, which the Glibc module does not export (it is declared in `<malloc.h>`).
+@_silgen_name("malloc_trim")
+private func systemMallocTrim(_ pad: Int) -> Int32
+#endif

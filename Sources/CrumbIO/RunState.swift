@@ -41,6 +41,9 @@ public struct RunState: Sendable {
     /// A new id at every commit; the published outputs record the one they were derived from, so that a
     /// rerun with nothing new can tell they are current.
     public var generation = UUID().uuidString
+    /// Whether the saved web rows are stored in ascending bucket order (a state a run's final pass wrote),
+    /// so that the next run's pass reads them as stored, without sorting them.
+    public private(set) var webRowsInBucketOrder = false
     /// Whether `web` and `calls` were read (a state loaded without its rows holds only the ledger and meta).
     public private(set) var hasRows = true
 
@@ -125,6 +128,7 @@ public struct RunState: Sendable {
         state.eventsBytes = Int64(meta["events_bytes"] ?? "0") ?? 0
         state.vaultBytes = Int64(meta["vault_bytes"] ?? "0") ?? 0
         state.generation = meta["generation"] ?? ""
+        state.webRowsInBucketOrder = meta["web_rows_order"] == "bucket"
         state.hasRows = rows
         return state
     }
@@ -162,7 +166,7 @@ public struct RunState: Sendable {
                 ("bucket", settings.bucket), ("key_fingerprint", settings.keyFingerprint),
                 ("settings", try text(settings)), ("ledger", try text(ledger)), ("capped", try text(capped)),
                 ("events_bytes", String(eventsBytes)), ("vault_bytes", String(vaultBytes)), ("generation", generation),
-            ]
+            ] + (streamingWebRows == nil ? [] : [("web_rows_order", "bucket")])
         }
         let path = directory + "/" + Self.fileName
         do {

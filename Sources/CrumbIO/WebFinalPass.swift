@@ -14,6 +14,9 @@ struct WebFinalPass {
     let spill: WebSpillFile
     /// The saved state whose web rows are merged in, or nil on a fresh run.
     let previousState: String?
+    /// Whether its rows are stored in bucket order (`RunState.webRowsInBucketOrder`): read as stored, else
+    /// sorted by SQLite.
+    var previousInBucketOrder = false
     let bucket: TimeBucket
     let valueCap: Int
     let minCount: Int
@@ -42,8 +45,7 @@ struct WebFinalPass {
             // SQLite sorts with bounded memory, spilling to temporary files when the state is large.
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT bucket_start, dimension, value, hits, bytes, status_4xx, status_5xx, sketch FROM web_state
-                ORDER BY bucket_start
-                """)
+                """ + (previousInBucketOrder ? "" : " ORDER BY bucket_start"))
             var saved = SavedRows.cursor(cursor, pending: try cursor.next().map(SavedRow.init))
             try merge(into: &merged, saved: &saved, stateRow: stateRow, published: published)
         }
@@ -107,7 +109,9 @@ private enum SavedRows {
     /// Absorbs the saved rows of the bucket starting at `start` (the next ones, in bucket order).
     mutating func absorb(bucket start: Int64, into merged: inout WebAggregator) throws {
         guard case .cursor(let cursor, var pending) = self else { return }
-        while let row = pending, row.bucketStart == start {
+        while let row = pending, row.bucketStart <= start {
+            // Rows said to be in bucket order that are not would count a bucket twice.
+            guard row.bucketStart == start else { throw SketchDecodingError(reason: "rows_out_of_bucket_order") }
             guard let dimension = WebDimension(name: row.dimension) else {
                 throw SketchDecodingError(reason: "unknown_dimension")
             }

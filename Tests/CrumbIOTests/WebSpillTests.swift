@@ -125,6 +125,48 @@ struct WebSpillTests {
         #expect(result == whole.aggregator.cappedDimensions)
     }
 
+    /// A saved state's rows join the spilled ones bucket by bucket: sorted by SQLite when the state does not
+    /// say they are in bucket order (a state `crumb merge` wrote), read as stored when it does; rows said to
+    /// be in order that are not are refused, never counted twice.
+    @Test func savedRowsMergeInBucketOrder() throws {
+        var options = AccessLogGenerator.Options()
+        options.lines = 3_000
+        options.seed = 31
+        let log = AccessLogGenerator.generate(options)
+        var saved = try Self.processor()
+        var whole = try Self.processor()
+        var spilled = try Self.processor()
+        let directory = temporaryDirectory()
+        let spill = try WebSpillFile(directory: directory)
+        spilled.spill = spill
+        var framer = LineFramer(maxLineLength: 4_096)
+        log.withUnsafeBytes { all in framer.feed(all) { saved.process($0) } }
+        Self.feed(log, &whole, &spilled, linesPerRun: 200)
+        spilled.spillAll()
+        whole.mergeTrends(saved)
+
+        // The saved rows, stored in reverse bucket order, as records.
+        var records = saved.aggregator.records(minCount: 0, sorted: false) { _ in true }
+        records.sort { $0.bucketStart > $1.bucketStart }
+        let settings = RunState.Settings(keyFingerprint: "test", keyEphemeral: false, policySHA256: "test", bucket: "hour",
+                                         minCount: 0, maxValues: WebAggregator.defaultValueCap, policy: [:])
+        try RunState(web: records, calls: [], ledger: [], settings: settings).save(directory: directory)
+        let state = directory + "/" + RunState.fileName
+        #expect(try RunState.load(path: state, rows: false).webRowsInBucketOrder == false)
+
+        let sorted = WebFinalPass(spill: spill, previousState: state, previousInBucketOrder: false, bucket: .hour,
+                                  valueCap: WebAggregator.defaultValueCap, minCount: 0)
+        var stateRows: [String] = []
+        var published: [WebTrendRecord] = []
+        _ = try sorted.run(stateRow: { stateRows.append(Self.text($0)) }, published: { published += $0 })
+        #expect(stateRows.sorted() == Self.rows(of: whole.aggregator))
+        #expect(published == whole.aggregator.records(minCount: 0))
+
+        let misread = WebFinalPass(spill: spill, previousState: state, previousInBucketOrder: true, bucket: .hour,
+                                   valueCap: WebAggregator.defaultValueCap, minCount: 0)
+        #expect(throws: StateError.self) { _ = try misread.run(stateRow: { _ in }, published: { _ in }) }
+    }
+
     @Test func aSpillThatCannotBeCreatedNamesTheDirectory() {
         let missing = temporaryDirectory() + "/not/there"
         #expect(throws: OutputError.self) { try WebSpillFile(directory: missing) }
