@@ -165,13 +165,21 @@ public struct WebAggregator: Sendable {
         if row == next {
             rowKeys.append(key)
             rows.append(Row())
-            if ordinal != openOrdinals.last, !openOrdinals.contains(ordinal) { openOrdinals.append(ordinal) }
+            if ordinal >= ordinalIsOpen.count {
+                ordinalIsOpen.append(contentsOf: repeatElement(false, count: ordinal + 1 - ordinalIsOpen.count))
+            }
+            if !ordinalIsOpen[ordinal] {
+                ordinalIsOpen[ordinal] = true
+                openOrdinals.append(ordinal)
+            }
         }
         return row
     }
 
-    /// The ordinals of the buckets that hold rows, in the order their first row came.
+    /// The ordinals of the buckets that hold rows, in the order their first row came, and by ordinal whether
+    /// it is among them.
     private var openOrdinals: [Int] = []
+    private var ordinalIsOpen: [Bool] = []
 
     /// The starts of the buckets that hold rows, in the order their first row came (not sorted).
     public var openBucketStarts: [Int64] { openOrdinals.map { buckets.starts[$0] } }
@@ -267,6 +275,7 @@ public struct WebAggregator: Sendable {
         kept.rowKeys = []
         kept.rows = []
         kept.openOrdinals = []
+        kept.ordinalIsOpen = []
         for row in 0..<rows.count where !removes(buckets.starts[Int(rowKeys[row] >> 32)]) {
             let key = rowKeys[row]
             let target = kept.row(ordinal: Int(key >> 32), dimension: WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!,
