@@ -253,7 +253,8 @@ public enum BatchRunner {
             worker.web.spill = spill
             while true {
                 let index = nextFile.add(1, ordering: .relaxed).oldValue
-                guard index < entries.count else { break }
+                // After a failed spill (disk full) the run fails at the end whatever is read: stop reading.
+                guard index < entries.count, spill?.failure == nil else { break }
                 // A worker that would leave a core idle (fewer files left than workers) splits decoding off.
                 let pipelined = configuration.pipelineDecoding && configuration.jobs > 1 && entries.count - index < configuration.jobs
                 var result = process(entry: entries[index], index: index, with: &worker, choice: choice, ledger: ledger,

@@ -116,6 +116,17 @@ func registerAggregationBenchmarks() {
               closure: { _ in blackHole(filled.value.records(minCount: 5)) },
               setup: { if filled.value.rowCount == 0 { record(Fixtures.fields, into: &filled.value) } })
 
+    // A batch run's spill and final pass, without the file: every row drained (`drainRows`, serialized
+    // sketches) and absorbed into a fresh aggregator from its bytes (`absorb(_: RowView)`).
+    Benchmark("webAggregator_spillAndAbsorb_20kEvents", configuration: Settings.perItem(10_000),
+              closure: { _ in
+                  var spilled = filled.value
+                  var merged = WebAggregator(bucket: .hour)
+                  spilled.drainRows(where: { _ in true }) { try! merged.absorb($0) }
+                  blackHole(merged.rowCount)
+              },
+              setup: { if filled.value.rowCount == 0 { record(Fixtures.fields, into: &filled.value) } })
+
     Benchmark("webAggregator_merge_20kEvents", configuration: Settings.perItem(10_000),
               closure: { _ in
                   var merged = WebAggregator(bucket: .hour)

@@ -623,7 +623,21 @@ extension HyperLogLog {
     ///
     /// - Complexity: O(n) in the number of bytes.
     public init(serialized bytes: some Collection<UInt8>) throws(SketchDecodingError) {
-        let bytes = Array(bytes)
+        // Read in place when the bytes are contiguous (an array, a buffer from SQLite or a spill), else copied.
+        let decoded = bytes.withContiguousStorageIfAvailable(Self.decode)
+            ?? Array(bytes).withUnsafeBufferPointer(Self.decode)
+        self = try decoded.get()
+    }
+
+    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<HyperLogLog, SketchDecodingError> {
+        do throws(SketchDecodingError) {
+            return .success(try HyperLogLog(decoding: bytes))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private init(decoding bytes: UnsafeBufferPointer<UInt8>) throws(SketchDecodingError) {
         guard let version = bytes.first else { throw .truncated }
         guard version == Self.formatVersion else { throw .badVersion }
         guard bytes.count >= 2 else { throw .truncated }
