@@ -1183,7 +1183,8 @@ extension Digest {
 }
 
 #if canImport(Glibc)
-/// glibc's `malloc_trim(3)`, which the Glibc module does not export (it is declared in `<malloc.h>`).
+/// glibc's `malloc_trim(3)`, which the Glibc module does not export (it is declared in `<malloc.h>`): returns
+/// freed memory to the system. Called where a run has just freed a lot (a spill, the processors at the end).
 @_silgen_name("malloc_trim")
-private func systemMallocTrim(_ pad: Int) -> Int32
+func systemMallocTrim(_ pad: Int) -> Int32
 #endif
