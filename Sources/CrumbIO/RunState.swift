@@ -28,7 +28,8 @@ public struct RunState: Sendable {
 
     public var web: [WebTrendRecord]
     /// When set, the web rows `save` writes: every row of this aggregator, before k-anonymity, streamed
-    /// without a copy as records (`web` is then not written). A run's state is saved this way.
+    /// without a copy as records (`web` is then not written). A merge's state is saved this way; a run's
+    /// streams its rows bucket by bucket (`save(directory:streamingWebRows:)`).
     public var webRows: WebAggregator?
     public var calls: [CallTrendRecord]
     public var ledger: [LedgerEntry]
