@@ -757,7 +757,8 @@ public struct WebLogProcessor: Sendable {
     public mutating func spillClosedBuckets() {
         guard let spill, let current = aggregator.currentBucketStart else { return }
         let open = (current - aggregator.bucket.seconds)...current
-        guard aggregator.openBucketStarts.contains(where: { !open.contains($0) }) else { return }
+        // Checked between every run of lines: no array is made for it.
+        guard aggregator.holdsRows(inBucketWhere: { !open.contains($0) }) else { return }
         spill.spill(&aggregator) { !open.contains($0) }
     }
 

@@ -155,7 +155,9 @@ public struct RunState: Sendable {
     ///
     /// With `streamingWebRows`, the web rows are those it gives, one at a time, and neither `web` nor
     /// `webRows` is written: a run's final pass produces them bucket by bucket while the state is written.
-    /// It returns the web dimensions' capped counts, which join `capped` (known only once the rows are).
+    /// It returns the web dimensions' capped counts, which join `capped` (known only once the rows are). The
+    /// rows must come in ascending bucket order: the state records that they do (`webRowsInBucketOrder`),
+    /// and the next run's pass refuses rows that break it rather than count a bucket twice.
     public func save(directory: String,
                      streamingWebRows: (((WebAggregator.RowView) throws -> Void) throws -> [String: Int64])? = nil) throws {
         let encoder = JSONEncoder()
@@ -507,7 +509,12 @@ extension RunState {
 
     /// The error for a state whose rows cannot be read back.
     static func damaged(_ directory: String, _ error: SketchDecodingError) -> StateError {
-        StateError(path: directory + "/" + fileName, message: "damaged: a saved row does not decode (\(error.reason)); run with --force to count every input again")
+        damaged(path: directory + "/" + fileName, error)
+    }
+
+    /// The error for the state (or spill) at `path` whose rows cannot be read back.
+    static func damaged(path: String, _ error: SketchDecodingError) -> StateError {
+        StateError(path: path, message: "damaged: a saved row does not decode (\(error.reason)); run with --force to count every input again")
     }
 }
 

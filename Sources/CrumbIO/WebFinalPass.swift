@@ -68,7 +68,7 @@ struct WebFinalPass {
                     nextSpilled += 1
                 }
             } catch let error as SketchDecodingError {
-                throw StateError(path: previousState ?? spill.path, message: "damaged: a saved row does not decode (\(error.reason)); run with --force to count every input again")
+                throw RunState.damaged(path: previousState ?? spill.path, error)
             }
             try merged.forEachRow(stateRow)
             try published(merged.drain(bucketsBefore: .max, minCount: minCount))

@@ -59,10 +59,10 @@ final class WebSpillFile: WebTrendSpill {
         state.withLock { state in
             guard state.failure == nil else { return }
             for (start, bytes) in segments {
-                let offset = state.end
+                // Appended at the file's end (`state.end`): every write is made under this lock.
                 let failure: OutputError? = bytes.withUnsafeBytes { bytes in
                     do throws(OutputError) {
-                        try Self.write(bytes, at: offset, to: descriptor, path: path)
+                        try writeAll(descriptor, bytes, path: path)
                         return nil
                     } catch {
                         return error
@@ -114,19 +114,6 @@ final class WebSpillFile: WebTrendSpill {
                 var reader = SpillRowReader(bytes: bytes, path: path)
                 while let row = try reader.next(bucketStart: start) { try body(row) }
             }
-        }
-    }
-
-    private static func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64, to descriptor: Int32,
-                              path: String) throws(OutputError) {
-        var done = 0
-        while done < bytes.count {
-            let wrote = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if wrote < 0 {
-                if errno == EINTR { continue }
-                throw OutputError(path: path, message: "cannot write: \(AtomicFile.systemReason(errno))")
-            }
-            done += wrote
         }
     }
 

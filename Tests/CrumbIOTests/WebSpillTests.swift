@@ -169,9 +169,9 @@ struct WebSpillTests {
 
     @Test func aSpillThatCannotBeCreatedNamesTheDirectory() {
         let missing = temporaryDirectory() + "/not/there"
-        #expect(throws: OutputError.self) { try WebSpillFile(directory: missing) }
         do {
             _ = try WebSpillFile(directory: missing)
+            Issue.record("created a spill in a missing directory")
         } catch {
             #expect(error.path.hasPrefix(missing))
             #expect(error.message.hasPrefix("cannot create"))

@@ -184,6 +184,11 @@ public struct WebAggregator: Sendable {
     /// The starts of the buckets that hold rows, in the order their first row came (not sorted).
     public var openBucketStarts: [Int64] { openOrdinals.map { buckets.starts[$0] } }
 
+    /// Whether a bucket that holds rows has a start `matches` accepts (`openBucketStarts`, without the array).
+    public func holdsRows(inBucketWhere matches: (Int64) -> Bool) -> Bool {
+        openOrdinals.contains { matches(buckets.starts[$0]) }
+    }
+
     /// The start of the bucket of the latest `bucketOrdinal(for:)` (the latest event's), or nil before the first.
     public var currentBucketStart: Int64? { buckets.currentStart }
 
