@@ -102,6 +102,9 @@ public struct CallLogProcessor: Sendable {
     /// A stream's event time (call start): with one, a row whose bucket is closed is counted in `counts.late`
     /// and otherwise ignored. Nil (a batch run) by default.
     public var watermark: EventTimeWatermark?
+    /// Where a batch run moves the rows of closed buckets (`spillClosedBuckets()`), so that its memory stays
+    /// flat however long the input; nil keeps every row until the end.
+    public var spill: (any CallTrendSpill)?
 
     /// Events output (JSON Lines), filled when the policy asks for events; drained by the runner.
     public var eventBuffer: [UInt8] = []
@@ -709,6 +712,22 @@ public struct CallLogProcessor: Sendable {
     /// applied with `minCount`): a stream's closed buckets.
     public mutating func drainTrends(bucketsBefore start: Int64, minCount: Int) -> [CallTrendRecord] {
         aggregator.drain(bucketsBefore: start, minCount: minCount)
+    }
+
+    /// Moves the rows of every bucket but the latest call's and the one before it to `spill`, when there are
+    /// any: the runner calls this between runs of lines. Call records are written in about the order the
+    /// calls started (a record is written when its call ends), so those buckets are closed; a late call opens
+    /// a new row, which the run's final pass adds to the spilled one exactly.
+    public mutating func spillClosedBuckets() {
+        guard let spill, let current = aggregator.currentBucketStart else { return }
+        let open = (current - aggregator.bucket.seconds)...current
+        guard aggregator.holdsRows(inBucketWhere: { !open.contains($0) }) else { return }
+        spill.spill(&aggregator) { !open.contains($0) }
+    }
+
+    /// Moves every row to `spill`, at the end of a batch run.
+    public mutating func spillAll() {
+        spill?.spill(&aggregator) { _ in true }
     }
 
     /// Adds another worker's trends to this one's.

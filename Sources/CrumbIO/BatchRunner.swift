@@ -229,7 +229,8 @@ public enum BatchRunner {
     /// Processes `entries` in parallel; results in input order, and the merged worker.
     static func process(entries: [InputExpansion.Entry], configuration: RunConfiguration, ledger: LedgerIndex?,
                         parts: PartFiles, progress: ProgressMeter? = nil,
-                        spill: WebSpillFile? = nil) throws -> (results: [InputResult], worker: Worker, seconds: Double) {
+                        spill: WebSpillFile? = nil,
+                        callSpill: CallSpillFile? = nil) throws -> (results: [InputResult], worker: Worker, seconds: Double) {
         let clock = ContinuousClock()
         let start = clock.now
         // Validates the IP mode against the key before any work: an ephemeral keyring is no key, and the
@@ -251,10 +252,11 @@ public enum BatchRunner {
                 calls: CallLogProcessor(configuration: callConfiguration, parser: AsteriskCDRParser(timeZone: configuration.timeZone),
                                         keyring: configuration.keyring))
             worker.web.spill = spill
+            worker.calls.spill = callSpill
             while true {
                 let index = nextFile.add(1, ordering: .relaxed).oldValue
                 // After a failed spill (disk full) the run fails at the end whatever is read: stop reading.
-                guard index < entries.count, spill?.failure == nil else { break }
+                guard index < entries.count, spill?.failure == nil, callSpill?.failure == nil else { break }
                 // A worker that would leave a core idle (fewer files left than workers) splits decoding off.
                 let pipelined = configuration.pipelineDecoding && configuration.jobs > 1 && entries.count - index < configuration.jobs
                 var result = process(entry: entries[index], index: index, with: &worker, choice: choice, ledger: ledger,
@@ -342,8 +344,10 @@ public enum BatchRunner {
         }
         let parts = PartFiles(directory: directory, count: toRead.count, events: policy.events, vault: policy.vault)
         defer { parts.removeParts() }
-        // Closed buckets leave memory as the inputs are read (`WebLogProcessor.spillClosedBuckets`).
+        // Closed buckets leave memory as the inputs are read (`WebLogProcessor.spillClosedBuckets`,
+        // `CallLogProcessor.spillClosedBuckets`).
         let spill = try WebSpillFile(directory: directory)
+        let callSpill = try CallSpillFile(directory: directory, bucket: policy.bucket)
         var meter: ProgressMeter?
         let reporter = ProgressReporter()
         if configuration.showProgress {
@@ -355,7 +359,7 @@ public enum BatchRunner {
         var finished: Worker?
         do {
             let processed = try process(entries: toRead, configuration: configuration, ledger: index, parts: parts,
-                                        progress: meter, spill: spill)
+                                        progress: meter, spill: spill, callSpill: callSpill)
             (results, finished) = (processed.results, processed.worker)
             reporter.stop()
         } catch {
@@ -463,15 +467,15 @@ public enum BatchRunner {
                 return RunReport(manifest: manifest, outputDirectory: directory, hasDataErrors: false, hasIOErrors: false, notes: notes)
             }
         }
-        if previous != nil { try previous!.loadCallRows(directory: directory) }
-
-        // Web trends: the rows still in memory join the closed buckets in the spill; the final pass below merges
+        // Trends: the rows still in memory join the closed buckets in the spills; the final passes below merge
         // them with the saved ones bucket by bucket, as the state is written.
         finished!.web.spillAll()
-        if let failure = spill.failure { throw failure }
-        let runCalls = finished!.calls.aggregator
+        finished!.calls.spillAll()
+        if let failure = spill.failure ?? callSpill.failure { throw failure }
         var webCapped: [WebDimension: Int64] = [:]
         for dimension in WebDimension.allCases { webCapped[dimension] = finished!.web.aggregator.cappedEvents[dimension.rawValue] }
+        var callCapped: [CallDimension: Int64] = [:]
+        for dimension in CallDimension.allCases { callCapped[dimension] = finished!.calls.aggregator.cappedEvents[dimension.rawValue] }
         finished = nil
         #if canImport(Glibc)
         // Gives the processors' freed caches back to the system: the final pass allocates on other threads'
@@ -479,31 +483,25 @@ public enum BatchRunner {
         _ = systemMallocTrim(0)
         #endif
 
-        // Call trends: the saved ones, plus this run's (a first run's are this run's, with no copy).
-        var calls = previous == nil ? runCalls : CallAggregator(bucket: policy.bucket, valueCap: policy.maxValues)
         if let previous {
-            do {
-                for record in previous.calls { try calls.absorb(record) }
-            } catch {
-                throw RunState.damaged(directory, error)
-            }
             for (name, count) in previous.capped {
                 if name.hasPrefix("call.") {
-                    if let dimension = CallDimension(name: String(name.dropFirst("call.".count))) { calls.addCappedEvents(dimension, count) }
+                    if let dimension = CallDimension(name: String(name.dropFirst("call.".count))) { callCapped[dimension, default: 0] += count }
                 } else if let dimension = WebDimension(name: name) {
                     webCapped[dimension, default: 0] += count
                 }
             }
-            calls.merge(runCalls)
         }
         let minCount = configuration.partial ? 0 : policy.minCount
-        let finalPass = WebFinalPass(spill: spill, previousState: previous == nil ? nil : directory + "/" + RunState.fileName,
+        let previousPath = previous == nil ? nil : directory + "/" + RunState.fileName
+        let finalPass = WebFinalPass(spill: spill, previousState: previousPath,
                                      previousInBucketOrder: previous?.webRowsInBucketOrder ?? false,
                                      bucket: policy.bucket, valueCap: policy.maxValues, minCount: minCount, capped: webCapped)
+        let callPass = CallFinalPass(spill: callSpill, previousState: previousPath,
+                                     previousInBucketOrder: previous?.callRowsInBucketOrder ?? false,
+                                     bucket: policy.bucket, valueCap: policy.maxValues, minCount: minCount, capped: callCapped)
 
-        var state = RunState(web: [], calls: calls.records(minCount: 0, sorted: false) { _ in true }, ledger: ledger,
-                             settings: settings)
-        for (name, count) in calls.cappedDimensions { state.capped["call." + name] = count }
+        var state = RunState(web: [], calls: [], ledger: ledger, settings: settings)
 
         // What the manifest says follows from the ledger and this state, known before the state is written.
         var inputs: [Manifest.Input] = []
@@ -550,41 +548,48 @@ public enum BatchRunner {
         manifest.thisRun = delta
         manifest.stateGeneration = state.generation
 
-        // Three threads share the end of the run. The final pass merges each bucket and hands its unfolded rows
-        // (in the spill's layout) to this thread, which writes the state, and its published rows (k-anonymous,
+        // Three threads share the end of the run. The final passes (web, then calls) merge each bucket and hand
+        // its unfolded rows to this thread, which writes the state, and its published rows (k-anonymous,
         // sorted) to a third, which builds crumb.db under a temporary name. crumb.db is put in place once the
-        // state is committed, so that it never shows counts the state does not hold. The web capped counts are
-        // known once the pass is done; the pass finishes both channels on every way out.
+        // state is committed, so that it never shows counts the state does not hold. The capped counts are
+        // known once the passes are done; the pass thread finishes every channel on every way out.
         struct Publication: Sendable {
             var manifest: Manifest
-            var calls: [CallTrendRecord] = []
             var database: AtomicFile.Prepared?
-            /// web_trends.csv and .jsonl, written as the batches came.
+            /// web_trends.csv and .jsonl, written as the batches came; call_trends' likewise.
             var webFiles: [AtomicFile.Prepared] = []
+            var callFiles: [AtomicFile.Prepared] = []
             var failure: (any Error)?
         }
         let publication = Mutex(Publication(manifest: manifest))
         let publishConfiguration = PublishConfiguration(configuration)
-        let finalCalls = calls
-        let callCapped = state.capped
         let passOutcome = Mutex<Result<[String: Int64], any Error>>(.success([:]))
         let stateSegments = BatchChannel<(bucketStart: Int64, rows: [UInt8])>(depth: 4)
+        let stateCalls = BatchChannel<[CallTrendRecord]>(depth: 4)
         let publishedBatches = BatchChannel<[WebTrendRecord]>(depth: 4)
+        let publishedCalls = BatchChannel<[CallTrendRecord]>(depth: 4)
         let passDone = DispatchSemaphore(value: 0)
         let publishingDone = DispatchSemaphore(value: 0)
         let writeStart = clock.now
         Thread {
             var result = publication.withLock { $0 }
             var webCount = 0
-            result.calls = finalCalls.records(minCount: minCount)
-            let callCount = result.calls.count
+            var callCount = 0
             var webFiles: [StreamedTrendFile] = []
+            var callFiles: [StreamedTrendFile] = []
             do {
                 if publishConfiguration.csv {
                     webFiles.append(try StreamedTrendFile(path: directory + "/web_trends.csv", format: .csv))
+                    if hasCalls {
+                        callFiles.append(try StreamedTrendFile(path: directory + "/call_trends.csv", format: .csv, table: .calls))
+                    }
                 }
                 if publishConfiguration.jsonLines {
                     webFiles.append(try StreamedTrendFile(path: directory + "/web_trends.jsonl", format: .jsonLines))
+                    if hasCalls {
+                        callFiles.append(try StreamedTrendFile(path: directory + "/call_trends.jsonl", format: .jsonLines,
+                                                               table: .calls))
+                    }
                 }
                 result.database = try preparePublished(
                     manifest: &result.manifest,
@@ -595,18 +600,26 @@ public enum BatchRunner {
                             try emit(batch)
                         }
                     },
-                    calls: result.calls, hasCalls: hasCalls, configuration: publishConfiguration, directory: directory,
+                    calls: { emit in
+                        while let batch = publishedCalls.next() {
+                            callCount += batch.count
+                            for file in callFiles { try file.append(batch) }
+                            try emit(batch)
+                        }
+                    },
+                    hasCalls: hasCalls, configuration: publishConfiguration, directory: directory,
                     complete: { manifest in
                         manifest.rows = ["web_trends": webCount, "call_trends": callCount]
-                        // Read once the batches are all in, so after the pass has recorded its outcome.
-                        let webCapped = (try? passOutcome.withLock { try $0.get() }) ?? [:]
-                        manifest.cappedDimensions = callCapped.merging(webCapped) { $1 }
+                        // Read once the batches are all in, so after the passes have recorded their outcome.
+                        manifest.cappedDimensions = (try? passOutcome.withLock { try $0.get() }) ?? [:]
                     })
                 result.webFiles = try webFiles.map { try $0.finish() }
+                result.callFiles = try callFiles.map { try $0.finish() }
             } catch {
                 result.failure = error
                 publishedBatches.abandon()
-                for file in webFiles { file.discard() }
+                publishedCalls.abandon()
+                for file in webFiles + callFiles { file.discard() }
             }
             publication.withLock { $0 = result }
             publishingDone.signal()
@@ -615,21 +628,33 @@ public enum BatchRunner {
             var segment: [UInt8] = []
             var segmentStart: Int64 = 0
             let outcome = Result { () throws -> [String: Int64] in
-                try finalPass.run(stateRow: { row in
-                    segmentStart = row.bucketStart
-                    segment.appendSpillRow(row)
-                }, published: { records in
-                    stateSegments.send((segmentStart, segment))
-                    segment = []
-                    publishedBatches.send(records)
-                })
+                let webCapped: [String: Int64]
+                do {
+                    // The web channels end with the web pass: their readers go on to the call channels.
+                    defer {
+                        stateSegments.finish()
+                        publishedBatches.finish()
+                    }
+                    webCapped = try finalPass.run(stateRow: { row in
+                        segmentStart = row.bucketStart
+                        segment.appendSpillRow(row)
+                    }, published: { records in
+                        stateSegments.send((segmentStart, segment))
+                        segment = []
+                        publishedBatches.send(records)
+                    })
+                }
+                let callCapped = try callPass.run(stateRecords: { stateCalls.send($0) },
+                                                  published: { publishedCalls.send($0) })
+                var capped = webCapped
+                for (name, count) in callCapped { capped["call." + name] = count }
+                return capped
             }
             passOutcome.withLock { $0 = outcome }
-            stateSegments.finish()
-            publishedBatches.finish()
+            for channel in [stateSegments.finish, stateCalls.finish, publishedBatches.finish, publishedCalls.finish] { channel() }
             passDone.signal()
         }.start()
-        // Joined on every way out, so that no thread outlives the run; a database not put in place is removed.
+        // Joined on every way out, so that no thread outlives the run; outputs not put in place are removed.
         var publishingJoined = false
         var databaseCommitted = false
         defer {
@@ -637,7 +662,7 @@ public enum BatchRunner {
             if !databaseCommitted {
                 publication.withLock { done in
                     done.database?.discard()
-                    for file in done.webFiles { file.discard() }
+                    for file in done.webFiles + done.callFiles { file.discard() }
                 }
             }
         }
@@ -646,6 +671,7 @@ public enum BatchRunner {
             // Runs first: a pass this thread stopped listening to does not wait for it.
             if !passJoined {
                 stateSegments.abandon()
+                stateCalls.abandon()
                 passDone.wait()
             }
         }
@@ -653,13 +679,14 @@ public enum BatchRunner {
         // Streamed outputs first (appended after the committed length), then the commit.
         (state.eventsBytes, state.vaultBytes) = try parts.append(after: (previous?.eventsBytes ?? 0, previous?.vaultBytes ?? 0))
         FaultInjection.reached(.beforeCommit)
-        try state.save(directory: directory) { insert in
+        try state.save(directory: directory) { insertWeb, insertCalls in
             while let segment = stateSegments.next() {
                 try segment.rows.withUnsafeBytes { bytes in
                     var rows = SpillRowReader(bytes: bytes, path: spill.path)
-                    while let row = try rows.next(bucketStart: segment.bucketStart) { try insert(row) }
+                    while let row = try rows.next(bucketStart: segment.bucketStart) { try insertWeb(row) }
                 }
             }
+            while let records = stateCalls.next() { try insertCalls(records) }
             passDone.wait()
             passJoined = true
             return try passOutcome.withLock { try $0.get() }
@@ -673,8 +700,9 @@ public enum BatchRunner {
         if let failure = done.failure { throw failure }
         manifest = done.manifest
         databaseCommitted = true
-        try finishPublished(database: done.database, manifest: manifest, web: .streamed(done.webFiles), calls: done.calls,
-                            hasCalls: hasCalls, configuration: publishConfiguration, directory: directory)
+        try finishPublished(database: done.database, manifest: manifest, web: .streamed(done.webFiles),
+                            calls: .streamed(done.callFiles), hasCalls: hasCalls, configuration: publishConfiguration,
+                            directory: directory)
         let end = clock.now
         manifest.timings.writeSeconds = seconds(end - writeStart)
         manifest.timings.wallSeconds = seconds(end - startInstant)
@@ -684,10 +712,10 @@ public enum BatchRunner {
                          hasDataErrors: hasDataErrors, hasIOErrors: hasIOErrors, notes: notes)
     }
 
-    /// The web trend files a publication puts in place: written from these records, or already written
-    /// (`StreamedTrendFile`) and only to be committed.
-    enum PublishedWebFiles {
-        case records([WebTrendRecord])
+    /// The trend files (CSV, JSON Lines) of web or call trends a publication puts in place: written from these
+    /// records, or already written (`StreamedTrendFile`) and only to be committed.
+    enum PublishedFiles<Record> {
+        case records([Record])
         case streamed([AtomicFile.Prepared])
     }
 
@@ -735,7 +763,7 @@ public enum BatchRunner {
                                hasCalls: Bool, configuration: PublishConfiguration, directory: String) throws {
         let database = try preparePublished(manifest: &manifest, web: records, calls: callRecords, hasCalls: hasCalls,
                                             configuration: configuration, directory: directory)
-        try finishPublished(database: database, manifest: manifest, web: .records(records), calls: callRecords, hasCalls: hasCalls,
+        try finishPublished(database: database, manifest: manifest, web: .records(records), calls: .records(callRecords), hasCalls: hasCalls,
                             configuration: configuration, directory: directory)
     }
 
@@ -743,15 +771,16 @@ public enum BatchRunner {
     /// under a temporary name, for `finishPublished` to put in place.
     static func preparePublished(manifest: inout Manifest, web records: [WebTrendRecord], calls callRecords: [CallTrendRecord],
                                  hasCalls: Bool, configuration: PublishConfiguration, directory: String) throws -> AtomicFile.Prepared? {
-        try preparePublished(manifest: &manifest, streaming: { emit in try emit(records) }, calls: callRecords,
+        try preparePublished(manifest: &manifest, streaming: { emit in try emit(records) }, calls: { emit in try emit(callRecords) },
                              hasCalls: hasCalls, configuration: configuration, directory: directory, complete: { _ in })
     }
 
-    /// `preparePublished` with the web records given in batches by `source` (see
-    /// `TrendWriters.prepareSQLite(streaming:)`); `complete` finishes the manifest once they are all in, before
-    /// crumb.db records it. Without crumb.db, the batches are taken and dropped.
+    /// `preparePublished` with the web records given in batches by `source`, then the call records by `calls`
+    /// (see `TrendWriters.prepareSQLite(streaming:)`); `complete` finishes the manifest once they are all in,
+    /// before crumb.db records it. Without crumb.db, the batches are taken and dropped.
     static func preparePublished(manifest: inout Manifest, streaming source: (([WebTrendRecord]) throws -> Void) throws -> Void,
-                                 calls callRecords: [CallTrendRecord], hasCalls: Bool, configuration: PublishConfiguration,
+                                 calls: (([CallTrendRecord]) throws -> Void) throws -> Void, hasCalls: Bool,
+                                 configuration: PublishConfiguration,
                                  directory: String, complete: (inout Manifest) -> Void) throws -> AtomicFile.Prepared? {
         var outputs = publishedNames(configuration, hasCalls: hasCalls)
         outputs.append(RunState.fileName)
@@ -759,10 +788,11 @@ public enum BatchRunner {
         manifest.outputs = outputs
         guard configuration.sqlite else {
             try source { _ in }
+            try calls { _ in }
             complete(&manifest)
             return nil
         }
-        return try TrendWriters.prepareSQLite(streaming: source, calls: { callRecords }, meta: {
+        return try TrendWriters.prepareSQLite(streaming: source, calls: calls, meta: {
             complete(&manifest)
             // The manifest inside the database is the one of this run, written before the timings are final.
             let manifestText = String(decoding: try manifest.encoded(), as: UTF8.self)
@@ -776,8 +806,8 @@ public enum BatchRunner {
     }
 
     /// The second half of `writePublished`: puts crumb.db in place, writes the CSV and JSON Lines files.
-    static func finishPublished(database: AtomicFile.Prepared?, manifest: Manifest, web: PublishedWebFiles,
-                                calls callRecords: [CallTrendRecord], hasCalls: Bool, configuration: PublishConfiguration,
+    static func finishPublished(database: AtomicFile.Prepared?, manifest: Manifest, web: PublishedFiles<WebTrendRecord>,
+                                calls: PublishedFiles<CallTrendRecord>, hasCalls: Bool, configuration: PublishConfiguration,
                                 directory: String) throws {
         try database?.commit()
         switch web {
@@ -787,8 +817,13 @@ public enum BatchRunner {
         case .streamed(let files):
             for file in files { try file.commit() }
         }
-        if hasCalls, configuration.csv { try CallTrendWriters.writeCSV(callRecords, to: directory + "/call_trends.csv") }
-        if hasCalls, configuration.jsonLines { try CallTrendWriters.writeJSONLines(callRecords, to: directory + "/call_trends.jsonl") }
+        switch calls {
+        case .records(let records):
+            if hasCalls, configuration.csv { try CallTrendWriters.writeCSV(records, to: directory + "/call_trends.csv") }
+            if hasCalls, configuration.jsonLines { try CallTrendWriters.writeJSONLines(records, to: directory + "/call_trends.jsonl") }
+        case .streamed(let files):
+            for file in files { try file.commit() }
+        }
         // A partial output keeps the rows below min_count (a dialled number one caller used, a rare path): it
         // is for crumb merge, not for analysts, and only its owner may read it.
         if manifest.partial {
@@ -975,6 +1010,7 @@ public enum BatchRunner {
                 try input.forEachChunk { chunk in
                     try gate.consume(chunk) { try take($0, $1, &worker) }
                     worker.web.spillClosedBuckets()
+                    worker.calls.spillClosedBuckets()
                     try sink.drain(&worker.web)
                     try sink.drain(&worker.calls)
                     let counts = spec?.channel == .calls ? worker.calls.counts : worker.web.counts

@@ -61,6 +61,13 @@ public enum CallTrendWriters {
     /// Creates `call_trends` and `call_trend_sketches` in `db`, fills them and indexes them: the call part
     /// of a database, for a writer that puts web and call trends in one `crumb.db`.
     static func insertTables(_ records: [CallTrendRecord], into db: Database) throws {
+        try insertTables(streaming: { emit in try emit(records) }, into: db)
+    }
+
+    /// `insertTables` with the records given in batches, in order, by `source` (which calls its argument once
+    /// per batch), so that they need not all be held at once.
+    static func insertTables(streaming source: (([CallTrendRecord]) throws -> Void) throws -> Void,
+                             into db: Database) throws {
         try db.execute(sql: schemaSQL)
         let insertTrend = try SQLiteRowInserter(db, sql: """
             INSERT INTO call_trends
@@ -72,21 +79,23 @@ public enum CallTrendWriters {
             VALUES (?, ?, ?, ?, ?, ?)
             """)
         var bucketStart = BucketStartText()
-        for record in records {
-            let start = bucketStart.text(for: record.bucketStart)
-            for insert in [insertTrend, insertSketch] {
-                insert.bind(1, start)
-                insert.bind(2, record.bucket.rawValue)
-                insert.bind(3, record.dimension)
-                insert.bind(4, record.value)
+        try source { records in
+            for record in records {
+                let start = bucketStart.text(for: record.bucketStart)
+                for insert in [insertTrend, insertSketch] {
+                    insert.bind(1, start)
+                    insert.bind(2, record.bucket.rawValue)
+                    insert.bind(3, record.dimension)
+                    insert.bind(4, record.value)
+                }
+                for (index, number) in [record.calls, record.answered, record.callers, record.talkSeconds, record.talkP50, record.talkP95].enumerated() {
+                    insertTrend.bind(Int32(5 + index), number)
+                }
+                try insertTrend.step(db)
+                insertSketch.bind(5, blob: record.sketch)
+                insertSketch.bind(6, blob: record.talkHistogram)
+                try insertSketch.step(db)
             }
-            for (index, number) in [record.calls, record.answered, record.callers, record.talkSeconds, record.talkP50, record.talkP95].enumerated() {
-                insertTrend.bind(Int32(5 + index), number)
-            }
-            try insertTrend.step(db)
-            insertSketch.bind(5, blob: record.sketch)
-            insertSketch.bind(6, blob: record.talkHistogram)
-            try insertSketch.step(db)
         }
         try db.execute(sql: indexSQL)
     }
@@ -99,26 +108,28 @@ public enum CallTrendWriters {
     ///
     /// - Throws: `OutputError` naming `path`.
     public static func writeCSV(_ records: [CallTrendRecord], to path: String) throws {
-        var out: [UInt8] = []
-        out.reserveCapacity(estimatedSize(of: records))
-        out.append(contentsOf: CallTrendRecord.columns.joined(separator: ",").utf8)
-        out.append(UInt8(ascii: "\n"))
-        var bucketStart = BucketStartText()
-        for record in records {
-            out.append(contentsOf: bucketStart.bytes(for: record.bucketStart))
+        let file = try StreamedTrendFile(path: path, format: .csv, table: .calls)
+        try file.append(records)
+        try file.finish().commit()
+    }
+
+    /// The header line of `call_trends.csv`.
+    static var csvHeader: [UInt8] { Array((CallTrendRecord.columns.joined(separator: ",") + "\n").utf8) }
+
+    /// Appends `record` as one line of `call_trends.csv`. `bucketStart` caches the text of the last bucket start.
+    static func appendCSVLine(_ record: CallTrendRecord, bucketStart: inout BucketStartText, to out: inout [UInt8]) {
+        out.append(contentsOf: bucketStart.bytes(for: record.bucketStart))
+        out.append(UInt8(ascii: ","))
+        out.append(contentsOf: record.bucket.rawValue.utf8)
+        out.append(UInt8(ascii: ","))
+        TrendWriters.appendCSVField(record.dimension, to: &out)
+        out.append(UInt8(ascii: ","))
+        TrendWriters.appendCSVField(record.value, to: &out)
+        for number in [record.calls, record.answered, record.callers, record.talkSeconds, record.talkP50, record.talkP95] {
             out.append(UInt8(ascii: ","))
-            out.append(contentsOf: record.bucket.rawValue.utf8)
-            out.append(UInt8(ascii: ","))
-            TrendWriters.appendCSVField(record.dimension, to: &out)
-            out.append(UInt8(ascii: ","))
-            TrendWriters.appendCSVField(record.value, to: &out)
-            for number in [record.calls, record.answered, record.callers, record.talkSeconds, record.talkP50, record.talkP95] {
-                out.append(UInt8(ascii: ","))
-                TrendWriters.appendDecimal(number, to: &out)
-            }
-            out.append(UInt8(ascii: "\n"))
+            TrendWriters.appendDecimal(number, to: &out)
         }
-        try AtomicFile.write(out, to: path)
+        out.append(UInt8(ascii: "\n"))
     }
 
     // MARK: - JSON Lines
@@ -129,11 +140,9 @@ public enum CallTrendWriters {
     ///
     /// - Throws: `OutputError` naming `path`.
     public static func writeJSONLines(_ records: [CallTrendRecord], to path: String) throws {
-        var out: [UInt8] = []
-        out.reserveCapacity(estimatedSize(of: records) + records.count * jsonKeyBytes)
-        var bucketStart = BucketStartText()
-        for record in records { appendJSONLine(record, bucketStart: &bucketStart, to: &out) }
-        try AtomicFile.write(out, to: path)
+        let file = try StreamedTrendFile(path: path, format: .jsonLines, table: .calls)
+        try file.append(records)
+        try file.finish().commit()
     }
 
     /// Appends `record` as one line of `call_trends.jsonl` (the contract keys in order, LF-terminated).
@@ -163,14 +172,5 @@ public enum CallTrendWriters {
     /// `"name":` for each contract column, with the `,` that separates it from the previous member.
     private static let jsonKeys: [[UInt8]] = CallTrendRecord.columns.enumerated().map { index, name in
         Array(((index == 0 ? "" : ",") + "\"\(name)\":").utf8)
-    }
-
-    private static let jsonKeyBytes = jsonKeys.reduce(0) { $0 + $1.count }
-
-    /// A generous guess at the output size, so that the buffer grows at most once or twice.
-    private static func estimatedSize(of records: [CallTrendRecord]) -> Int {
-        records.reduce(128) { total, record in
-            total + record.dimension.utf8.count + record.value.utf8.count + 96
-        }
     }
 }

@@ -29,7 +29,7 @@ public struct RunState: Sendable {
     public var web: [WebTrendRecord]
     /// When set, the web rows `save` writes: every row of this aggregator, before k-anonymity, streamed
     /// without a copy as records (`web` is then not written). A merge's state is saved this way; a run's
-    /// streams its rows bucket by bucket (`save(directory:streamingWebRows:)`).
+    /// streams its rows bucket by bucket (`save(directory:streamingRows:)`).
     public var webRows: WebAggregator?
     public var calls: [CallTrendRecord]
     public var ledger: [LedgerEntry]
@@ -45,6 +45,8 @@ public struct RunState: Sendable {
     /// Whether the saved web rows are stored in ascending bucket order (a state a run's final pass wrote),
     /// so that the next run's pass reads them as stored, without sorting them.
     public private(set) var webRowsInBucketOrder = false
+    /// Whether the saved call rows are stored in ascending bucket order, as `webRowsInBucketOrder`.
+    public private(set) var callRowsInBucketOrder = false
     /// Whether `web` and `calls` were read (a state loaded without its rows holds only the ledger and meta).
     public private(set) var hasRows = true
 
@@ -93,18 +95,6 @@ public struct RunState: Sendable {
         }
     }
 
-    /// Reads the call rows of a state loaded without rows; its web rows are read bucket by bucket by a
-    /// run's final pass (`WebFinalPass`).
-    mutating func loadCallRows(directory: String) throws(StateError) {
-        guard !hasRows else { return }
-        let path = directory + "/" + Self.fileName
-        do {
-            calls = try StoredTrends.read(path: path, rows: true, webRows: false).calls
-        } catch {
-            throw StateError(path: path, message: "cannot read: \(error.message)")
-        }
-    }
-
     public static func load(path: String, rows: Bool = true) throws(StateError) -> RunState {
         let stored: StoredTrends
         do {
@@ -130,6 +120,7 @@ public struct RunState: Sendable {
         state.vaultBytes = Int64(meta["vault_bytes"] ?? "0") ?? 0
         state.generation = meta["generation"] ?? ""
         state.webRowsInBucketOrder = meta["web_rows_order"] == "bucket"
+        state.callRowsInBucketOrder = meta["call_rows_order"] == "bucket"
         state.hasRows = rows
         return state
     }
@@ -153,13 +144,13 @@ public struct RunState: Sendable {
     /// Writes the state to `directory/state.db` atomically (mode 0600): built beside it in one transaction,
     /// flushed, renamed over it.
     ///
-    /// With `streamingWebRows`, the web rows are those it gives, one at a time, and neither `web` nor
-    /// `webRows` is written: a run's final pass produces them bucket by bucket while the state is written.
-    /// It returns the web dimensions' capped counts, which join `capped` (known only once the rows are). The
-    /// rows must come in ascending bucket order: the state records that they do (`webRowsInBucketOrder`),
-    /// and the next run's pass refuses rows that break it rather than count a bucket twice.
-    public func save(directory: String,
-                     streamingWebRows: (((WebAggregator.RowView) throws -> Void) throws -> [String: Int64])? = nil) throws {
+    /// With `streamingRows`, the rows are those it gives, one web row or a batch of call records at a time,
+    /// and neither `web`, `webRows` nor `calls` is written: a run's final passes produce them bucket by bucket
+    /// while the state is written. It returns the capped counts the passes found, which join `capped` (known
+    /// only once the rows are). Each table's rows must come in ascending bucket order: the state records that
+    /// they do (`webRowsInBucketOrder`, `callRowsInBucketOrder`), and the next run's passes refuse rows that
+    /// break it rather than count a bucket twice.
+    public func save(directory: String, streamingRows: StreamingRows? = nil) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func text(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
@@ -169,7 +160,7 @@ public struct RunState: Sendable {
                 ("bucket", settings.bucket), ("key_fingerprint", settings.keyFingerprint),
                 ("settings", try text(settings)), ("ledger", try text(ledger)), ("capped", try text(capped)),
                 ("events_bytes", String(eventsBytes)), ("vault_bytes", String(vaultBytes)), ("generation", generation),
-            ] + (streamingWebRows == nil ? [] : [("web_rows_order", "bucket")])
+            ] + (streamingRows == nil ? [] : [("web_rows_order", "bucket"), ("call_rows_order", "bucket")])
         }
         let path = directory + "/" + Self.fileName
         do {
@@ -186,9 +177,9 @@ public struct RunState: Sendable {
                         try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
                         try db.inTransaction(.exclusive) {
                             try db.execute(sql: Self.schemaSQL)
-                            let webCapped = try insertRows(into: db, streamingWebRows: streamingWebRows)
+                            let streamedCapped = try insertRows(into: db, streamingRows: streamingRows)
                             let setMeta = try SQLiteRowInserter(db, sql: "INSERT OR REPLACE INTO crumb_meta (key, value) VALUES (?, ?)")
-                            for (key, value) in try meta(capped: capped.merging(webCapped) { $1 }) {
+                            for (key, value) in try meta(capped: capped.merging(streamedCapped) { $1 }) {
                                 setMeta.bind(1, key)
                                 setMeta.bind(2, value)
                                 try setMeta.step(db)
@@ -209,10 +200,15 @@ public struct RunState: Sendable {
         }
     }
 
-    /// Inserts the rows; returns the web capped counts `streamingWebRows` gave (none without it).
-    private func insertRows(into db: Database,
-                            streamingWebRows: (((WebAggregator.RowView) throws -> Void) throws -> [String: Int64])?) throws -> [String: Int64] {
-        var webCapped: [String: Int64] = [:]
+    /// The rows of a state written as a run's final passes give them (`save(directory:streamingRows:)`): called
+    /// with an inserter of web rows and one of call records, it inserts every row through them and returns
+    /// the capped counts by state name (web dimensions by name, call dimensions as `call.` and the name).
+    public typealias StreamingRows = (_ insertWeb: (WebAggregator.RowView) throws -> Void,
+                                      _ insertCalls: ([CallTrendRecord]) throws -> Void) throws -> [String: Int64]
+
+    /// Inserts the rows; returns the capped counts `streamingRows` gave (none without it).
+    private func insertRows(into db: Database, streamingRows: StreamingRows?) throws -> [String: Int64] {
+        var streamedCapped: [String: Int64] = [:]
         var webRow = try SQLiteBatchInserter(db, table: "web_state", columns: 8)
         // The inserter goes in as a parameter: a nested function that captured the variable would box it, and
         // check exclusive access to it at run time, for every column of every row.
@@ -230,12 +226,29 @@ public struct RunState: Sendable {
             webRow.bind(8, blob: sketch)
             try webRow.endRow(db)
         }
-        if let streamingWebRows {
-            webCapped = try streamingWebRows { row in
+        let callRow = try SQLiteRowInserter(db, sql: "INSERT INTO call_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        func insertCalls(_ records: [CallTrendRecord]) throws {
+            for record in records {
+                callRow.bind(1, record.bucketStart)
+                callRow.bind(2, record.dimension)
+                callRow.bind(3, record.value)
+                callRow.bind(4, record.calls)
+                callRow.bind(5, record.answered)
+                callRow.bind(6, record.talkSeconds)
+                callRow.bind(7, blob: record.sketch)
+                callRow.bind(8, blob: record.talkHistogram)
+                try callRow.step(db)
+            }
+        }
+        if let streamingRows {
+            streamedCapped = try streamingRows({ row in
                 try insertWeb(&webRow, row.bucketStart, row.dimension.name, row.valueBytes,
                               (row.hits, row.bytes, row.status4xx, row.status5xx), row.sketchBytes)
-            }
-        } else if let webRows {
+            }, insertCalls)
+            try webRow.finish(db)
+            return streamedCapped
+        }
+        if let webRows {
             try webRows.forEachRow { row in
                 try insertWeb(&webRow, row.bucketStart, row.dimension.name, row.valueBytes,
                               (row.hits, row.bytes, row.status4xx, row.status5xx), row.sketchBytes)
@@ -252,19 +265,8 @@ public struct RunState: Sendable {
             }
         }
         try webRow.finish(db)
-        let callRow = try SQLiteRowInserter(db, sql: "INSERT INTO call_state VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        for record in calls {
-            callRow.bind(1, record.bucketStart)
-            callRow.bind(2, record.dimension)
-            callRow.bind(3, record.value)
-            callRow.bind(4, record.calls)
-            callRow.bind(5, record.answered)
-            callRow.bind(6, record.talkSeconds)
-            callRow.bind(7, blob: record.sketch)
-            callRow.bind(8, blob: record.talkHistogram)
-            try callRow.step(db)
-        }
-        return webCapped
+        try insertCalls(calls)
+        return streamedCapped
     }
 }
 

@@ -45,14 +45,16 @@ public enum TrendWriters {
     /// in place by the caller (`AtomicFile.Prepared.commit()`).
     static func prepareSQLite(_ records: [WebTrendRecord], calls: [CallTrendRecord] = [], meta: [(String, String)],
                               to path: String, mode: mode_t = 0o644) throws -> AtomicFile.Prepared {
-        try prepareSQLite(streaming: { emit in try emit(records) }, calls: { calls }, meta: { meta }, to: path, mode: mode)
+        try prepareSQLite(streaming: { emit in try emit(records) }, calls: { emit in try emit(calls) }, meta: { meta }, to: path,
+                          mode: mode)
     }
 
     /// `prepareSQLite` with the web rows given in batches, in order, by `source` (which calls its argument
-    /// once per batch), so that they need not all be held at once; `calls` and `meta` are asked for once the
-    /// web rows are in.
+    /// once per batch), so that they need not all be held at once; then the call rows, likewise by `calls`;
+    /// `meta` is asked for once both are in.
     static func prepareSQLite(streaming source: (([WebTrendRecord]) throws -> Void) throws -> Void,
-                              calls: () throws -> [CallTrendRecord], meta: () throws -> [(String, String)],
+                              calls: (([CallTrendRecord]) throws -> Void) throws -> Void,
+                              meta: () throws -> [(String, String)],
                               to path: String, mode: mode_t = 0o644) throws -> AtomicFile.Prepared {
         do {
             return try AtomicFile.prepare(path) { temporary in
@@ -113,7 +115,8 @@ public enum TrendWriters {
     static let indexSQL = "CREATE INDEX web_trends_by_dimension ON web_trends (dimension, bucket_start);"
 
     private static func buildDatabase(_ source: (([WebTrendRecord]) throws -> Void) throws -> Void,
-                                      calls: () throws -> [CallTrendRecord], meta: () throws -> [(String, String)],
+                                      calls: (([CallTrendRecord]) throws -> Void) throws -> Void,
+                                      meta: () throws -> [(String, String)],
                                       at path: String) throws {
         let queue = try DatabaseQueue(path: path)
         do {
@@ -126,7 +129,7 @@ public enum TrendWriters {
                     try insertRows(source, into: db)
                     try db.execute(sql: indexSQL)
                     // Call trends live in the same database, their tables present even when no input was a CDR.
-                    try CallTrendWriters.insertTables(try calls(), into: db)
+                    try CallTrendWriters.insertTables(streaming: calls, into: db)
                     let setMeta = try db.makeStatement(sql: "INSERT OR REPLACE INTO crumb_meta (key, value) VALUES (?, ?)")
                     for (key, value) in try meta() where key != "schema" {
                         try setMeta.execute(arguments: [key, value])
@@ -303,7 +306,7 @@ public enum TrendWriters {
     }
 }
 
-/// `web_trends.csv` or `web_trends.jsonl`, written batch by batch under a temporary name beside the target and
+/// `web_trends.csv` or `.jsonl` (or `call_trends.csv` or `.jsonl`), written batch by batch under a temporary name beside the target and
 /// flushed by `finish()`, for the caller to put in place (`AtomicFile.Prepared.commit()`): a run writes each
 /// bucket's rows as its final pass gives them, so that they are never all held at once. Lines are buffered
 /// and written about a megabyte at a time. A file neither finished nor committed is removed by `discard()`
@@ -314,8 +317,15 @@ final class StreamedTrendFile {
         case jsonLines
     }
 
+    /// Whose rows the file holds: `web_trends`' or `call_trends`'.
+    enum Table {
+        case web
+        case calls
+    }
+
     let path: String
     let format: Format
+    let table: Table
     private let temporary: String
     private var descriptor: Int32
     private var buffer: [UInt8] = []
@@ -323,16 +333,17 @@ final class StreamedTrendFile {
     static let flushBytes = 1 << 20
 
     /// Creates the temporary file (mode 0644 less the umask); a CSV file starts with its header.
-    init(path: String, format: Format) throws(OutputError) {
+    init(path: String, format: Format, table: Table = .web) throws(OutputError) {
         self.path = path
         self.format = format
+        self.table = table
         temporary = AtomicFile.temporaryPath(for: path)
         AtomicFile.removeQuietly(temporary)
         descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw OutputError(path: path, message: "cannot create temporary file: \(AtomicFile.systemReason(errno))")
         }
-        if format == .csv { buffer = TrendWriters.csvHeader }
+        if format == .csv { buffer = table == .web ? TrendWriters.csvHeader : CallTrendWriters.csvHeader }
         buffer.reserveCapacity(Self.flushBytes + (64 << 10))
     }
 
@@ -345,10 +356,23 @@ final class StreamedTrendFile {
 
     /// Appends `records`, in order.
     func append(_ records: [WebTrendRecord]) throws(OutputError) {
+        precondition(table == .web, "web rows go to a web_trends file")
         for record in records {
             switch format {
             case .csv: TrendWriters.appendCSVLine(record, bucketStart: &bucketStart, to: &buffer)
             case .jsonLines: TrendWriters.appendJSONLine(record, bucketStart: &bucketStart, to: &buffer)
+            }
+            if buffer.count >= Self.flushBytes { try writeBuffer() }
+        }
+    }
+
+    /// Appends call `records`, in order.
+    func append(_ records: [CallTrendRecord]) throws(OutputError) {
+        precondition(table == .calls, "call rows go to a call_trends file")
+        for record in records {
+            switch format {
+            case .csv: CallTrendWriters.appendCSVLine(record, bucketStart: &bucketStart, to: &buffer)
+            case .jsonLines: CallTrendWriters.appendJSONLine(record, bucketStart: &bucketStart, to: &buffer)
             }
             if buffer.count >= Self.flushBytes { try writeBuffer() }
         }

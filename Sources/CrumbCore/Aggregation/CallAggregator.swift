@@ -124,9 +124,29 @@ public struct CallAggregator: Sendable {
             talkSeconds.append(0)
             sketches.append(HyperLogLog())
             talkTimes.append(TalkTimeHistogram())
+            if ordinal >= ordinalIsOpen.count {
+                ordinalIsOpen.append(contentsOf: repeatElement(false, count: ordinal + 1 - ordinalIsOpen.count))
+            }
+            if !ordinalIsOpen[ordinal] {
+                ordinalIsOpen[ordinal] = true
+                openOrdinals.append(ordinal)
+            }
         }
         return row
     }
+
+    /// The ordinals of the buckets that hold rows, in the order their first row came, and by ordinal whether
+    /// it is among them (as `WebAggregator`'s).
+    private var openOrdinals: [Int] = []
+    private var ordinalIsOpen: [Bool] = []
+
+    /// Whether a bucket that holds rows has a start `matches` accepts.
+    public func holdsRows(inBucketWhere matches: (Int64) -> Bool) -> Bool {
+        openOrdinals.contains { matches(buckets.starts[$0]) }
+    }
+
+    /// The start of the bucket of the latest `bucketOrdinal(for:)` (the latest call's), or nil before the first.
+    public var currentBucketStart: Int64? { buckets.currentStart }
 
     /// Adds every row of `other` into this aggregator, exactly.
     public mutating func merge(_ other: CallAggregator) {
@@ -176,6 +196,22 @@ public struct CallAggregator: Sendable {
     public mutating func drain(bucketsBefore start: Int64, minCount: Int = 0) -> [CallTrendRecord] {
         let drained = records(minCount: minCount) { $0 < start }
         guard !drained.isEmpty else { return [] }
+        removeRows { $0 < start }
+        return drained
+    }
+
+    /// The records of the buckets whose start `drains` accepts, before k-anonymity and in no particular order
+    /// (`records(minCount: 0, sorted: false)`), removed from the aggregator. Values stay interned, as with
+    /// `drain`: a batch run moves closed buckets out this way (`CallTrendSpill`), so that its memory does not
+    /// grow with the input.
+    public mutating func drainRecords(where drains: (Int64) -> Bool) -> [CallTrendRecord] {
+        let drained = records(minCount: 0, sorted: false, includeBucket: drains)
+        if !drained.isEmpty { removeRows(where: drains) }
+        return drained
+    }
+
+    /// Removes the rows of the buckets whose start `removes` accepts; the others keep their counts.
+    private mutating func removeRows(where removes: (Int64) -> Bool) {
         var kept = self
         kept.index = RowIndex()
         kept.rowKeys = []
@@ -184,7 +220,9 @@ public struct CallAggregator: Sendable {
         kept.talkSeconds = []
         kept.sketches = []
         kept.talkTimes = []
-        for row in 0..<calls.count where buckets.starts[Int(rowKeys[row] >> 32)] >= start {
+        kept.openOrdinals = []
+        kept.ordinalIsOpen = []
+        for row in 0..<calls.count where !removes(buckets.starts[Int(rowKeys[row] >> 32)]) {
             let key = rowKeys[row]
             let target = kept.row(ordinal: Int(key >> 32), dimension: CallDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!,
                                   value: Int(key & (1 << Self.valueBits - 1)))
@@ -195,7 +233,6 @@ public struct CallAggregator: Sendable {
             kept.talkTimes[target] = talkTimes[row]
         }
         self = kept
-        return drained
     }
 
     /// The rows as records, sorted by bucket start, then dimension (in `CallDimension` order), then value
@@ -284,6 +321,15 @@ public struct CallAggregator: Sendable {
 
     /// The value of a k-anonymity fold.
     public static let otherValue = "(other)"
+}
+
+/// Where a batch run moves the rows of closed buckets (`CallLogProcessor.spillClosedBuckets()`), for its
+/// final pass to read back bucket by bucket: a file in the output directory (`CrumbIO.CallSpillFile`).
+public protocol CallTrendSpill: AnyObject, Sendable {
+    /// Moves the rows of the buckets whose start `drains` accepts out of `aggregator`
+    /// (`CallAggregator.drainRecords`). A write that fails is kept to be reported at the end of the run, which
+    /// then fails: the rows are gone from memory, and nothing is committed without them.
+    func spill(_ aggregator: inout CallAggregator, where drains: (Int64) -> Bool)
 }
 
 /// One published row of call trends: a (bucket, dimension, value) and its metrics.
@@ -423,7 +469,7 @@ public struct TalkTimeHistogram: Sendable {
                 }
                 storage = .sparse(bins)
             } else {
-                var histogram = dense()
+                var histogram = dense(covering: value)
                 histogram.record(value, count: added)
                 storage = .dense(histogram)
             }
@@ -445,7 +491,7 @@ public struct TalkTimeHistogram: Sendable {
             return
         }
         if case .dense(let theirs) = other.storage {
-            var histogram = dense()
+            var histogram = dense(covering: other.maximum)
             storage = .sparse([])
             histogram.add(theirs)
             storage = .dense(histogram)
@@ -484,10 +530,19 @@ public struct TalkTimeHistogram: Sendable {
         }
     }
 
-    /// The library's histogram of these values.
-    func dense() -> Histogram<UInt64> {
+    /// The library's histogram of these values, with room for values up to `value` (it grows past that).
+    ///
+    /// Its range is set once, to cover this histogram's largest value and `value`, rather than grown value by
+    /// value from the smallest: the library's growth appends to its counts through unspecialized generic code,
+    /// which a histogram built from ascending values (a merge, a decoded row) paid at every new range, and
+    /// which took a third of a call-record run. The range does not show in any result (the recorded values,
+    /// percentiles and merges are the same).
+    func dense(covering value: UInt64 = 0) -> Histogram<UInt64> {
         if case .dense(let histogram) = storage { return histogram }
-        var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        let highest = Swift.min(Swift.max(value, count > 0 ? maximum : 0, 2), Self.highestTrackableSeconds)
+        var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: highest,
+                                          numberOfSignificantValueDigits: .three)
+        histogram.autoResize = true
         for pair in pairs() { histogram.record(pair.value, count: pair.count) }
         return histogram
     }
@@ -589,6 +644,8 @@ extension TalkTimeHistogram {
         self.init()
         var value: UInt64 = 0
         var total: UInt64 = 0
+        var pairs: [(value: UInt64, count: UInt64)] = []
+        pairs.reserveCapacity(Int(pairCount))
         for index in 0..<Int(pairCount) {
             let delta = try Self.readVarint(bytes, &offset)
             let count = try Self.readVarint(bytes, &offset)
@@ -599,9 +656,13 @@ extension TalkTimeHistogram {
             guard count > 0, !countOverflow else { throw .badCount }
             value = sum
             total = newTotal
-            record(value, count: count)
+            pairs.append((value, count))
         }
         guard offset == bytes.count else { throw .trailingBytes }
+        // The largest value first: a histogram that becomes dense is then made with its whole range at once
+        // (`dense(covering:)`), instead of growing at every larger value. Bins add up in any order.
+        if let last = pairs.last { record(last.value, count: last.count) }
+        for pair in pairs.dropLast() { record(pair.value, count: pair.count) }
     }
 
     static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {

@@ -55,24 +55,121 @@ struct WebFinalPass {
     private func merge(into merged: inout WebAggregator, saved: inout SavedRows,
                        stateRow: (WebAggregator.RowView) throws -> Void,
                        published: ([WebTrendRecord]) throws -> Void) throws {
-        let spilled = spill.bucketStarts
-        var nextSpilled = 0
-        while true {
-            let savedStart = saved.pendingStart
-            let spilledStart = nextSpilled < spilled.count ? spilled[nextSpilled] : nil
-            guard let start = [savedStart, spilledStart].compactMap({ $0 }).min() else { break }
+        try forEachBucket(spilled: spill.bucketStarts, saved: { saved.pendingStart }) { start, spilled in
             do {
                 try saved.absorb(bucket: start, into: &merged)
-                if spilledStart == start {
-                    try spill.forEachRow(bucket: start) { try merged.absorb($0) }
-                    nextSpilled += 1
-                }
+                if spilled { try spill.forEachRow(bucket: start) { try merged.absorb($0) } }
             } catch let error as SketchDecodingError {
                 throw RunState.damaged(path: previousState ?? spill.path, error)
             }
             try merged.forEachRow(stateRow)
             try published(merged.drain(bucketsBefore: .max, minCount: minCount))
         }
+    }
+}
+
+/// Calls `body` with the start of every bucket a final pass merges, ascending: those of the spill (`spilled`,
+/// ascending) and those of the saved rows, whose next bucket `saved` gives (nil once none is left; `body`
+/// takes that bucket's rows), each once, saying whether the spill has rows in it.
+private func forEachBucket(spilled: [Int64], saved: () -> Int64?, _ body: (Int64, Bool) throws -> Void) throws {
+    var nextSpilled = 0
+    while true {
+        let savedStart = saved()
+        let spilledStart = nextSpilled < spilled.count ? spilled[nextSpilled] : nil
+        guard let start = [savedStart, spilledStart].compactMap({ $0 }).min() else { break }
+        if spilledStart == start { nextSpilled += 1 }
+        try body(start, spilledStart == start)
+    }
+}
+
+/// The end of a batch run for call trends, as `WebFinalPass` for web trends: the saved state's call rows and
+/// this run's (all in the spill by then), merged one bucket at a time in bucket order, each bucket given
+/// unfolded for `state.db` and as its published records for `crumb.db`.
+struct CallFinalPass {
+    let spill: CallSpillFile
+    /// The saved state whose call rows are merged in, or nil on a fresh run.
+    let previousState: String?
+    /// Whether its call rows are stored in bucket order (`RunState.callRowsInBucketOrder`).
+    var previousInBucketOrder = false
+    let bucket: TimeBucket
+    let valueCap: Int
+    let minCount: Int
+    /// Calls counted under `(other)` before this pass, per dimension: the saved state's and the processors'.
+    var capped: [CallDimension: Int64] = [:]
+
+    /// Runs the pass. `stateRecords` gets each bucket's merged records before k-anonymity, `published` its
+    /// published records (sorted); both in bucket order. Returns the capped dimensions by name, as
+    /// `CallAggregator.cappedDimensions`.
+    ///
+    /// - Throws: `StateError` when a saved row does not decode, `OutputError` when the spill cannot be read
+    ///   back, and whatever the callbacks throw.
+    func run(stateRecords: ([CallTrendRecord]) throws -> Void,
+             published: ([CallTrendRecord]) throws -> Void) throws -> [String: Int64] {
+        var merged = CallAggregator(bucket: bucket, valueCap: valueCap)
+        for (dimension, count) in capped { merged.addCappedEvents(dimension, count) }
+        func merge(saved: inout SavedCallRows) throws {
+            try forEachBucket(spilled: spill.bucketStarts, saved: { saved.pendingStart }) { start, spilled in
+                do {
+                    try saved.absorb(bucket: start, into: &merged)
+                    if spilled {
+                        for record in try spill.records(bucket: start) { try merged.absorb(record) }
+                    }
+                } catch let error as SketchDecodingError {
+                    throw RunState.damaged(path: previousState ?? spill.path, error)
+                }
+                try stateRecords(merged.records(minCount: 0, sorted: false) { _ in true })
+                try published(merged.drain(bucketsBefore: .max, minCount: minCount))
+            }
+        }
+        guard let previousState else {
+            var saved = SavedCallRows.none
+            try merge(saved: &saved)
+            return merged.cappedDimensions
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: previousState, configuration: configuration)
+        defer { try? queue.close() }
+        try queue.read { db in
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT bucket_start, dimension, value, calls, answered, talk_seconds, sketch, talk_histogram FROM call_state
+                """ + (previousInBucketOrder ? "" : " ORDER BY bucket_start"))
+            var saved = SavedCallRows.cursor(cursor, bucket: bucket, pending: try cursor.next().map { Self.record($0, bucket) })
+            try merge(saved: &saved)
+        }
+        return merged.cappedDimensions
+    }
+
+    /// A saved call row as a record (its estimate and percentiles are not stored: absorbing recomputes them).
+    fileprivate static func record(_ row: Row, _ bucket: TimeBucket) -> CallTrendRecord {
+        let sketch: Data = row[6] ?? Data()
+        let histogram: Data = row[7] ?? Data()
+        return CallTrendRecord(bucketStart: row[0], bucket: bucket, dimension: row[1], value: row[2], calls: row[3],
+                               answered: row[4], callers: 0, talkSeconds: row[5], talkP50: 0, talkP95: 0,
+                               sketch: Array(sketch), talkHistogram: Array(histogram))
+    }
+}
+
+/// The saved state's call rows, in bucket order, or none.
+private enum SavedCallRows {
+    case none
+    case cursor(RowCursor, bucket: TimeBucket, pending: CallTrendRecord?)
+
+    var pendingStart: Int64? {
+        if case .cursor(_, _, let pending?) = self { return pending.bucketStart }
+        return nil
+    }
+
+    /// Absorbs the saved rows of the bucket starting at `start` (the next ones, in bucket order).
+    mutating func absorb(bucket start: Int64, into merged: inout CallAggregator) throws {
+        guard case .cursor(let cursor, let bucket, var pending) = self else { return }
+        while let record = pending, record.bucketStart <= start {
+            // Rows said to be in bucket order that are not would count a bucket twice.
+            guard record.bucketStart == start else { throw SketchDecodingError(reason: "rows_out_of_bucket_order") }
+            try merged.absorb(record)
+            pending = try cursor.next().map { CallFinalPass.record($0, bucket) }
+        }
+        self = .cursor(cursor, bucket: bucket, pending: pending)
     }
 }
 
