@@ -178,13 +178,11 @@ public struct RunRefusal: Error, Sendable, CustomStringConvertible {
 /// then derived from the state, so a run killed at any point leaves the old or the new state, and running
 /// again gives what one clean run would have.
 public enum BatchRunner {
-    /// What reading every input produced, before any output is written.
+    /// What reading every input produced, for `crumb scan`: counts and the personal information found, no trends.
     public struct Processed: Sendable {
         public var inputs: [Manifest.Input]
         public var totals: Manifest.Totals
         public var personal: PersonalDataTally
-        public var processor: WebLogProcessor
-        public var calls: CallLogProcessor
         public var seconds: Double
     }
 
@@ -213,24 +211,28 @@ public enum BatchRunner {
         var helperLines = 0
     }
 
-    /// Reads, decodes, parses, classifies and aggregates every input, in parallel; writes the streamed parts
-    /// (events, vault) but no trends. `crumb scan` stops here.
+    /// Reads, decodes, parses and classifies every input, in parallel, for `crumb scan`: the counts and the
+    /// personal information found. Trends are dropped bucket by bucket as they close (`DiscardedTrends`), so
+    /// that a scan's memory stays flat too.
     public static func processInputs(_ configuration: RunConfiguration) throws -> Processed {
         let entries = try InputExpansion.entries(configuration.inputs)
-        let (results, worker, seconds) = try process(entries: entries, configuration: configuration, ledger: nil,
-                                                     parts: PartFiles(directory: "", count: 0, events: false, vault: false))
+        // No trends are kept: closed buckets are dropped as a run would spill them.
+        let discarded = DiscardedTrends()
+        let (results, _, seconds) = try process(entries: entries, configuration: configuration, ledger: nil,
+                                                parts: PartFiles(directory: "", count: 0, events: false, vault: false),
+                                                spill: discarded, callSpill: discarded)
         let inputs = results.map(\.input)
         var personal = PersonalDataTally()
         for result in results { personal.merge(result.personal) }
         return Processed(inputs: inputs, totals: totals(of: inputs, optedOut: results.reduce(0) { $0 + $1.optedOut }),
-                         personal: personal, processor: worker.web, calls: worker.calls, seconds: seconds)
+                         personal: personal, seconds: seconds)
     }
 
     /// Processes `entries` in parallel; results in input order, and the merged worker.
     static func process(entries: [InputExpansion.Entry], configuration: RunConfiguration, ledger: LedgerIndex?,
                         parts: PartFiles, progress: ProgressMeter? = nil,
-                        spill: WebSpillFile? = nil,
-                        callSpill: CallSpillFile? = nil) throws -> (results: [InputResult], worker: Worker, seconds: Double) {
+                        spill: (any WebTrendSpill)? = nil,
+                        callSpill: (any CallTrendSpill)? = nil) throws -> (results: [InputResult], worker: Worker, seconds: Double) {
         let clock = ContinuousClock()
         let start = clock.now
         // Validates the IP mode against the key before any work: an ephemeral keyring is no key, and the
@@ -256,7 +258,7 @@ public enum BatchRunner {
             while true {
                 let index = nextFile.add(1, ordering: .relaxed).oldValue
                 // After a failed spill (disk full) the run fails at the end whatever is read: stop reading.
-                guard index < entries.count, spill?.failure == nil, callSpill?.failure == nil else { break }
+                guard index < entries.count, spill?.hasFailed != true, callSpill?.hasFailed != true else { break }
                 // A worker that would leave a core idle (fewer files left than workers) splits decoding off.
                 let pipelined = configuration.pipelineDecoding && configuration.jobs > 1 && entries.count - index < configuration.jobs
                 var result = process(entry: entries[index], index: index, with: &worker, choice: choice, ledger: ledger,
@@ -577,18 +579,15 @@ public enum BatchRunner {
             var callCount = 0
             var webFiles: [StreamedTrendFile] = []
             var callFiles: [StreamedTrendFile] = []
+            // A partial output's rows include those below min_count: only its owner may read them, from the start.
+            let mode: mode_t = result.manifest.partial ? 0o600 : 0o644
             do {
-                if publishConfiguration.csv {
-                    webFiles.append(try StreamedTrendFile(path: directory + "/web_trends.csv", format: .csv))
+                for (format, suffix) in [(StreamedTrendFile.Format.csv, "csv"), (.jsonLines, "jsonl")]
+                where format == .csv ? publishConfiguration.csv : publishConfiguration.jsonLines {
+                    webFiles.append(try StreamedTrendFile(path: directory + "/web_trends." + suffix, format: format, mode: mode))
                     if hasCalls {
-                        callFiles.append(try StreamedTrendFile(path: directory + "/call_trends.csv", format: .csv, table: .calls))
-                    }
-                }
-                if publishConfiguration.jsonLines {
-                    webFiles.append(try StreamedTrendFile(path: directory + "/web_trends.jsonl", format: .jsonLines))
-                    if hasCalls {
-                        callFiles.append(try StreamedTrendFile(path: directory + "/call_trends.jsonl", format: .jsonLines,
-                                                               table: .calls))
+                        callFiles.append(try StreamedTrendFile(path: directory + "/call_trends." + suffix, format: format,
+                                                               table: .calls, mode: mode))
                     }
                 }
                 result.database = try preparePublished(
@@ -802,7 +801,7 @@ public enum BatchRunner {
                 ("min_count", manifest.partial ? "0" : manifest.policy["min_count"] ?? ""), ("partial", String(manifest.partial)),
                 ("manifest", manifestText),
             ]
-        }, to: directory + "/crumb.db")
+        }, to: directory + "/crumb.db", mode: manifest.partial ? 0o600 : 0o644)
     }
 
     /// The second half of `writePublished`: puts crumb.db in place, writes the CSV and JSON Lines files.

@@ -58,9 +58,17 @@ struct WebFinalPass {
         try forEachBucket(spilled: spill.bucketStarts, saved: { saved.pendingStart }) { start, spilled in
             do {
                 try saved.absorb(bucket: start, into: &merged)
-                if spilled { try spill.forEachRow(bucket: start) { try merged.absorb($0) } }
             } catch let error as SketchDecodingError {
                 throw RunState.damaged(path: previousState ?? spill.path, error)
+            }
+            if spilled {
+                try spill.forEachRow(bucket: start) { row in
+                    do throws(SketchDecodingError) {
+                        try merged.absorb(row)
+                    } catch {
+                        throw spill.damaged(error)
+                    }
+                }
             }
             try merged.forEachRow(stateRow)
             try published(merged.drain(bucketsBefore: .max, minCount: minCount))
@@ -111,11 +119,17 @@ struct CallFinalPass {
             try forEachBucket(spilled: spill.bucketStarts, saved: { saved.pendingStart }) { start, spilled in
                 do {
                     try saved.absorb(bucket: start, into: &merged)
-                    if spilled {
-                        for record in try spill.records(bucket: start) { try merged.absorb(record) }
-                    }
                 } catch let error as SketchDecodingError {
                     throw RunState.damaged(path: previousState ?? spill.path, error)
+                }
+                if spilled {
+                    for record in try spill.records(bucket: start) {
+                        do throws(SketchDecodingError) {
+                            try merged.absorb(record)
+                        } catch {
+                            throw spill.damaged(error)
+                        }
+                    }
                 }
                 try stateRecords(merged.records(minCount: 0, sorted: false) { _ in true })
                 try published(merged.drain(bucketsBefore: .max, minCount: minCount))

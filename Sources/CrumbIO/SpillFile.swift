@@ -80,6 +80,11 @@ final class SpillFile: Sendable {
     /// The first write that failed: the run must fail, as those rows are lost.
     var failure: OutputError? { state.withLock { $0.failure } }
 
+    /// The error for a row read back that does not decode (its reason, never its bytes).
+    func damaged(_ error: SketchDecodingError) -> OutputError {
+        OutputError(path: path, message: "read back damaged: \(error.reason)")
+    }
+
     /// Rows spilled so far.
     var rowCount: Int { state.withLock { $0.rows } }
 
@@ -133,6 +138,8 @@ final class WebSpillFile: WebTrendSpill {
 
     var path: String { file.path }
     var failure: OutputError? { file.failure }
+    var hasFailed: Bool { failure != nil }
+    func damaged(_ error: SketchDecodingError) -> OutputError { file.damaged(error) }
     var rowCount: Int { file.rowCount }
     var bucketStarts: [Int64] { file.bucketStarts }
 
@@ -173,6 +180,8 @@ final class CallSpillFile: CallTrendSpill {
 
     var path: String { file.path }
     var failure: OutputError? { file.failure }
+    var hasFailed: Bool { failure != nil }
+    func damaged(_ error: SketchDecodingError) -> OutputError { file.damaged(error) }
     var bucketStarts: [Int64] { file.bucketStarts }
 
     func spill(_ aggregator: inout CallAggregator, where drains: (Int64) -> Bool) {

@@ -332,14 +332,15 @@ final class StreamedTrendFile {
     private var bucketStart = BucketStartText()
     static let flushBytes = 1 << 20
 
-    /// Creates the temporary file (mode 0644 less the umask); a CSV file starts with its header.
-    init(path: String, format: Format, table: Table = .web) throws(OutputError) {
+    /// Creates the temporary file (`mode`, 0644 by default, less the umask: a partial output's is 0600 from the
+    /// start, as its rows are below the publication threshold); a CSV file starts with its header.
+    init(path: String, format: Format, table: Table = .web, mode: mode_t = 0o644) throws(OutputError) {
         self.path = path
         self.format = format
         self.table = table
         temporary = AtomicFile.temporaryPath(for: path)
         AtomicFile.removeQuietly(temporary)
-        descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard descriptor >= 0 else {
             throw OutputError(path: path, message: "cannot create temporary file: \(AtomicFile.systemReason(errno))")
         }

@@ -20,7 +20,7 @@ public enum GoldenFile {
         if isRecording {
             try? FileManager.default.createDirectory(
                 at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: path, contents: Data(actual))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(actual))
             return .recorded("re-recorded \(path); unset CRUMB_RECORD_GOLDEN and commit it")
         }
         guard let expected = FileManager.default.contents(atPath: path) else {

@@ -74,4 +74,24 @@ struct StreamedTrendFileTests {
             #expect(error.message.hasPrefix("cannot create temporary file"))
         }
     }
+
+    /// A partial output's file is owner-only from the moment it exists, not only once committed: its rows
+    /// include those below min_count. Call trend files take call records, with their own header.
+    @Test func aRestrictedFileIsOwnerOnlyWhileItIsWritten() throws {
+        let directory = temporaryDirectory()
+        let path = directory + "/call_trends.csv"
+        let file = try StreamedTrendFile(path: path, format: .csv, table: .calls, mode: 0o600)
+        let record = CallTrendRecord(bucketStart: 1_767_225_600, bucket: .hour, dimension: "dialled", value: "+441134960000",
+                                     calls: 1, answered: 1, callers: 1, talkSeconds: 60, talkP50: 60, talkP95: 60,
+                                     sketch: [], talkHistogram: [])
+        try file.append([record])
+        let temporary = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).first)
+        let mode = try FileManager.default.attributesOfItem(atPath: directory + "/" + temporary)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        try file.finish().commit()
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text == CallTrendRecord.columns.joined(separator: ",")
+            + "\n2026-01-01T00:00:00Z,hour,dialled,+441134960000,1,1,1,60,60,60\n")
+    }
 }

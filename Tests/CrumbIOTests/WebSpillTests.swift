@@ -209,4 +209,23 @@ struct WebSpillTests {
         let left = try FileManager.default.contentsOfDirectory(atPath: directory + "/resumed").filter { $0.hasPrefix(".") && $0 != ".crumb.lock" }
         #expect(left.isEmpty)
     }
+
+    /// `crumb scan` drops the trends bucket by bucket (`DiscardedTrends`) and counts what a run counts: the
+    /// same lines, and the same personal information by kind and field, web and call records alike.
+    @Test func aScanCountsWhatARunCounts() throws {
+        let directory = temporaryDirectory()
+        try AtomicFile.write(Self.lateLog(), to: directory + "/access.log")
+        try AtomicFile.write(CallSpillTests.lateRecords(calls: 1_000, seed: 5), to: directory + "/Master.csv")
+        var configuration = runConfiguration([directory + "/access.log", directory + "/Master.csv"], out: directory + "/out")
+        configuration.timeZone = CallSpillTests.zone
+        let scanned = try BatchRunner.processInputs(configuration)
+        let report = try BatchRunner.run(configuration)
+        #expect(scanned.totals.linesParsed == report.manifest.totals.linesParsed)
+        #expect(scanned.totals.linesParsed > 12_000)
+        let personal = PersonalTally(scanned.personal)
+        #expect(personal.byKind == report.manifest.personalFoundByKind)
+        #expect(personal.byField == report.manifest.personalFoundByField)
+        #expect(personal.lines == report.manifest.linesWithPersonalData)
+        #expect(personal.lines > 0)
+    }
 }

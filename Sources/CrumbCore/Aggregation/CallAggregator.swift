@@ -210,8 +210,9 @@ public struct CallAggregator: Sendable {
         return drained
     }
 
-    /// Removes the rows of the buckets whose start `removes` accepts; the others keep their counts.
-    private mutating func removeRows(where removes: (Int64) -> Bool) {
+    /// Removes the rows of the buckets whose start `removes` accepts; the others keep their counts. Values stay
+    /// interned.
+    public mutating func removeRows(where removes: (Int64) -> Bool) {
         var kept = self
         kept.index = RowIndex()
         kept.rowKeys = []
@@ -330,6 +331,9 @@ public protocol CallTrendSpill: AnyObject, Sendable {
     /// (`CallAggregator.drainRecords`). A write that fails is kept to be reported at the end of the run, which
     /// then fails: the rows are gone from memory, and nothing is committed without them.
     func spill(_ aggregator: inout CallAggregator, where drains: (Int64) -> Bool)
+
+    /// Whether a spill has failed: the run stops reading, as it will fail at the end.
+    var hasFailed: Bool { get }
 }
 
 /// One published row of call trends: a (bucket, dimension, value) and its metrics.

@@ -273,8 +273,9 @@ public struct WebAggregator: Sendable {
         removeRows(where: drains)
     }
 
-    /// Removes the rows of the buckets whose start `removes` accepts; the others keep their counts.
-    private mutating func removeRows(where removes: (Int64) -> Bool) {
+    /// Removes the rows of the buckets whose start `removes` accepts; the others keep their counts. Values stay
+    /// interned.
+    public mutating func removeRows(where removes: (Int64) -> Bool) {
         var kept = self
         kept.index = RowIndex()
         kept.rowKeys = []
@@ -431,6 +432,25 @@ public protocol WebTrendSpill: AnyObject, Sendable {
     /// (`WebAggregator.drainRows`). A write that fails is kept to be reported at the end of the run, which
     /// then fails: the rows are gone from memory, and nothing is committed without them.
     func spill(_ aggregator: inout WebAggregator, where drains: (Int64) -> Bool)
+
+    /// Whether a spill has failed: the run stops reading, as it will fail at the end.
+    var hasFailed: Bool { get }
+}
+
+/// Drops the rows of closed buckets instead of keeping them: for `crumb scan`, which reports the personal
+/// information it finds and no trends, so that its memory too stays flat as its input grows.
+public final class DiscardedTrends: WebTrendSpill, CallTrendSpill {
+    public init() {}
+
+    public func spill(_ aggregator: inout WebAggregator, where drains: (Int64) -> Bool) {
+        aggregator.removeRows(where: drains)
+    }
+
+    public func spill(_ aggregator: inout CallAggregator, where drains: (Int64) -> Bool) {
+        aggregator.removeRows(where: drains)
+    }
+
+    public var hasFailed: Bool { false }
 }
 
 extension WebDimension {
