@@ -478,6 +478,16 @@ public enum BatchRunner {
         for dimension in WebDimension.allCases { webCapped[dimension] = finished!.web.aggregator.cappedEvents[dimension.rawValue] }
         var callCapped: [CallDimension: Int64] = [:]
         for dimension in CallDimension.allCases { callCapped[dimension] = finished!.calls.aggregator.cappedEvents[dimension.rawValue] }
+        // Which dimensions could reach their value cap in the final pass, so that the saved values go first.
+        let savedCounts = previous?.valueCounts
+        let webValuesFirst = previous == nil ? [] : WebDimension.allCases.filter { dimension in
+            savedValuesGoFirst(runValues: finished!.web.aggregator.valueCount(dimension),
+                               savedValues: savedCounts?[dimension.name], cap: policy.maxValues)
+        }
+        let callValuesFirst = previous == nil ? [] : CallDimension.allCases.filter { dimension in
+            savedValuesGoFirst(runValues: finished!.calls.aggregator.valueCount(dimension),
+                               savedValues: savedCounts?["call." + dimension.name], cap: policy.maxValues)
+        }
         finished = nil
         #if canImport(Glibc)
         // Gives the processors' freed caches back to the system: the final pass allocates on other threads'
@@ -498,10 +508,12 @@ public enum BatchRunner {
         let previousPath = previous == nil ? nil : directory + "/" + RunState.fileName
         let finalPass = WebFinalPass(spill: spill, previousState: previousPath,
                                      previousInBucketOrder: previous?.webRowsInBucketOrder ?? false,
-                                     bucket: policy.bucket, valueCap: policy.maxValues, minCount: minCount, capped: webCapped)
+                                     bucket: policy.bucket, valueCap: policy.maxValues, minCount: minCount, capped: webCapped,
+                                     savedValuesFirst: webValuesFirst)
         let callPass = CallFinalPass(spill: callSpill, previousState: previousPath,
                                      previousInBucketOrder: previous?.callRowsInBucketOrder ?? false,
-                                     bucket: policy.bucket, valueCap: policy.maxValues, minCount: minCount, capped: callCapped)
+                                     bucket: policy.bucket, valueCap: policy.maxValues, minCount: minCount, capped: callCapped,
+                                     savedValuesFirst: callValuesFirst)
 
         var state = RunState(web: [], calls: [], ledger: ledger, settings: settings)
 
@@ -565,7 +577,7 @@ public enum BatchRunner {
         }
         let publication = Mutex(Publication(manifest: manifest))
         let publishConfiguration = PublishConfiguration(configuration)
-        let passOutcome = Mutex<Result<[String: Int64], any Error>>(.success([:]))
+        let passOutcome = Mutex<Result<PassSummary, any Error>>(.success(PassSummary()))
         let stateSegments = BatchChannel<(bucketStart: Int64, rows: [UInt8])>(depth: 4)
         let stateCalls = BatchChannel<[CallTrendRecord]>(depth: 4)
         let publishedBatches = BatchChannel<[WebTrendRecord]>(depth: 4)
@@ -610,7 +622,7 @@ public enum BatchRunner {
                     complete: { manifest in
                         manifest.rows = ["web_trends": webCount, "call_trends": callCount]
                         // Read once the batches are all in, so after the passes have recorded their outcome.
-                        manifest.cappedDimensions = (try? passOutcome.withLock { try $0.get() }) ?? [:]
+                        manifest.cappedDimensions = (try? passOutcome.withLock { try $0.get() })?.capped ?? [:]
                     })
                 result.webFiles = try webFiles.map { try $0.finish() }
                 result.callFiles = try callFiles.map { try $0.finish() }
@@ -626,15 +638,15 @@ public enum BatchRunner {
         Thread {
             var segment: [UInt8] = []
             var segmentStart: Int64 = 0
-            let outcome = Result { () throws -> [String: Int64] in
-                let webCapped: [String: Int64]
+            let outcome = Result { () throws -> PassSummary in
+                var summary: PassSummary
                 do {
                     // The web channels end with the web pass: their readers go on to the call channels.
                     defer {
                         stateSegments.finish()
                         publishedBatches.finish()
                     }
-                    webCapped = try finalPass.run(stateRow: { row in
+                    summary = try finalPass.run(stateRow: { row in
                         segmentStart = row.bucketStart
                         segment.appendSpillRow(row)
                     }, published: { records in
@@ -643,11 +655,10 @@ public enum BatchRunner {
                         publishedBatches.send(records)
                     })
                 }
-                let callCapped = try callPass.run(stateRecords: { stateCalls.send($0) },
-                                                  published: { publishedCalls.send($0) })
-                var capped = webCapped
-                for (name, count) in callCapped { capped["call." + name] = count }
-                return capped
+                let calls = try callPass.run(stateRecords: { stateCalls.send($0) }, published: { publishedCalls.send($0) })
+                for (name, count) in calls.capped { summary.capped["call." + name] = count }
+                for (name, count) in calls.valueCounts { summary.valueCounts["call." + name] = count }
+                return summary
             }
             passOutcome.withLock { $0 = outcome }
             for channel in [stateSegments.finish, stateCalls.finish, publishedBatches.finish, publishedCalls.finish] { channel() }

@@ -22,26 +22,35 @@ struct WebFinalPass {
     let minCount: Int
     /// Events counted under `(other)` before this pass, per dimension: the saved state's and the processors'.
     var capped: [WebDimension: Int64] = [:]
+    /// Dimensions whose saved values are interned before any bucket is merged (`savedValuesFirst(...)`), so
+    /// that a value cap reached in this pass leaves every value the state already holds its own rows.
+    var savedValuesFirst: [WebDimension] = []
 
     /// Runs the pass. `stateRow` gets every merged row before k-anonymity, `published` each bucket's records;
-    /// both in bucket order. Returns the capped dimensions by name, as `WebAggregator.cappedDimensions`.
+    /// both in bucket order. Returns the capped dimensions and the value counts by name
+    /// (`WebAggregator.cappedDimensions`, `valueCounts`).
     ///
     /// - Throws: `StateError` when a saved row does not decode, `OutputError` when the spill cannot be read
     ///   back, and whatever the callbacks throw.
     func run(stateRow: (WebAggregator.RowView) throws -> Void,
-             published: ([WebTrendRecord]) throws -> Void) throws -> [String: Int64] {
+             published: ([WebTrendRecord]) throws -> Void) throws -> PassSummary {
         var merged = WebAggregator(bucket: bucket, valueCap: valueCap)
         for (dimension, count) in capped { merged.addCappedEvents(dimension, count) }
         guard let previousState else {
             var saved = SavedRows.none
             try merge(into: &merged, saved: &saved, stateRow: stateRow, published: published)
-            return merged.cappedDimensions
+            return PassSummary(capped: merged.cappedDimensions, valueCounts: merged.valueCounts)
         }
         var configuration = Configuration()
         configuration.readonly = true
         let queue = try DatabaseQueue(path: previousState, configuration: configuration)
         defer { try? queue.close() }
         try queue.read { db in
+            for dimension in savedValuesFirst {
+                let values = try String.fetchCursor(db, sql: "SELECT DISTINCT value FROM web_state WHERE dimension = ?",
+                                                    arguments: [dimension.name])
+                while let value = try values.next() { _ = merged.valueID(dimension, value) }
+            }
             // SQLite sorts with bounded memory, spilling to temporary files when the state is large.
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT bucket_start, dimension, value, hits, bytes, status_4xx, status_5xx, sketch FROM web_state
@@ -49,7 +58,7 @@ struct WebFinalPass {
             var saved = SavedRows.cursor(cursor, pending: try cursor.next().map(SavedRow.init))
             try merge(into: &merged, saved: &saved, stateRow: stateRow, published: published)
         }
-        return merged.cappedDimensions
+        return PassSummary(capped: merged.cappedDimensions, valueCounts: merged.valueCounts)
     }
 
     private func merge(into merged: inout WebAggregator, saved: inout SavedRows,
@@ -74,6 +83,15 @@ struct WebFinalPass {
             try published(merged.drain(bucketsBefore: .max, minCount: minCount))
         }
     }
+}
+
+/// Whether a final pass must intern a dimension's saved values before merging any bucket: when this run's
+/// values (`runValues`, `(other)` included) and the saved ones (`savedValues`, nil when the state does not
+/// say) could together pass `cap`. Then the values the state holds keep their own rows, as when the saved rows
+/// were all read before this run's, and only this run's new values can fold into `(other)`. Costs one
+/// reading of the saved rows for the dimension, so it is done only then.
+func savedValuesGoFirst(runValues: Int, savedValues: Int?, cap: Int) -> Bool {
+    runValues > 1 && (savedValues ?? cap) + runValues - 1 > cap
 }
 
 /// Calls `body` with the start of every bucket a final pass merges, ascending: those of the spill (`spilled`,
@@ -104,15 +122,17 @@ struct CallFinalPass {
     let minCount: Int
     /// Calls counted under `(other)` before this pass, per dimension: the saved state's and the processors'.
     var capped: [CallDimension: Int64] = [:]
+    /// Dimensions whose saved values are interned before any bucket is merged, as `WebFinalPass`'s.
+    var savedValuesFirst: [CallDimension] = []
 
     /// Runs the pass. `stateRecords` gets each bucket's merged records before k-anonymity, `published` its
-    /// published records (sorted); both in bucket order. Returns the capped dimensions by name, as
-    /// `CallAggregator.cappedDimensions`.
+    /// published records (sorted); both in bucket order. Returns the capped dimensions and the value counts by
+    /// name (`CallAggregator.cappedDimensions`, `valueCounts`).
     ///
     /// - Throws: `StateError` when a saved row does not decode, `OutputError` when the spill cannot be read
     ///   back, and whatever the callbacks throw.
     func run(stateRecords: ([CallTrendRecord]) throws -> Void,
-             published: ([CallTrendRecord]) throws -> Void) throws -> [String: Int64] {
+             published: ([CallTrendRecord]) throws -> Void) throws -> PassSummary {
         var merged = CallAggregator(bucket: bucket, valueCap: valueCap)
         for (dimension, count) in capped { merged.addCappedEvents(dimension, count) }
         func merge(saved: inout SavedCallRows) throws {
@@ -138,20 +158,25 @@ struct CallFinalPass {
         guard let previousState else {
             var saved = SavedCallRows.none
             try merge(saved: &saved)
-            return merged.cappedDimensions
+            return PassSummary(capped: merged.cappedDimensions, valueCounts: merged.valueCounts)
         }
         var configuration = Configuration()
         configuration.readonly = true
         let queue = try DatabaseQueue(path: previousState, configuration: configuration)
         defer { try? queue.close() }
         try queue.read { db in
+            for dimension in savedValuesFirst {
+                let values = try String.fetchCursor(db, sql: "SELECT DISTINCT value FROM call_state WHERE dimension = ?",
+                                                    arguments: [dimension.name])
+                while let value = try values.next() { _ = merged.valueID(dimension, value) }
+            }
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT bucket_start, dimension, value, calls, answered, talk_seconds, sketch, talk_histogram FROM call_state
                 """ + (previousInBucketOrder ? "" : " ORDER BY bucket_start"))
             var saved = SavedCallRows.cursor(cursor, bucket: bucket, pending: try cursor.next().map { Self.record($0, bucket) })
             try merge(saved: &saved)
         }
-        return merged.cappedDimensions
+        return PassSummary(capped: merged.cappedDimensions, valueCounts: merged.valueCounts)
     }
 
     /// A saved call row as a record (its estimate and percentiles are not stored: absorbing recomputes them).

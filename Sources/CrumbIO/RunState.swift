@@ -36,6 +36,10 @@ public struct RunState: Sendable {
     public var settings: Settings
     /// Per dimension name, the events counted under `(other)` because the dimension reached its value cap.
     public var capped: [String: Int64] = [:]
+    /// Per dimension name (call dimensions as `call.` and the name), the distinct values the saved rows hold,
+    /// `(other)` included: what a run's final passes found (`PassSummary`). Nil in a state written otherwise
+    /// (by `crumb merge`, or an earlier version).
+    public var valueCounts: [String: Int]?
     /// Committed lengths of `events.jsonl` and `vault.jsonl`.
     public var eventsBytes: Int64 = 0
     public var vaultBytes: Int64 = 0
@@ -116,6 +120,7 @@ public struct RunState: Sendable {
         var state = RunState(web: stored.web, calls: stored.calls, ledger: try decode([LedgerEntry].self, "ledger"),
                              settings: try decode(Settings.self, "settings"))
         state.capped = try decode([String: Int64].self, "capped")
+        if meta["value_counts"] != nil { state.valueCounts = try decode([String: Int].self, "value_counts") }
         state.eventsBytes = Int64(meta["events_bytes"] ?? "0") ?? 0
         state.vaultBytes = Int64(meta["vault_bytes"] ?? "0") ?? 0
         state.generation = meta["generation"] ?? ""
@@ -146,16 +151,16 @@ public struct RunState: Sendable {
     ///
     /// With `streamingRows`, the rows are those it gives, one web row or a batch of call records at a time,
     /// and neither `web`, `webRows` nor `calls` is written: a run's final passes produce them bucket by bucket
-    /// while the state is written. It returns the capped counts the passes found, which join `capped` (known
-    /// only once the rows are). Each table's rows must come in ascending bucket order: the state records that
+    /// while the state is written. It returns what the passes found (`PassSummary`): the capped counts, which
+    /// join `capped`, and the value counts (known only once the rows are). Each table's rows must come in ascending bucket order: the state records that
     /// they do (`webRowsInBucketOrder`, `callRowsInBucketOrder`), and the next run's passes refuse rows that
     /// break it rather than count a bucket twice.
     public func save(directory: String, streamingRows: StreamingRows? = nil) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         func text(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
-        func meta(capped: [String: Int64]) throws -> [(String, String)] {
-            [
+        func meta(capped: [String: Int64], valueCounts: [String: Int]?) throws -> [(String, String)] {
+            (try valueCounts.map { [("value_counts", try text($0))] } ?? []) + [
                 ("state_format", Self.formatVersion), ("crumb_version", CrumbVersion.current),
                 ("bucket", settings.bucket), ("key_fingerprint", settings.keyFingerprint),
                 ("settings", try text(settings)), ("ledger", try text(ledger)), ("capped", try text(capped)),
@@ -177,9 +182,10 @@ public struct RunState: Sendable {
                         try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
                         try db.inTransaction(.exclusive) {
                             try db.execute(sql: Self.schemaSQL)
-                            let streamedCapped = try insertRows(into: db, streamingRows: streamingRows)
+                            let streamed = try insertRows(into: db, streamingRows: streamingRows)
                             let setMeta = try SQLiteRowInserter(db, sql: "INSERT OR REPLACE INTO crumb_meta (key, value) VALUES (?, ?)")
-                            for (key, value) in try meta(capped: capped.merging(streamedCapped) { $1 }) {
+                            for (key, value) in try meta(capped: capped.merging(streamed?.capped ?? [:]) { $1 },
+                                                         valueCounts: streamed?.valueCounts ?? valueCounts) {
                                 setMeta.bind(1, key)
                                 setMeta.bind(2, value)
                                 try setMeta.step(db)
@@ -202,13 +208,12 @@ public struct RunState: Sendable {
 
     /// The rows of a state written as a run's final passes give them (`save(directory:streamingRows:)`): called
     /// with an inserter of web rows and one of call records, it inserts every row through them and returns
-    /// the capped counts by state name (web dimensions by name, call dimensions as `call.` and the name).
+    /// what the passes found.
     public typealias StreamingRows = (_ insertWeb: (WebAggregator.RowView) throws -> Void,
-                                      _ insertCalls: ([CallTrendRecord]) throws -> Void) throws -> [String: Int64]
+                                      _ insertCalls: ([CallTrendRecord]) throws -> Void) throws -> PassSummary
 
-    /// Inserts the rows; returns the capped counts `streamingRows` gave (none without it).
-    private func insertRows(into db: Database, streamingRows: StreamingRows?) throws -> [String: Int64] {
-        var streamedCapped: [String: Int64] = [:]
+    /// Inserts the rows; returns what `streamingRows` gave (nil without it).
+    private func insertRows(into db: Database, streamingRows: StreamingRows?) throws -> PassSummary? {
         var webRow = try SQLiteBatchInserter(db, table: "web_state", columns: 8)
         // The inserter goes in as a parameter: a nested function that captured the variable would box it, and
         // check exclusive access to it at run time, for every column of every row.
@@ -241,12 +246,12 @@ public struct RunState: Sendable {
             }
         }
         if let streamingRows {
-            streamedCapped = try streamingRows({ row in
+            let summary = try streamingRows({ row in
                 try insertWeb(&webRow, row.bucketStart, row.dimension.name, row.valueBytes,
                               (row.hits, row.bytes, row.status4xx, row.status5xx), row.sketchBytes)
             }, insertCalls)
             try webRow.finish(db)
-            return streamedCapped
+            return summary
         }
         if let webRows {
             try webRows.forEachRow { row in
@@ -266,7 +271,20 @@ public struct RunState: Sendable {
         }
         try webRow.finish(db)
         try insertCalls(calls)
-        return streamedCapped
+        return nil
+    }
+}
+
+/// What a run's final passes found besides the rows, by state name (web dimensions by name, call dimensions as
+/// `call.` and the name): the events counted under `(other)` because a dimension reached its value cap, and
+/// the distinct values each dimension's rows hold.
+public struct PassSummary: Sendable, Equatable {
+    public var capped: [String: Int64] = [:]
+    public var valueCounts: [String: Int] = [:]
+
+    public init(capped: [String: Int64] = [:], valueCounts: [String: Int] = [:]) {
+        self.capped = capped
+        self.valueCounts = valueCounts
     }
 }
 

@@ -97,7 +97,7 @@ struct WebSpillTests {
             }, published: { published += $0 })
             #expect(stateRows.sorted() == Self.rows(of: whole.aggregator))
             #expect(published == whole.aggregator.records(minCount: minCount))
-            #expect(capped == whole.aggregator.cappedDimensions)
+            #expect(capped.capped == whole.aggregator.cappedDimensions)
         }
     }
 
@@ -122,7 +122,7 @@ struct WebSpillTests {
         var stateRows: [String] = []
         let result = try pass.run(stateRow: { stateRows.append(Self.text($0)) }, published: { _ in })
         #expect(stateRows.sorted() == Self.rows(of: whole.aggregator))
-        #expect(result == whole.aggregator.cappedDimensions)
+        #expect(result.capped == whole.aggregator.cappedDimensions)
     }
 
     /// A saved state's rows join the spilled ones bucket by bucket: sorted by SQLite when the state does not
@@ -227,5 +227,39 @@ struct WebSpillTests {
         #expect(personal.byField == report.manifest.personalFoundByField)
         #expect(personal.lines == report.manifest.linesWithPersonalData)
         #expect(personal.lines > 0)
+    }
+
+    /// Values the saved state holds keep their own rows when this run's new values fill the value cap, even
+    /// from an earlier bucket (merged first): the final pass interns the saved values before any bucket, as
+    /// when the saved rows were all read before this run's. The state records its value counts, so that a
+    /// run far below the cap does not read the saved values for this.
+    @Test func savedValuesKeepTheirRowsWhenTheCapIsReached() throws {
+        let directory = temporaryDirectory()
+        func log(hour: String, paths: [String]) -> [UInt8] {
+            Array(paths.map { path in
+                "203.0.113.7 - - [05/Jan/2026:\(hour):15:00 +0000] \"GET \(path) HTTP/1.1\" 200 512 \"-\" \"curl/8.5.0\"\n"
+            }.joined().utf8)
+        }
+        try AtomicFile.write(log(hour: "10", paths: ["/a1", "/a2", "/a3", "/a4"]), to: directory + "/later.log")
+        try AtomicFile.write(log(hour: "09", paths: ["/b1", "/b2", "/b3", "/b4"]), to: directory + "/earlier.log")
+        func configuration(_ inputs: [String]) -> RunConfiguration {
+            var configuration = runConfiguration(inputs.map { directory + "/" + $0 }, out: directory + "/out")
+            configuration.policy.maxValues = 6
+            configuration.policy.minCount = 0
+            return configuration
+        }
+        _ = try BatchRunner.run(configuration(["later.log"]))
+        let first = try RunState.load(path: directory + "/out/" + RunState.fileName, rows: false)
+        #expect(first.valueCounts?["path"] == 5)
+        let report = try BatchRunner.run(configuration(["later.log", "earlier.log"]))
+        let csv = try String(contentsOfFile: directory + "/out/web_trends.csv", encoding: .utf8)
+        let paths = csv.split(separator: "\n").filter { $0.contains(",path,") }.map { line in
+            line.split(separator: ",").prefix(4).dropFirst(3).joined()
+        }
+        // (other), the four saved paths, and one slot left for the new ones: /b1, then (other) for the rest.
+        #expect(paths.sorted() == ["(other)", "/a1", "/a2", "/a3", "/a4", "/b1"])
+        #expect(report.manifest.cappedDimensions["path"] == 3)
+        let second = try RunState.load(path: directory + "/out/" + RunState.fileName, rows: false)
+        #expect(second.valueCounts?["path"] == 6)
     }
 }

@@ -62,6 +62,14 @@ public struct CallAggregator: Sendable {
         return copy.withUTF8 { valueID(dimension, UnsafeRawBufferPointer($0)) }
     }
 
+    /// The distinct values of `dimension` interned so far, `(other)` included (at most `valueCap`).
+    public func valueCount(_ dimension: CallDimension) -> Int { values[dimension.rawValue].count }
+
+    /// The values counted per dimension, by name (`valueCount`).
+    public var valueCounts: [String: Int] {
+        Dictionary(uniqueKeysWithValues: CallDimension.allCases.map { ($0.name, valueCount($0)) })
+    }
+
     /// Every dimension's first value, `(other)`.
     static let otherID = 0
 

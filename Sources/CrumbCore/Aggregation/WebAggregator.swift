@@ -117,6 +117,14 @@ public struct WebAggregator: Sendable {
         return copy.withUTF8 { valueID(dimension, UnsafeRawBufferPointer($0)) }
     }
 
+    /// The distinct values of `dimension` interned so far, `(other)` included (at most `valueCap`).
+    public func valueCount(_ dimension: WebDimension) -> Int { values[dimension.rawValue].count }
+
+    /// The values counted per dimension, by name (`valueCount`).
+    public var valueCounts: [String: Int] {
+        Dictionary(uniqueKeysWithValues: WebDimension.allCases.map { ($0.name, valueCount($0)) })
+    }
+
     /// Every dimension's first value, `(other)`: where capped values and k-anonymity folds go.
     static let otherID = 0
 
