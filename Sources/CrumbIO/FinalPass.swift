@@ -46,10 +46,13 @@ struct WebFinalPass {
         let queue = try DatabaseQueue(path: previousState, configuration: configuration)
         defer { try? queue.close() }
         try queue.read { db in
-            for dimension in savedValuesFirst {
-                let values = try String.fetchCursor(db, sql: "SELECT DISTINCT value FROM web_state WHERE dimension = ?",
-                                                    arguments: [dimension.name])
-                while let value = try values.next() { _ = merged.valueID(dimension, value) }
+            if !savedValuesFirst.isEmpty {
+                // One reading of the saved rows for every dimension that needs it.
+                let values = try Row.fetchCursor(db, sql: "SELECT DISTINCT dimension, value FROM web_state")
+                while let row = try values.next() {
+                    guard let dimension = WebDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
+                    _ = merged.valueID(dimension, row[1] as String)
+                }
             }
             // SQLite sorts with bounded memory, spilling to temporary files when the state is large.
             let cursor = try Row.fetchCursor(db, sql: """
@@ -165,10 +168,13 @@ struct CallFinalPass {
         let queue = try DatabaseQueue(path: previousState, configuration: configuration)
         defer { try? queue.close() }
         try queue.read { db in
-            for dimension in savedValuesFirst {
-                let values = try String.fetchCursor(db, sql: "SELECT DISTINCT value FROM call_state WHERE dimension = ?",
-                                                    arguments: [dimension.name])
-                while let value = try values.next() { _ = merged.valueID(dimension, value) }
+            if !savedValuesFirst.isEmpty {
+                // One reading of the saved rows for every dimension that needs it.
+                let values = try Row.fetchCursor(db, sql: "SELECT DISTINCT dimension, value FROM call_state")
+                while let row = try values.next() {
+                    guard let dimension = CallDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
+                    _ = merged.valueID(dimension, row[1] as String)
+                }
             }
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT bucket_start, dimension, value, calls, answered, talk_seconds, sketch, talk_histogram FROM call_state
