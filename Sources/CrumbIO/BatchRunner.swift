@@ -482,11 +482,11 @@ public enum BatchRunner {
         let savedCounts = previous?.valueCounts
         let webValuesFirst = previous == nil ? [] : WebDimension.allCases.filter { dimension in
             savedValuesGoFirst(runValues: finished!.web.aggregator.valueCount(dimension),
-                               savedValues: savedCounts?[dimension.name], cap: policy.maxValues)
+                               savedValues: [savedCounts?[dimension.name]], cap: policy.maxValues)
         }
         let callValuesFirst = previous == nil ? [] : CallDimension.allCases.filter { dimension in
             savedValuesGoFirst(runValues: finished!.calls.aggregator.valueCount(dimension),
-                               savedValues: savedCounts?["call." + dimension.name], cap: policy.maxValues)
+                               savedValues: [savedCounts?["call." + dimension.name]], cap: policy.maxValues)
         }
         finished = nil
         #if canImport(Glibc)
@@ -505,17 +505,13 @@ public enum BatchRunner {
             }
         }
         let minCount = configuration.partial ? 0 : policy.minCount
-        let previousPath = previous == nil ? nil : directory + "/" + RunState.fileName
-        let finalPass = WebFinalPass(spill: spill, previousState: previousPath,
-                                     previousInBucketOrder: previous?.webRowsInBucketOrder ?? false,
-                                     bucket: policy.bucket, valueCap: policy.maxValues, minCount: minCount, capped: webCapped,
-                                     savedValuesFirst: webValuesFirst)
-        let callPass = CallFinalPass(spill: callSpill, previousState: previousPath,
-                                     previousInBucketOrder: previous?.callRowsInBucketOrder ?? false,
-                                     bucket: policy.bucket, valueCap: policy.maxValues, minCount: minCount, capped: callCapped,
-                                     savedValuesFirst: callValuesFirst)
+        let saved = previous.map { [SavedState(path: directory + "/" + RunState.fileName, $0)] } ?? []
+        let finalPass = WebFinalPass(spill: spill, saved: saved, bucket: policy.bucket, valueCap: policy.maxValues,
+                                     minCount: minCount, capped: webCapped, savedValuesFirst: webValuesFirst)
+        let callPass = CallFinalPass(spill: callSpill, saved: saved, bucket: policy.bucket, valueCap: policy.maxValues,
+                                     minCount: minCount, capped: callCapped, savedValuesFirst: callValuesFirst)
 
-        var state = RunState(web: [], calls: [], ledger: ledger, settings: settings)
+        let state = RunState(web: [], calls: [], ledger: ledger, settings: settings)
 
         // What the manifest says follows from the ledger and this state, known before the state is written.
         var inputs: [Manifest.Input] = []
@@ -562,11 +558,38 @@ public enum BatchRunner {
         manifest.thisRun = delta
         manifest.stateGeneration = state.generation
 
-        // Three threads share the end of the run. The final passes (web, then calls) merge each bucket and hand
-        // its unfolded rows to this thread, which writes the state, and its published rows (k-anonymous,
-        // sorted) to a third, which builds crumb.db under a temporary name. crumb.db is put in place once the
-        // state is committed, so that it never shows counts the state does not hold. The capped counts are
-        // known once the passes are done; the pass thread finishes every channel on every way out.
+        let writeStart = clock.now
+        manifest = try writeFinal(
+            state: state, manifest: manifest, webPass: finalPass, callPass: callPass,
+            publish: PublishConfiguration(configuration), hasCalls: hasCalls, directory: directory,
+            beforeCommit: { state in
+                // Streamed outputs first (appended after the committed length), then the commit.
+                (state.eventsBytes, state.vaultBytes) = try parts.append(after: (previous?.eventsBytes ?? 0, previous?.vaultBytes ?? 0))
+                FaultInjection.reached(.beforeCommit)
+            },
+            afterCommit: { FaultInjection.reached(.afterCommit) })
+        let end = clock.now
+        manifest.timings.writeSeconds = seconds(end - writeStart)
+        manifest.timings.wallSeconds = seconds(end - startInstant)
+        manifest.timings.finishedAt = CivilTime.iso8601(Int64(Date().timeIntervalSince1970))
+        try AtomicFile.write(try manifest.encoded(), to: directory + "/manifest.json")
+        return RunReport(manifest: manifest, outputDirectory: configuration.outputDirectory,
+                         hasDataErrors: hasDataErrors, hasIOErrors: hasIOErrors, notes: notes)
+    }
+
+    /// The end of a run or a merge: the final passes (web, then calls) merge each bucket and hand its unfolded
+    /// rows to this thread, which writes the state, and its published rows (k-anonymous, sorted) to a third,
+    /// which builds crumb.db, and the CSV and JSON Lines files asked for, under temporary names. They are put in
+    /// place once the state is committed, so that they never show counts the state does not hold.
+    ///
+    /// `beforeCommit` runs on this thread once the passes have started, and may change the state (the
+    /// streamed outputs' committed lengths); `afterCommit` right after the commit. Returns the manifest with
+    /// its row counts and capped dimensions, which the passes find, once everything but the manifest is in
+    /// place.
+    static func writeFinal(state: RunState, manifest: Manifest, webPass: WebFinalPass, callPass: CallFinalPass,
+                           publish publishConfiguration: PublishConfiguration, hasCalls: Bool, directory: String,
+                           beforeCommit: (inout RunState) throws -> Void, afterCommit: () -> Void) throws -> Manifest {
+        // The pass thread finishes every channel on every way out.
         struct Publication: Sendable {
             var manifest: Manifest
             var database: AtomicFile.Prepared?
@@ -576,7 +599,6 @@ public enum BatchRunner {
             var failure: (any Error)?
         }
         let publication = Mutex(Publication(manifest: manifest))
-        let publishConfiguration = PublishConfiguration(configuration)
         let passOutcome = Mutex<Result<PassSummary, any Error>>(.success(PassSummary()))
         let stateSegments = BatchChannel<(bucketStart: Int64, rows: [UInt8])>(depth: 4)
         let stateCalls = BatchChannel<[CallTrendRecord]>(depth: 4)
@@ -584,7 +606,6 @@ public enum BatchRunner {
         let publishedCalls = BatchChannel<[CallTrendRecord]>(depth: 4)
         let passDone = DispatchSemaphore(value: 0)
         let publishingDone = DispatchSemaphore(value: 0)
-        let writeStart = clock.now
         Thread {
             var result = publication.withLock { $0 }
             var webCount = 0
@@ -646,7 +667,7 @@ public enum BatchRunner {
                         stateSegments.finish()
                         publishedBatches.finish()
                     }
-                    summary = try finalPass.run(stateRow: { row in
+                    summary = try webPass.run(stateRow: { row in
                         segmentStart = row.bucketStart
                         segment.appendSpillRow(row)
                     }, published: { records in
@@ -686,13 +707,12 @@ public enum BatchRunner {
             }
         }
 
-        // Streamed outputs first (appended after the committed length), then the commit.
-        (state.eventsBytes, state.vaultBytes) = try parts.append(after: (previous?.eventsBytes ?? 0, previous?.vaultBytes ?? 0))
-        FaultInjection.reached(.beforeCommit)
+        var state = state
+        try beforeCommit(&state)
         try state.save(directory: directory) { insertWeb, insertCalls in
             while let segment = stateSegments.next() {
                 try segment.rows.withUnsafeBytes { bytes in
-                    var rows = SpillRowReader(bytes: bytes, path: spill.path)
+                    var rows = SpillRowReader(bytes: bytes, path: directory + "/(final pass)")
                     while let row = try rows.next(bucketStart: segment.bucketStart) { try insertWeb(row) }
                 }
             }
@@ -701,25 +721,18 @@ public enum BatchRunner {
             passJoined = true
             return try passOutcome.withLock { try $0.get() }
         }
-        FaultInjection.reached(.afterCommit)
+        afterCommit()
 
         // Everything below is derived from the state.
         publishingDone.wait()
         publishingJoined = true
         let done = publication.withLock { $0 }
         if let failure = done.failure { throw failure }
-        manifest = done.manifest
         databaseCommitted = true
-        try finishPublished(database: done.database, manifest: manifest, web: .streamed(done.webFiles),
+        try finishPublished(database: done.database, manifest: done.manifest, web: .streamed(done.webFiles),
                             calls: .streamed(done.callFiles), hasCalls: hasCalls, configuration: publishConfiguration,
                             directory: directory)
-        let end = clock.now
-        manifest.timings.writeSeconds = seconds(end - writeStart)
-        manifest.timings.wallSeconds = seconds(end - startInstant)
-        manifest.timings.finishedAt = CivilTime.iso8601(Int64(Date().timeIntervalSince1970))
-        try AtomicFile.write(try manifest.encoded(), to: directory + "/manifest.json")
-        return RunReport(manifest: manifest, outputDirectory: configuration.outputDirectory,
-                         hasDataErrors: hasDataErrors, hasIOErrors: hasIOErrors, notes: notes)
+        return done.manifest
     }
 
     /// The trend files (CSV, JSON Lines) of web or call trends a publication puts in place: written from these

@@ -2,28 +2,46 @@ import CrumbCore
 import Foundation
 import GRDB
 
-/// The end of a batch run for web trends: the saved state's rows and this run's rows (all in the spill by
-/// then), merged one bucket at a time in bucket order. Only one bucket's rows are in memory at once, so the
-/// end of a run is as flat as its processing, however many months the state holds.
+/// A saved state whose rows a final pass merges in: a run's previous state, or an output `crumb merge`
+/// combines.
+struct SavedState: Sendable {
+    let path: String
+    /// Whether its web rows, and its call rows, are stored in bucket order (`RunState.webRowsInBucketOrder`,
+    /// `callRowsInBucketOrder`): read as stored, else sorted by SQLite.
+    var webInBucketOrder = false
+    var callsInBucketOrder = false
+
+    init(path: String, webInBucketOrder: Bool = false, callsInBucketOrder: Bool = false) {
+        self.path = path
+        self.webInBucketOrder = webInBucketOrder
+        self.callsInBucketOrder = callsInBucketOrder
+    }
+
+    init(path: String, _ state: RunState) {
+        self.init(path: path, webInBucketOrder: state.webRowsInBucketOrder, callsInBucketOrder: state.callRowsInBucketOrder)
+    }
+}
+
+/// The end of a batch run (or of `crumb merge`) for web trends: the saved states' rows and this run's rows
+/// (all in the spill by then), merged one bucket at a time in bucket order. Only one bucket's rows are in
+/// memory at once, so the end of a run is as flat as its processing, however many months the states hold.
 ///
 /// Each bucket's rows are merged exactly (counts add, sketches merge), then given twice: unfolded for
 /// `state.db`, and as the bucket's published records (k-anonymity applied, sorted) for `crumb.db`. Values
 /// stay interned from one bucket to the next, so a dimension's value cap holds across buckets as it does in
 /// one aggregator.
 struct WebFinalPass {
-    let spill: WebSpillFile
-    /// The saved state whose web rows are merged in, or nil on a fresh run.
-    let previousState: String?
-    /// Whether its rows are stored in bucket order (`RunState.webRowsInBucketOrder`): read as stored, else
-    /// sorted by SQLite.
-    var previousInBucketOrder = false
+    /// This run's rows, or nil (a merge).
+    let spill: WebSpillFile?
+    /// The saved states whose web rows are merged in, in order; none on a fresh run.
+    var saved: [SavedState] = []
     let bucket: TimeBucket
     let valueCap: Int
     let minCount: Int
-    /// Events counted under `(other)` before this pass, per dimension: the saved state's and the processors'.
+    /// Events counted under `(other)` before this pass, per dimension: the saved states' and the processors'.
     var capped: [WebDimension: Int64] = [:]
-    /// Dimensions whose saved values are interned before any bucket is merged (`savedValuesFirst(...)`), so
-    /// that a value cap reached in this pass leaves every value the state already holds its own rows.
+    /// Dimensions whose saved values are interned before any bucket is merged (`savedValuesGoFirst`), state by
+    /// state, so that a value cap reached in this pass leaves the values the states hold their own rows.
     var savedValuesFirst: [WebDimension] = []
 
     /// Runs the pass. `stateRow` gets every merged row before k-anonymity, `published` each bucket's records;
@@ -36,65 +54,68 @@ struct WebFinalPass {
              published: ([WebTrendRecord]) throws -> Void) throws -> PassSummary {
         var merged = WebAggregator(bucket: bucket, valueCap: valueCap)
         for (dimension, count) in capped { merged.addCappedEvents(dimension, count) }
-        guard let previousState else {
-            var saved = SavedRows.none
-            try merge(into: &merged, saved: &saved, stateRow: stateRow, published: published)
-            return PassSummary(capped: merged.cappedDimensions, valueCounts: merged.valueCounts)
-        }
-        var configuration = Configuration()
-        configuration.readonly = true
-        let queue = try DatabaseQueue(path: previousState, configuration: configuration)
-        defer { try? queue.close() }
-        try queue.read { db in
-            if !savedValuesFirst.isEmpty {
-                // One reading of the saved rows for every dimension that needs it.
+        try withDatabases(saved.map(\.path)) { databases in
+            for db in databases where !savedValuesFirst.isEmpty {
+                // One reading of each state's rows for every dimension that needs it.
                 let values = try Row.fetchCursor(db, sql: "SELECT DISTINCT dimension, value FROM web_state")
                 while let row = try values.next() {
                     guard let dimension = WebDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
                     _ = merged.valueID(dimension, row[1] as String)
                 }
             }
-            // SQLite sorts with bounded memory, spilling to temporary files when the state is large.
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT bucket_start, dimension, value, hits, bytes, status_4xx, status_5xx, sketch FROM web_state
-                """ + (previousInBucketOrder ? "" : " ORDER BY bucket_start"))
-            var saved = SavedRows.cursor(cursor, pending: try cursor.next().map(SavedRow.init))
-            try merge(into: &merged, saved: &saved, stateRow: stateRow, published: published)
+            // SQLite sorts with bounded memory, spilling to temporary files when a state is large.
+            var cursors = try zip(saved, databases).map { state, db in
+                let cursor = try Row.fetchCursor(db, sql: """
+                    SELECT bucket_start, dimension, value, hits, bytes, status_4xx, status_5xx, sketch FROM web_state
+                    """ + (state.webInBucketOrder ? "" : " ORDER BY bucket_start"))
+                return SavedRows(cursor: cursor, path: state.path, pending: try cursor.next().map(SavedRow.init))
+            }
+            try forEachBucket(spilled: spill?.bucketStarts ?? [], saved: { cursors.compactMap(\.pending?.bucketStart).min() }) {
+                start, spilled in
+                for index in cursors.indices { try cursors[index].absorb(bucket: start, into: &merged) }
+                if spilled, let spill {
+                    try spill.forEachRow(bucket: start) { row in
+                        do throws(SketchDecodingError) {
+                            try merged.absorb(row)
+                        } catch {
+                            throw spill.damaged(error)
+                        }
+                    }
+                }
+                try merged.forEachRow(stateRow)
+                try published(merged.drain(bucketsBefore: .max, minCount: minCount))
+            }
         }
         return PassSummary(capped: merged.cappedDimensions, valueCounts: merged.valueCounts)
     }
-
-    private func merge(into merged: inout WebAggregator, saved: inout SavedRows,
-                       stateRow: (WebAggregator.RowView) throws -> Void,
-                       published: ([WebTrendRecord]) throws -> Void) throws {
-        try forEachBucket(spilled: spill.bucketStarts, saved: { saved.pendingStart }) { start, spilled in
-            do {
-                try saved.absorb(bucket: start, into: &merged)
-            } catch let error as SketchDecodingError {
-                throw RunState.damaged(path: previousState ?? spill.path, error)
-            }
-            if spilled {
-                try spill.forEachRow(bucket: start) { row in
-                    do throws(SketchDecodingError) {
-                        try merged.absorb(row)
-                    } catch {
-                        throw spill.damaged(error)
-                    }
-                }
-            }
-            try merged.forEachRow(stateRow)
-            try published(merged.drain(bucketsBefore: .max, minCount: minCount))
-        }
-    }
 }
 
-/// Whether a final pass must intern a dimension's saved values before merging any bucket: when this run's
-/// values (`runValues`, `(other)` included) and the saved ones (`savedValues`, nil when the state does not
-/// say) could together pass `cap`. Then the values the state holds keep their own rows, as when the saved rows
-/// were all read before this run's, and only this run's new values can fold into `(other)`. Costs one
-/// reading of the saved rows for the dimension, so it is done only then.
-func savedValuesGoFirst(runValues: Int, savedValues: Int?, cap: Int) -> Bool {
-    runValues > 1 && (savedValues ?? cap) + runValues - 1 > cap
+/// Whether a final pass must intern a dimension's saved values before merging any bucket: when the values
+/// merged (each count with `(other)` included; nil when a state does not say, taken as the cap) could together
+/// pass `cap`. Then the values the saved states hold keep their own rows, as when their rows were all read
+/// first, state by state, and only values that come later can fold into `(other)`. Costs one reading of the
+/// saved rows, so it is done only then.
+///
+/// - Parameters:
+///   - runValues: this run's values (a merge: 0).
+///   - savedValues: each saved state's values.
+func savedValuesGoFirst(runValues: Int, savedValues: [Int?], cap: Int) -> Bool {
+    let counts = savedValues.map { $0 ?? cap } + (runValues > 0 ? [runValues] : [])
+    return counts.count > 1 && counts.reduce(0, +) - (counts.count - 1) > cap
+}
+
+/// Opens each saved state read-only and calls `body` with their connections, all open at once (GRDB allows a
+/// connection's use inside another's access).
+private func withDatabases(_ paths: [String], _ body: ([Database]) throws -> Void) throws {
+    func open(_ index: Int, _ opened: [Database]) throws {
+        guard index < paths.count else { return try body(opened) }
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue = try DatabaseQueue(path: paths[index], configuration: configuration)
+        defer { try? queue.close() }
+        try queue.read { db in try open(index + 1, opened + [db]) }
+    }
+    try open(0, [])
 }
 
 /// Calls `body` with the start of every bucket a final pass merges, ascending: those of the spill (`spilled`,
@@ -111,19 +132,18 @@ private func forEachBucket(spilled: [Int64], saved: () -> Int64?, _ body: (Int64
     }
 }
 
-/// The end of a batch run for call trends, as `WebFinalPass` for web trends: the saved state's call rows and
-/// this run's (all in the spill by then), merged one bucket at a time in bucket order, each bucket given
-/// unfolded for `state.db` and as its published records for `crumb.db`.
+/// The end of a batch run (or of `crumb merge`) for call trends, as `WebFinalPass` for web trends: the saved
+/// states' call rows and this run's (all in the spill by then), merged one bucket at a time in bucket order,
+/// each bucket given unfolded for `state.db` and as its published records for `crumb.db`.
 struct CallFinalPass {
-    let spill: CallSpillFile
-    /// The saved state whose call rows are merged in, or nil on a fresh run.
-    let previousState: String?
-    /// Whether its call rows are stored in bucket order (`RunState.callRowsInBucketOrder`).
-    var previousInBucketOrder = false
+    /// This run's rows, or nil (a merge).
+    let spill: CallSpillFile?
+    /// The saved states whose call rows are merged in, in order; none on a fresh run.
+    var saved: [SavedState] = []
     let bucket: TimeBucket
     let valueCap: Int
     let minCount: Int
-    /// Calls counted under `(other)` before this pass, per dimension: the saved state's and the processors'.
+    /// Calls counted under `(other)` before this pass, per dimension: the saved states' and the processors'.
     var capped: [CallDimension: Int64] = [:]
     /// Dimensions whose saved values are interned before any bucket is merged, as `WebFinalPass`'s.
     var savedValuesFirst: [CallDimension] = []
@@ -138,14 +158,25 @@ struct CallFinalPass {
              published: ([CallTrendRecord]) throws -> Void) throws -> PassSummary {
         var merged = CallAggregator(bucket: bucket, valueCap: valueCap)
         for (dimension, count) in capped { merged.addCappedEvents(dimension, count) }
-        func merge(saved: inout SavedCallRows) throws {
-            try forEachBucket(spilled: spill.bucketStarts, saved: { saved.pendingStart }) { start, spilled in
-                do {
-                    try saved.absorb(bucket: start, into: &merged)
-                } catch let error as SketchDecodingError {
-                    throw RunState.damaged(path: previousState ?? spill.path, error)
+        try withDatabases(saved.map(\.path)) { databases in
+            for db in databases where !savedValuesFirst.isEmpty {
+                let values = try Row.fetchCursor(db, sql: "SELECT DISTINCT dimension, value FROM call_state")
+                while let row = try values.next() {
+                    guard let dimension = CallDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
+                    _ = merged.valueID(dimension, row[1] as String)
                 }
-                if spilled {
+            }
+            var cursors = try zip(saved, databases).map { state, db in
+                let cursor = try Row.fetchCursor(db, sql: """
+                    SELECT bucket_start, dimension, value, calls, answered, talk_seconds, sketch, talk_histogram FROM call_state
+                    """ + (state.callsInBucketOrder ? "" : " ORDER BY bucket_start"))
+                return SavedCallRows(cursor: cursor, path: state.path, bucket: bucket,
+                                     pending: try cursor.next().map { Self.record($0, bucket) })
+            }
+            try forEachBucket(spilled: spill?.bucketStarts ?? [], saved: { cursors.compactMap(\.pending?.bucketStart).min() }) {
+                start, spilled in
+                for index in cursors.indices { try cursors[index].absorb(bucket: start, into: &merged) }
+                if spilled, let spill {
                     for record in try spill.records(bucket: start) {
                         do throws(SketchDecodingError) {
                             try merged.absorb(record)
@@ -157,30 +188,6 @@ struct CallFinalPass {
                 try stateRecords(merged.records(minCount: 0, sorted: false) { _ in true })
                 try published(merged.drain(bucketsBefore: .max, minCount: minCount))
             }
-        }
-        guard let previousState else {
-            var saved = SavedCallRows.none
-            try merge(saved: &saved)
-            return PassSummary(capped: merged.cappedDimensions, valueCounts: merged.valueCounts)
-        }
-        var configuration = Configuration()
-        configuration.readonly = true
-        let queue = try DatabaseQueue(path: previousState, configuration: configuration)
-        defer { try? queue.close() }
-        try queue.read { db in
-            if !savedValuesFirst.isEmpty {
-                // One reading of the saved rows for every dimension that needs it.
-                let values = try Row.fetchCursor(db, sql: "SELECT DISTINCT dimension, value FROM call_state")
-                while let row = try values.next() {
-                    guard let dimension = CallDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
-                    _ = merged.valueID(dimension, row[1] as String)
-                }
-            }
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT bucket_start, dimension, value, calls, answered, talk_seconds, sketch, talk_histogram FROM call_state
-                """ + (previousInBucketOrder ? "" : " ORDER BY bucket_start"))
-            var saved = SavedCallRows.cursor(cursor, bucket: bucket, pending: try cursor.next().map { Self.record($0, bucket) })
-            try merge(saved: &saved)
         }
         return PassSummary(capped: merged.cappedDimensions, valueCounts: merged.valueCounts)
     }
@@ -195,26 +202,27 @@ struct CallFinalPass {
     }
 }
 
-/// The saved state's call rows, in bucket order, or none.
-private enum SavedCallRows {
-    case none
-    case cursor(RowCursor, bucket: TimeBucket, pending: CallTrendRecord?)
-
-    var pendingStart: Int64? {
-        if case .cursor(_, _, let pending?) = self { return pending.bucketStart }
-        return nil
-    }
+/// One saved state's call rows, in bucket order, read one bucket at a time.
+private struct SavedCallRows {
+    let cursor: RowCursor
+    let path: String
+    let bucket: TimeBucket
+    var pending: CallTrendRecord?
 
     /// Absorbs the saved rows of the bucket starting at `start` (the next ones, in bucket order).
+    ///
+    /// - Throws: `StateError` naming the state when a row does not decode or breaks the bucket order.
     mutating func absorb(bucket start: Int64, into merged: inout CallAggregator) throws {
-        guard case .cursor(let cursor, let bucket, var pending) = self else { return }
-        while let record = pending, record.bucketStart <= start {
-            // Rows said to be in bucket order that are not would count a bucket twice.
-            guard record.bucketStart == start else { throw SketchDecodingError(reason: "rows_out_of_bucket_order") }
-            try merged.absorb(record)
-            pending = try cursor.next().map { CallFinalPass.record($0, bucket) }
+        do {
+            while let record = pending, record.bucketStart <= start {
+                // Rows said to be in bucket order that are not would count a bucket twice.
+                guard record.bucketStart == start else { throw SketchDecodingError(reason: "rows_out_of_bucket_order") }
+                try merged.absorb(record)
+                pending = try cursor.next().map { CallFinalPass.record($0, bucket) }
+            }
+        } catch let error as SketchDecodingError {
+            throw RunState.damaged(path: path, error)
         }
-        self = .cursor(cursor, bucket: bucket, pending: pending)
     }
 }
 
@@ -238,36 +246,36 @@ private struct SavedRow {
     }
 }
 
-/// The saved state's web rows, in bucket order, or none.
-private enum SavedRows {
-    case none
-    case cursor(RowCursor, pending: SavedRow?)
-
-    var pendingStart: Int64? {
-        if case .cursor(_, let pending?) = self { return pending.bucketStart }
-        return nil
-    }
+/// One saved state's web rows, in bucket order, read one bucket at a time.
+private struct SavedRows {
+    let cursor: RowCursor
+    let path: String
+    var pending: SavedRow?
 
     /// Absorbs the saved rows of the bucket starting at `start` (the next ones, in bucket order).
+    ///
+    /// - Throws: `StateError` naming the state when a row does not decode or breaks the bucket order.
     mutating func absorb(bucket start: Int64, into merged: inout WebAggregator) throws {
-        guard case .cursor(let cursor, var pending) = self else { return }
-        while let row = pending, row.bucketStart <= start {
-            // Rows said to be in bucket order that are not would count a bucket twice.
-            guard row.bucketStart == start else { throw SketchDecodingError(reason: "rows_out_of_bucket_order") }
-            guard let dimension = WebDimension(name: row.dimension) else {
-                throw SketchDecodingError(reason: "unknown_dimension")
-            }
-            var value = row.value
-            try value.withUTF8 { value in
-                try row.sketch.withUnsafeBytes { sketch in
-                    try merged.absorb(WebAggregator.RowView(
-                        bucketStart: start, dimension: dimension, valueBytes: UnsafeRawBufferPointer(value), hits: row.hits,
-                        bytes: row.bytes, status4xx: row.status4xx, status5xx: row.status5xx, sketchBytes: sketch))
+        do {
+            while let row = pending, row.bucketStart <= start {
+                // Rows said to be in bucket order that are not would count a bucket twice.
+                guard row.bucketStart == start else { throw SketchDecodingError(reason: "rows_out_of_bucket_order") }
+                guard let dimension = WebDimension(name: row.dimension) else {
+                    throw SketchDecodingError(reason: "unknown_dimension")
                 }
+                var value = row.value
+                try value.withUTF8 { value in
+                    try row.sketch.withUnsafeBytes { sketch in
+                        try merged.absorb(WebAggregator.RowView(
+                            bucketStart: start, dimension: dimension, valueBytes: UnsafeRawBufferPointer(value), hits: row.hits,
+                            bytes: row.bytes, status4xx: row.status4xx, status5xx: row.status5xx, sketchBytes: sketch))
+                    }
+                }
+                pending = try cursor.next().map(SavedRow.init)
             }
-            pending = try cursor.next().map(SavedRow.init)
+        } catch let error as SketchDecodingError {
+            throw RunState.damaged(path: path, error)
         }
-        self = .cursor(cursor, pending: pending)
     }
 }
 

@@ -40,6 +40,7 @@ public enum MergeRunner {
         guard !configuration.outputs.isEmpty else { throw RunRefusal("nothing to merge: name at least one output directory") }
         let target = URL(fileURLWithPath: configuration.outputDirectory).standardizedFileURL.path
 
+        /// Each output's state file, its state (without rows), and its directory (for the streamed outputs).
         var states: [(path: String, state: RunState, directory: String)] = []
         for output in configuration.outputs {
             var isDirectory: ObjCBool = false
@@ -50,16 +51,12 @@ public enum MergeRunner {
             if URL(fileURLWithPath: directory).standardizedFileURL.path == target {
                 throw RunRefusal("\(output): --out must be a directory other than the outputs merged")
             }
-            let state: RunState
-            if isDirectory.boolValue {
-                guard let loaded = try RunState.load(directory: output) else {
-                    throw RunRefusal("\(output) has no \(RunState.fileName): crumb merge combines the state.db that crumb run writes in its output directory")
-                }
-                state = loaded
-            } else {
-                state = try RunState.load(path: output)
+            // Only the ledger and meta: the rows are read bucket by bucket by the final passes.
+            let path = isDirectory.boolValue ? output + "/" + RunState.fileName : output
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw RunRefusal("\(output) has no \(RunState.fileName): crumb merge combines the state.db that crumb run writes in its output directory")
             }
-            states.append((output, state, directory))
+            states.append((path, try RunState.load(path: path, rows: false), directory))
         }
 
         // The same settings everywhere, or the counts do not mean the same thing.
@@ -94,24 +91,36 @@ public enum MergeRunner {
         }
 
         let bucket = TimeBucket(rawValue: settings.bucket) ?? .hour
-        var web = WebAggregator(bucket: bucket, valueCap: settings.maxValues)
-        var calls = CallAggregator(bucket: bucket, valueCap: settings.maxValues)
         var merged = RunState(web: [], calls: [], ledger: [], settings: settings)
-        for (_, state, directory) in states {
-            do {
-                for record in state.web { try web.absorb(record) }
-                for record in state.calls { try calls.absorb(record) }
-            } catch {
-                throw RunState.damaged(directory, error)
+        var webCapped: [WebDimension: Int64] = [:]
+        var callCapped: [CallDimension: Int64] = [:]
+        for (_, state, _) in states {
+            for (name, count) in state.capped {
+                if name.hasPrefix("call.") {
+                    if let dimension = CallDimension(name: String(name.dropFirst("call.".count))) { callCapped[dimension, default: 0] += count }
+                } else if let dimension = WebDimension(name: name) {
+                    webCapped[dimension, default: 0] += count
+                }
             }
-            for (name, count) in state.capped { merged.capped[name, default: 0] += count }
             merged.ledger += state.ledger
         }
-        // Values past the cap in the merge itself count as capped too.
-        for (name, count) in web.cappedDimensions { merged.capped[name, default: 0] += count }
-        for (name, count) in calls.cappedDimensions { merged.capped["call." + name, default: 0] += count }
-        merged.webRows = web
-        merged.calls = calls.records(minCount: 0, sorted: false) { _ in true }
+        // The rows of every output, merged bucket by bucket (values past the cap in the merge itself count as
+        // capped too). Where the cap could be reached, each output's values are taken in the order given, as
+        // when the outputs were read one after the other.
+        let minCount = configuration.partial ? 0 : settings.minCount
+        let saved = states.map { SavedState(path: $0.path, $0.state) }
+        let webPass = WebFinalPass(
+            spill: nil, saved: saved, bucket: bucket, valueCap: settings.maxValues, minCount: minCount, capped: webCapped,
+            savedValuesFirst: WebDimension.allCases.filter { dimension in
+                savedValuesGoFirst(runValues: 0, savedValues: states.map { $0.state.valueCounts?[dimension.name] },
+                                   cap: settings.maxValues)
+            })
+        let callPass = CallFinalPass(
+            spill: nil, saved: saved, bucket: bucket, valueCap: settings.maxValues, minCount: minCount, capped: callCapped,
+            savedValuesFirst: CallDimension.allCases.filter { dimension in
+                savedValuesGoFirst(runValues: 0, savedValues: states.map { $0.state.valueCounts?["call." + dimension.name] },
+                                   cap: settings.maxValues)
+            })
 
         let directory = configuration.outputDirectory
         try AtomicFile.createDirectory(directory)
@@ -130,7 +139,6 @@ public enum MergeRunner {
             merged.vaultBytes = try concatenate(states.map { ($0.directory + "/vault.jsonl", $0.state.vaultBytes) },
                                                 to: directory + "/vault.jsonl", mode: 0o600)
         }
-        try merged.save(directory: directory)
 
         var inputs: [Manifest.Input] = []
         var personal = PersonalTally()
@@ -142,9 +150,6 @@ public enum MergeRunner {
             personal.add(entry.personal)
             optedOut += entry.optedOut
         }
-        let minCount = configuration.partial ? 0 : settings.minCount
-        let records = web.records(minCount: minCount)
-        let callRecords = calls.records(minCount: minCount)
         let totals = BatchRunner.totals(of: inputs, optedOut: optedOut)
         var manifest = Manifest(
             version: CrumbVersion.current, schema: CrumbVersion.schema, command: "merge",
@@ -153,23 +158,22 @@ public enum MergeRunner {
             bucket: settings.bucket, inputs: inputs, totals: totals,
             personalFoundByKind: personal.byKind, personalFoundByField: personal.byField,
             linesWithPersonalData: personal.lines,
-            outputs: [], rows: ["web_trends": records.count, "call_trends": callRecords.count],
+            outputs: [], rows: [:],
             incomplete: inputs.contains { $0.error != nil },
             timings: Manifest.Timings(startedAt: CivilTime.iso8601(Int64(started.timeIntervalSince1970)), finishedAt: "",
                                       wallSeconds: 0, processSeconds: BatchRunner.seconds(clock.now - startInstant), writeSeconds: 0)
         )
         manifest.partial = configuration.partial
-        manifest.cappedDimensions = merged.capped
         manifest.mergedFrom = configuration.outputs
         manifest.stateGeneration = merged.generation
         let writeStart = clock.now
         let hasCalls = inputs.contains { $0.channel == Channel.calls.rawValue }
-        try BatchRunner.writePublished(
-            manifest: &manifest, web: records, calls: callRecords, hasCalls: hasCalls,
-            configuration: BatchRunner.PublishConfiguration(sqlite: configuration.writeSQLite, csv: configuration.writeCSV,
-                                                            jsonLines: configuration.writeJSONLines, events: events, vault: vault,
-                                                            keyFingerprint: settings.keyFingerprint),
-            directory: directory)
+        manifest = try BatchRunner.writeFinal(
+            state: merged, manifest: manifest, webPass: webPass, callPass: callPass,
+            publish: BatchRunner.PublishConfiguration(sqlite: configuration.writeSQLite, csv: configuration.writeCSV,
+                                                      jsonLines: configuration.writeJSONLines, events: events, vault: vault,
+                                                      keyFingerprint: settings.keyFingerprint),
+            hasCalls: hasCalls, directory: directory, beforeCommit: { _ in }, afterCommit: {})
         let end = clock.now
         manifest.timings.writeSeconds = BatchRunner.seconds(end - writeStart)
         manifest.timings.wallSeconds = BatchRunner.seconds(end - startInstant)

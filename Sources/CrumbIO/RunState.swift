@@ -26,11 +26,9 @@ public struct RunState: Sendable {
     /// The version of the meta keys below.
     static let formatVersion = "1"
 
+    /// The rows, when loaded with them or saved from them; a run and a merge stream theirs bucket by bucket
+    /// instead (`save(directory:streamingRows:)`).
     public var web: [WebTrendRecord]
-    /// When set, the web rows `save` writes: every row of this aggregator, before k-anonymity, streamed
-    /// without a copy as records (`web` is then not written). A merge's state is saved this way; a run's
-    /// streams its rows bucket by bucket (`save(directory:streamingRows:)`).
-    public var webRows: WebAggregator?
     public var calls: [CallTrendRecord]
     public var ledger: [LedgerEntry]
     public var settings: Settings
@@ -150,7 +148,7 @@ public struct RunState: Sendable {
     /// flushed, renamed over it.
     ///
     /// With `streamingRows`, the rows are those it gives, one web row or a batch of call records at a time,
-    /// and neither `web`, `webRows` nor `calls` is written: a run's final passes produce them bucket by bucket
+    /// and neither `web` nor `calls` is written: a run's final passes produce them bucket by bucket
     /// while the state is written. It returns what the passes found (`PassSummary`): the capped counts, which
     /// join `capped`, and the value counts (known only once the rows are). Each table's rows must come in ascending bucket order: the state records that
     /// they do (`webRowsInBucketOrder`, `callRowsInBucketOrder`), and the next run's passes refuse rows that
@@ -253,19 +251,12 @@ public struct RunState: Sendable {
             try webRow.finish(db)
             return summary
         }
-        if let webRows {
-            try webRows.forEachRow { row in
-                try insertWeb(&webRow, row.bucketStart, row.dimension.name, row.valueBytes,
-                              (row.hits, row.bytes, row.status4xx, row.status5xx), row.sketchBytes)
-            }
-        } else {
-            for record in web {
-                var value = record.value
-                try value.withUTF8 { value in
-                    try record.sketch.withUnsafeBytes { sketch in
-                        try insertWeb(&webRow, record.bucketStart, record.dimension, UnsafeRawBufferPointer(value),
-                                      (record.hits, record.bytes, record.status4xx, record.status5xx), sketch)
-                    }
+        for record in web {
+            var value = record.value
+            try value.withUTF8 { value in
+                try record.sketch.withUnsafeBytes { sketch in
+                    try insertWeb(&webRow, record.bucketStart, record.dimension, UnsafeRawBufferPointer(value),
+                                  (record.hits, record.bytes, record.status4xx, record.status5xx), sketch)
                 }
             }
         }

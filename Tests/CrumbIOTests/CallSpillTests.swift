@@ -83,7 +83,7 @@ struct CallSpillTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
 
         for minCount in [0, 3] {
-            let pass = CallFinalPass(spill: spill, previousState: nil, bucket: .hour, valueCap: WebAggregator.defaultValueCap,
+            let pass = CallFinalPass(spill: spill, bucket: .hour, valueCap: WebAggregator.defaultValueCap,
                                      minCount: minCount)
             var stateRecords: [CallTrendRecord] = []
             var published: [CallTrendRecord] = []
@@ -115,7 +115,7 @@ struct CallSpillTests {
         var capped: [CallDimension: Int64] = [:]
         for dimension in CallDimension.allCases { capped[dimension] = spilled.aggregator.cappedEvents[dimension.rawValue] }
         #expect(!whole.aggregator.cappedDimensions.isEmpty)
-        let pass = CallFinalPass(spill: spill, previousState: nil, bucket: .hour, valueCap: 12, minCount: 0, capped: capped)
+        let pass = CallFinalPass(spill: spill, bucket: .hour, valueCap: 12, minCount: 0, capped: capped)
         var stateRecords: [CallTrendRecord] = []
         let result = try pass.run(stateRecords: { stateRecords += $0 }, published: { _ in })
         #expect(Self.text(stateRecords) == Self.text(whole.aggregator.records(minCount: 0)))
@@ -147,7 +147,7 @@ struct CallSpillTests {
         let state = directory + "/" + RunState.fileName
         #expect(try RunState.load(path: state, rows: false).callRowsInBucketOrder == false)
 
-        let sorted = CallFinalPass(spill: spill, previousState: state, previousInBucketOrder: false, bucket: .hour,
+        let sorted = CallFinalPass(spill: spill, saved: [SavedState(path: state)], bucket: .hour,
                                    valueCap: WebAggregator.defaultValueCap, minCount: 0)
         var stateRecords: [CallTrendRecord] = []
         var published: [CallTrendRecord] = []
@@ -155,7 +155,8 @@ struct CallSpillTests {
         #expect(Self.text(stateRecords) == Self.text(whole.aggregator.records(minCount: 0)))
         #expect(published == whole.aggregator.records(minCount: 0))
 
-        let misread = CallFinalPass(spill: spill, previousState: state, previousInBucketOrder: true, bucket: .hour,
+        let misread = CallFinalPass(spill: spill, saved: [SavedState(path: state, webInBucketOrder: true, callsInBucketOrder: true)],
+                                   bucket: .hour,
                                     valueCap: WebAggregator.defaultValueCap, minCount: 0)
         #expect(throws: StateError.self) { _ = try misread.run(stateRecords: { _ in }, published: { _ in }) }
     }

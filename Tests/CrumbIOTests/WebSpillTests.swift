@@ -85,7 +85,7 @@ struct WebSpillTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
 
         for minCount in [0, 3] {
-            let pass = WebFinalPass(spill: spill, previousState: nil, bucket: .hour, valueCap: WebAggregator.defaultValueCap,
+            let pass = WebFinalPass(spill: spill, bucket: .hour, valueCap: WebAggregator.defaultValueCap,
                                     minCount: minCount)
             var stateRows: [String] = []
             var published: [WebTrendRecord] = []
@@ -118,7 +118,7 @@ struct WebSpillTests {
         var capped: [WebDimension: Int64] = [:]
         for dimension in WebDimension.allCases { capped[dimension] = spilled.aggregator.cappedEvents[dimension.rawValue] }
         #expect(!whole.aggregator.cappedDimensions.isEmpty)
-        let pass = WebFinalPass(spill: spill, previousState: nil, bucket: .hour, valueCap: 50, minCount: 0, capped: capped)
+        let pass = WebFinalPass(spill: spill, bucket: .hour, valueCap: 50, minCount: 0, capped: capped)
         var stateRows: [String] = []
         let result = try pass.run(stateRow: { stateRows.append(Self.text($0)) }, published: { _ in })
         #expect(stateRows.sorted() == Self.rows(of: whole.aggregator))
@@ -154,7 +154,7 @@ struct WebSpillTests {
         let state = directory + "/" + RunState.fileName
         #expect(try RunState.load(path: state, rows: false).webRowsInBucketOrder == false)
 
-        let sorted = WebFinalPass(spill: spill, previousState: state, previousInBucketOrder: false, bucket: .hour,
+        let sorted = WebFinalPass(spill: spill, saved: [SavedState(path: state)], bucket: .hour,
                                   valueCap: WebAggregator.defaultValueCap, minCount: 0)
         var stateRows: [String] = []
         var published: [WebTrendRecord] = []
@@ -162,7 +162,8 @@ struct WebSpillTests {
         #expect(stateRows.sorted() == Self.rows(of: whole.aggregator))
         #expect(published == whole.aggregator.records(minCount: 0))
 
-        let misread = WebFinalPass(spill: spill, previousState: state, previousInBucketOrder: true, bucket: .hour,
+        let misread = WebFinalPass(spill: spill, saved: [SavedState(path: state, webInBucketOrder: true, callsInBucketOrder: true)],
+                                   bucket: .hour,
                                    valueCap: WebAggregator.defaultValueCap, minCount: 0)
         #expect(throws: StateError.self) { _ = try misread.run(stateRow: { _ in }, published: { _ in }) }
     }
@@ -261,5 +262,17 @@ struct WebSpillTests {
         #expect(report.manifest.cappedDimensions["path"] == 3)
         let second = try RunState.load(path: directory + "/out/" + RunState.fileName, rows: false)
         #expect(second.valueCounts?["path"] == 6)
+    }
+
+    /// Saved values are read first only where the values merged could pass the cap; a state that does not say
+    /// how many it holds counts as full.
+    @Test func savedValuesGoFirstOnlyWhereTheCapCanBeReached() {
+        #expect(!savedValuesGoFirst(runValues: 4, savedValues: [2], cap: 6))
+        #expect(savedValuesGoFirst(runValues: 4, savedValues: [5], cap: 6))
+        #expect(!savedValuesGoFirst(runValues: 1, savedValues: [6], cap: 6), "a run with no values of its own")
+        #expect(savedValuesGoFirst(runValues: 2, savedValues: [nil], cap: 6))
+        #expect(!savedValuesGoFirst(runValues: 0, savedValues: [nil], cap: 6), "one state alone")
+        #expect(!savedValuesGoFirst(runValues: 0, savedValues: [3, 4], cap: 6))
+        #expect(savedValuesGoFirst(runValues: 0, savedValues: [3, 4, 2], cap: 6))
     }
 }
