@@ -126,8 +126,24 @@ struct Worker: Sendable {
     /// The second web processor of inputs whose lines were split (`LineSplitter`), kept from one such input
     /// to the next; its trends join `web`'s in `foldHelper()`.
     var webHelper: WebLogProcessor?
+    /// Per dimension, the values of the processors merged into this worker's, `(other)` left out: a merge
+    /// keeps only the values of rows still in memory, and one spilled before must still count in the run's
+    /// bound on its values (`webValueBound`, for `savedValuesGoFirst`).
+    private var mergedWebValues = [Int](repeating: 0, count: WebDimension.allCases.count)
+    private var mergedCallValues = [Int](repeating: 0, count: CallDimension.allCases.count)
+
+    init(web: WebLogProcessor, calls: CallLogProcessor) {
+        self.web = web
+        self.calls = calls
+    }
 
     mutating func merge(_ other: Worker) {
+        for dimension in WebDimension.allCases {
+            mergedWebValues[dimension.rawValue] += other.webValueBound(dimension) - 1
+        }
+        for dimension in CallDimension.allCases {
+            mergedCallValues[dimension.rawValue] += other.callValueBound(dimension) - 1
+        }
         web.mergeTrends(other.web)
         calls.mergeTrends(other.calls)
     }
@@ -135,9 +151,22 @@ struct Worker: Sendable {
     /// Merges the helper's trends into `web`'s, once the worker's last input is done.
     mutating func foldHelper() {
         if let helper = webHelper {
+            for dimension in WebDimension.allCases {
+                mergedWebValues[dimension.rawValue] += helper.aggregator.valueCount(dimension) - 1
+            }
             web.mergeTrends(helper)
             webHelper = nil
         }
+    }
+
+    /// At least the distinct values of `dimension` this worker's processors counted, `(other)` included.
+    func webValueBound(_ dimension: WebDimension) -> Int {
+        web.aggregator.valueCount(dimension) + mergedWebValues[dimension.rawValue]
+    }
+
+    /// `webValueBound` for call trends.
+    func callValueBound(_ dimension: CallDimension) -> Int {
+        calls.aggregator.valueCount(dimension) + mergedCallValues[dimension.rawValue]
     }
 }
 
@@ -481,11 +510,11 @@ public enum BatchRunner {
         // Which dimensions could reach their value cap in the final pass, so that the saved values go first.
         let savedCounts = previous?.valueCounts
         let webValuesFirst = previous == nil ? [] : WebDimension.allCases.filter { dimension in
-            savedValuesGoFirst(runValues: finished!.web.aggregator.valueCount(dimension),
+            savedValuesGoFirst(runValues: finished!.webValueBound(dimension),
                                savedValues: [savedCounts?[dimension.name]], cap: policy.maxValues)
         }
         let callValuesFirst = previous == nil ? [] : CallDimension.allCases.filter { dimension in
-            savedValuesGoFirst(runValues: finished!.calls.aggregator.valueCount(dimension),
+            savedValuesGoFirst(runValues: finished!.callValueBound(dimension),
                                savedValues: [savedCounts?["call." + dimension.name]], cap: policy.maxValues)
         }
         finished = nil
@@ -588,7 +617,7 @@ public enum BatchRunner {
     /// place.
     static func writeFinal(state: RunState, manifest: Manifest, webPass: WebFinalPass, callPass: CallFinalPass,
                            publish publishConfiguration: PublishConfiguration, hasCalls: Bool, directory: String,
-                           beforeCommit: (inout RunState) throws -> Void, afterCommit: () -> Void) throws -> Manifest {
+                           beforeCommit: (inout RunState) throws -> Void, afterCommit: () throws -> Void) throws -> Manifest {
         // The pass thread finishes every channel on every way out.
         struct Publication: Sendable {
             var manifest: Manifest
@@ -721,7 +750,7 @@ public enum BatchRunner {
             passJoined = true
             return try passOutcome.withLock { try $0.get() }
         }
-        afterCommit()
+        try afterCommit()
 
         // Everything below is derived from the state.
         publishingDone.wait()

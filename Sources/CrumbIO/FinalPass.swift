@@ -55,20 +55,24 @@ struct WebFinalPass {
         var merged = WebAggregator(bucket: bucket, valueCap: valueCap)
         for (dimension, count) in capped { merged.addCappedEvents(dimension, count) }
         try withDatabases(saved.map(\.path)) { databases in
-            for db in databases where !savedValuesFirst.isEmpty {
-                // One reading of each state's rows for every dimension that needs it.
-                let values = try Row.fetchCursor(db, sql: "SELECT DISTINCT dimension, value FROM web_state")
-                while let row = try values.next() {
-                    guard let dimension = WebDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
-                    _ = merged.valueID(dimension, row[1] as String)
+            for (state, db) in zip(saved, databases) where !savedValuesFirst.isEmpty {
+                // One reading of each state's rows for every dimension that needs it, in the order stored.
+                try readingState(state.path) {
+                    let values = try Row.fetchCursor(db, sql: "SELECT dimension, value FROM web_state")
+                    while let row = try values.next() {
+                        guard let dimension = WebDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
+                        _ = merged.valueID(dimension, row[1] as String)
+                    }
                 }
             }
             // SQLite sorts with bounded memory, spilling to temporary files when a state is large.
             var cursors = try zip(saved, databases).map { state, db in
-                let cursor = try Row.fetchCursor(db, sql: """
-                    SELECT bucket_start, dimension, value, hits, bytes, status_4xx, status_5xx, sketch FROM web_state
-                    """ + (state.webInBucketOrder ? "" : " ORDER BY bucket_start"))
-                return SavedRows(cursor: cursor, path: state.path, pending: try cursor.next().map(SavedRow.init))
+                try readingState(state.path) {
+                    let cursor = try Row.fetchCursor(db, sql: """
+                        SELECT bucket_start, dimension, value, hits, bytes, status_4xx, status_5xx, sketch FROM web_state
+                        """ + (state.webInBucketOrder ? "" : " ORDER BY bucket_start"))
+                    return SavedRows(cursor: cursor, path: state.path, pending: try cursor.next().map(SavedRow.init))
+                }
             }
             try forEachBucket(spilled: spill?.bucketStarts ?? [], saved: { cursors.compactMap(\.pending?.bucketStart).min() }) {
                 start, spilled in
@@ -111,11 +115,22 @@ private func withDatabases(_ paths: [String], _ body: ([Database]) throws -> Voi
         guard index < paths.count else { return try body(opened) }
         var configuration = Configuration()
         configuration.readonly = true
-        let queue = try DatabaseQueue(path: paths[index], configuration: configuration)
+        let queue = try readingState(paths[index]) { try DatabaseQueue(path: paths[index], configuration: configuration) }
         defer { try? queue.close() }
-        try queue.read { db in try open(index + 1, opened + [db]) }
+        // Errors of the states opened inside are theirs already (`StateError`); a SQLite error here is this one's.
+        try readingState(paths[index]) { try queue.read { db in try open(index + 1, opened + [db]) } }
     }
     try open(0, [])
+}
+
+/// Runs `body`, which reads the saved state at `path`: a SQLite error becomes a `StateError` naming the file
+/// (SQLite's message, never a row).
+private func readingState<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as DatabaseError {
+        throw StateError(path: path, message: "cannot read: SQLite: \(error.message ?? "error \(error.extendedResultCode.rawValue)")")
+    }
 }
 
 /// Calls `body` with the start of every bucket a final pass merges, ascending: those of the spill (`spilled`,
@@ -159,19 +174,23 @@ struct CallFinalPass {
         var merged = CallAggregator(bucket: bucket, valueCap: valueCap)
         for (dimension, count) in capped { merged.addCappedEvents(dimension, count) }
         try withDatabases(saved.map(\.path)) { databases in
-            for db in databases where !savedValuesFirst.isEmpty {
-                let values = try Row.fetchCursor(db, sql: "SELECT DISTINCT dimension, value FROM call_state")
-                while let row = try values.next() {
-                    guard let dimension = CallDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
-                    _ = merged.valueID(dimension, row[1] as String)
+            for (state, db) in zip(saved, databases) where !savedValuesFirst.isEmpty {
+                try readingState(state.path) {
+                    let values = try Row.fetchCursor(db, sql: "SELECT dimension, value FROM call_state")
+                    while let row = try values.next() {
+                        guard let dimension = CallDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
+                        _ = merged.valueID(dimension, row[1] as String)
+                    }
                 }
             }
             var cursors = try zip(saved, databases).map { state, db in
-                let cursor = try Row.fetchCursor(db, sql: """
-                    SELECT bucket_start, dimension, value, calls, answered, talk_seconds, sketch, talk_histogram FROM call_state
-                    """ + (state.callsInBucketOrder ? "" : " ORDER BY bucket_start"))
-                return SavedCallRows(cursor: cursor, path: state.path, bucket: bucket,
-                                     pending: try cursor.next().map { Self.record($0, bucket) })
+                try readingState(state.path) {
+                    let cursor = try Row.fetchCursor(db, sql: """
+                        SELECT bucket_start, dimension, value, calls, answered, talk_seconds, sketch, talk_histogram FROM call_state
+                        """ + (state.callsInBucketOrder ? "" : " ORDER BY bucket_start"))
+                    return SavedCallRows(cursor: cursor, path: state.path, bucket: bucket,
+                                         pending: try cursor.next().map { Self.record($0, bucket) })
+                }
             }
             try forEachBucket(spilled: spill?.bucketStarts ?? [], saved: { cursors.compactMap(\.pending?.bucketStart).min() }) {
                 start, spilled in
@@ -222,6 +241,8 @@ private struct SavedCallRows {
             }
         } catch let error as SketchDecodingError {
             throw RunState.damaged(path: path, error)
+        } catch let error as DatabaseError {
+            throw StateError(path: path, message: "cannot read: SQLite: \(error.message ?? "error \(error.extendedResultCode.rawValue)")")
         }
     }
 }
@@ -275,6 +296,8 @@ private struct SavedRows {
             }
         } catch let error as SketchDecodingError {
             throw RunState.damaged(path: path, error)
+        } catch let error as DatabaseError {
+            throw StateError(path: path, message: "cannot read: SQLite: \(error.message ?? "error \(error.extendedResultCode.rawValue)")")
         }
     }
 }

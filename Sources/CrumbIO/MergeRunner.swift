@@ -40,8 +40,9 @@ public enum MergeRunner {
         guard !configuration.outputs.isEmpty else { throw RunRefusal("nothing to merge: name at least one output directory") }
         let target = URL(fileURLWithPath: configuration.outputDirectory).standardizedFileURL.path
 
-        /// Each output's state file, its state (without rows), and its directory (for the streamed outputs).
-        var states: [(path: String, state: RunState, directory: String)] = []
+        /// Each output as named, its state file, its state (without rows), and its directory (for the streamed
+        /// outputs).
+        var states: [(path: String, file: String, state: RunState, directory: String)] = []
         for output in configuration.outputs {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) else {
@@ -56,12 +57,12 @@ public enum MergeRunner {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw RunRefusal("\(output) has no \(RunState.fileName): crumb merge combines the state.db that crumb run writes in its output directory")
             }
-            states.append((path, try RunState.load(path: path, rows: false), directory))
+            states.append((output, path, try RunState.load(path: path, rows: false), directory))
         }
 
         // The same settings everywhere, or the counts do not mean the same thing.
         let settings = states[0].state.settings
-        for (path, state, _) in states.dropFirst() {
+        for (path, _, state, _) in states.dropFirst() {
             if state.settings.bucket != settings.bucket {
                 throw RunRefusal("\(path) has \(state.settings.bucket) buckets, \(states[0].path) has \(settings.bucket) buckets: merge outputs of the same bucket size")
             }
@@ -94,12 +95,15 @@ public enum MergeRunner {
         var merged = RunState(web: [], calls: [], ledger: [], settings: settings)
         var webCapped: [WebDimension: Int64] = [:]
         var callCapped: [CallDimension: Int64] = [:]
-        for (_, state, _) in states {
+        for (_, _, state, _) in states {
             for (name, count) in state.capped {
-                if name.hasPrefix("call.") {
-                    if let dimension = CallDimension(name: String(name.dropFirst("call.".count))) { callCapped[dimension, default: 0] += count }
+                if name.hasPrefix("call."), let dimension = CallDimension(name: String(name.dropFirst("call.".count))) {
+                    callCapped[dimension, default: 0] += count
                 } else if let dimension = WebDimension(name: name) {
                     webCapped[dimension, default: 0] += count
+                } else {
+                    // A name this version does not know is kept as it was counted.
+                    merged.capped[name, default: 0] += count
                 }
             }
             merged.ledger += state.ledger
@@ -108,7 +112,7 @@ public enum MergeRunner {
         // capped too). Where the cap could be reached, each output's values are taken in the order given, as
         // when the outputs were read one after the other.
         let minCount = configuration.partial ? 0 : settings.minCount
-        let saved = states.map { SavedState(path: $0.path, $0.state) }
+        let saved = states.map { SavedState(path: $0.file, $0.state) }
         let webPass = WebFinalPass(
             spill: nil, saved: saved, bucket: bucket, valueCap: settings.maxValues, minCount: minCount, capped: webCapped,
             savedValuesFirst: WebDimension.allCases.filter { dimension in
@@ -128,16 +132,23 @@ public enum MergeRunner {
         defer { lock.release() }
         OutputLock.removeLeftovers(in: directory)
 
-        // The streamed outputs, joined in the order given.
+        // The streamed outputs, joined in the order given under temporary names, put in place once the state
+        // is committed: a merge that fails (a damaged row found by the final passes) leaves them as they were.
         let events = settings.policy["events"] == "true"
         let vault = settings.policy["vault"] == "true"
+        var joined: [AtomicFile.Prepared] = []
+        defer { for file in joined { file.discard() } }
         if events {
-            merged.eventsBytes = try concatenate(states.map { ($0.directory + "/events.jsonl", $0.state.eventsBytes) },
-                                                 to: directory + "/events.jsonl", mode: 0o644)
+            let (file, bytes) = try concatenate(states.map { ($0.directory + "/events.jsonl", $0.state.eventsBytes) },
+                                                to: directory + "/events.jsonl", mode: 0o644)
+            joined.append(file)
+            merged.eventsBytes = bytes
         }
         if vault {
-            merged.vaultBytes = try concatenate(states.map { ($0.directory + "/vault.jsonl", $0.state.vaultBytes) },
+            let (file, bytes) = try concatenate(states.map { ($0.directory + "/vault.jsonl", $0.state.vaultBytes) },
                                                 to: directory + "/vault.jsonl", mode: 0o600)
+            joined.append(file)
+            merged.vaultBytes = bytes
         }
 
         var inputs: [Manifest.Input] = []
@@ -173,7 +184,11 @@ public enum MergeRunner {
             publish: BatchRunner.PublishConfiguration(sqlite: configuration.writeSQLite, csv: configuration.writeCSV,
                                                       jsonLines: configuration.writeJSONLines, events: events, vault: vault,
                                                       keyFingerprint: settings.keyFingerprint),
-            hasCalls: hasCalls, directory: directory, beforeCommit: { _ in }, afterCommit: {})
+            hasCalls: hasCalls, directory: directory, beforeCommit: { _ in },
+            afterCommit: {
+                for file in joined { try file.commit() }
+                joined = []
+            })
         let end = clock.now
         manifest.timings.writeSeconds = BatchRunner.seconds(end - writeStart)
         manifest.timings.wallSeconds = BatchRunner.seconds(end - startInstant)
@@ -182,11 +197,12 @@ public enum MergeRunner {
         return RunReport(manifest: manifest, outputDirectory: directory, hasDataErrors: false, hasIOErrors: false)
     }
 
-    /// Joins the committed part of each source (its first `bytes` bytes; a missing file is empty) into
-    /// `target`, atomically. Returns the joined length.
-    static func concatenate(_ sources: [(path: String, bytes: Int64)], to target: String, mode: mode_t) throws -> Int64 {
+    /// Joins the committed part of each source (its first `bytes` bytes; a missing file is empty) into a file
+    /// prepared to replace `target`. Returns it and the joined length.
+    static func concatenate(_ sources: [(path: String, bytes: Int64)], to target: String,
+                            mode: mode_t) throws -> (AtomicFile.Prepared, Int64) {
         var total: Int64 = 0
-        try AtomicFile.replace(target) { temporary in
+        let prepared = try AtomicFile.prepare(target) { temporary in
             let output = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
             guard output >= 0 else { throw OutputError(path: target, message: String(cString: strerror(errno))) }
             defer { close(output) }
@@ -208,6 +224,6 @@ public enum MergeRunner {
                 }
             }
         }
-        return total
+        return (prepared, total)
     }
 }

@@ -35,8 +35,8 @@ public struct RunState: Sendable {
     /// Per dimension name, the events counted under `(other)` because the dimension reached its value cap.
     public var capped: [String: Int64] = [:]
     /// Per dimension name (call dimensions as `call.` and the name), the distinct values the saved rows hold,
-    /// `(other)` included: what a run's final passes found (`PassSummary`). Nil in a state written otherwise
-    /// (by `crumb merge`, or an earlier version).
+    /// `(other)` included: what the final passes of a run or a merge found (`PassSummary`). Nil in a state an
+    /// earlier version wrote.
     public var valueCounts: [String: Int]?
     /// Committed lengths of `events.jsonl` and `vault.jsonl`.
     public var eventsBytes: Int64 = 0

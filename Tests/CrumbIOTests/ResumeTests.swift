@@ -4,6 +4,7 @@ import Crypto
 import CrumbSamples
 import CrumbTestSupport
 import Foundation
+import GRDB
 import Testing
 
 /// A generated combined log: `lines` lines from `start`, seeded.
@@ -358,6 +359,25 @@ struct ResumeTests {
         // Merging a shard twice would count it twice: refused.
         let twice = MergeConfiguration(outputs: [root + "/shard1", root + "/shard1"], outputDirectory: root + "/twice")
         #expect(throws: RunRefusal.self) { try MergeRunner.merge(twice) }
+
+        // A damaged row, found only as the merge reads the rows: the error names its state, and the earlier
+        // merge's outputs, the joined events included, are left as they were.
+        let damaged = root + "/shard2/" + RunState.fileName
+        try DatabaseQueue(path: damaged).write { db in
+            try db.execute(sql: "UPDATE web_state SET sketch = x'FF' WHERE rowid = (SELECT max(rowid) FROM web_state)")
+        }
+        let kept = try ["events.jsonl", "state.db", "crumb.db"].map { try Data(contentsOf: URL(fileURLWithPath: root + "/merged/" + $0)) }
+        // In another order, so that joined events would differ.
+        var reordered = merge
+        reordered.outputs.reverse()
+        do {
+            _ = try MergeRunner.merge(reordered)
+            Issue.record("merged a damaged state")
+        } catch let error as StateError {
+            #expect(error.path == damaged)
+        }
+        let after = try ["events.jsonl", "state.db", "crumb.db"].map { try Data(contentsOf: URL(fileURLWithPath: root + "/merged/" + $0)) }
+        #expect(after == kept)
     }
 
     /// Past `max_values` distinct values, a dimension counts new values as (other), and the manifest says so;

@@ -275,4 +275,28 @@ struct WebSpillTests {
         #expect(!savedValuesGoFirst(runValues: 0, savedValues: [3, 4], cap: 6))
         #expect(savedValuesGoFirst(runValues: 0, savedValues: [3, 4, 2], cap: 6))
     }
+
+    /// A worker's bound on its values counts those of processors merged into it whose rows were spilled
+    /// before the merge (which keeps only the values of rows in memory): the run's check for the cap must not
+    /// miss them.
+    @Test func aWorkersValueBoundCountsSpilledValuesOfMergedProcessors() throws {
+        func worker(_ lines: [(hour: String, path: String)]) throws -> Worker {
+            var worker = Worker(web: try Self.processor(), calls: CallSpillTests.processor())
+            worker.web.spill = DiscardedTrends()
+            let log = lines.map { line in
+                "203.0.113.7 - - [05/Jan/2026:\(line.hour):15:00 +0000] \"GET \(line.path) HTTP/1.1\" 200 512 \"-\" \"curl/8.5.0\"\n"
+            }.joined()
+            var framer = LineFramer(maxLineLength: 4_096)
+            Array(log.utf8).withUnsafeBytes { all in framer.feed(all) { worker.web.process($0) } }
+            worker.web.spillClosedBuckets()
+            return worker
+        }
+        var first = try worker([("09", "/a1")])
+        let second = try worker([("06", "/b1"), ("06", "/b2"), ("06", "/b3"), ("09", "/a1")])
+        let before = first.webValueBound(.path)
+        first.merge(second)
+        // (other), /a1, and the three spilled values.
+        #expect(first.web.aggregator.valueCount(.path) == before)
+        #expect(first.webValueBound(.path) >= 5)
+    }
 }
