@@ -503,10 +503,15 @@ public enum BatchRunner {
         finished!.web.spillAll()
         finished!.calls.spillAll()
         if let failure = spill.failure ?? callSpill.failure { throw failure }
-        var webCapped: [WebDimension: Int64] = [:]
-        for dimension in WebDimension.allCases { webCapped[dimension] = finished!.web.aggregator.cappedEvents[dimension.rawValue] }
-        var callCapped: [CallDimension: Int64] = [:]
-        for dimension in CallDimension.allCases { callCapped[dimension] = finished!.calls.aggregator.cappedEvents[dimension.rawValue] }
+        // What the processors folded into (other), and what the saved state had.
+        var capped = CappedCounts()
+        capped.add(previous?.capped ?? [:])
+        for dimension in WebDimension.allCases {
+            capped.web[dimension, default: 0] += finished!.web.aggregator.cappedEvents[dimension.rawValue]
+        }
+        for dimension in CallDimension.allCases {
+            capped.calls[dimension, default: 0] += finished!.calls.aggregator.cappedEvents[dimension.rawValue]
+        }
         // Which dimensions could reach their value cap in the final pass, so that the saved values go first.
         let savedCounts = previous?.valueCounts
         let webValuesFirst = previous == nil ? [] : WebDimension.allCases.filter { dimension in
@@ -515,7 +520,7 @@ public enum BatchRunner {
         }
         let callValuesFirst = previous == nil ? [] : CallDimension.allCases.filter { dimension in
             savedValuesGoFirst(runValues: finished!.callValueBound(dimension),
-                               savedValues: [savedCounts?["call." + dimension.name]], cap: policy.maxValues)
+                               savedValues: [savedCounts?[dimension.stateName]], cap: policy.maxValues)
         }
         finished = nil
         #if canImport(Glibc)
@@ -524,23 +529,15 @@ public enum BatchRunner {
         _ = systemMallocTrim(0)
         #endif
 
-        if let previous {
-            for (name, count) in previous.capped {
-                if name.hasPrefix("call.") {
-                    if let dimension = CallDimension(name: String(name.dropFirst("call.".count))) { callCapped[dimension, default: 0] += count }
-                } else if let dimension = WebDimension(name: name) {
-                    webCapped[dimension, default: 0] += count
-                }
-            }
-        }
         let minCount = configuration.partial ? 0 : policy.minCount
         let saved = previous.map { [SavedState(path: directory + "/" + RunState.fileName, $0)] } ?? []
         let finalPass = WebFinalPass(spill: spill, saved: saved, bucket: policy.bucket, valueCap: policy.maxValues,
-                                     minCount: minCount, capped: webCapped, savedValuesFirst: webValuesFirst)
+                                     minCount: minCount, capped: capped.web, savedValuesFirst: webValuesFirst)
         let callPass = CallFinalPass(spill: callSpill, saved: saved, bucket: policy.bucket, valueCap: policy.maxValues,
-                                     minCount: minCount, capped: callCapped, savedValuesFirst: callValuesFirst)
+                                     minCount: minCount, capped: capped.calls, savedValuesFirst: callValuesFirst)
 
-        let state = RunState(web: [], calls: [], ledger: ledger, settings: settings)
+        var state = RunState(web: [], calls: [], ledger: ledger, settings: settings)
+        state.capped = capped.unknown
 
         // What the manifest says follows from the ledger and this state, known before the state is written.
         var inputs: [Manifest.Input] = []
@@ -706,8 +703,7 @@ public enum BatchRunner {
                     })
                 }
                 let calls = try callPass.run(stateRecords: { stateCalls.send($0) }, published: { publishedCalls.send($0) })
-                for (name, count) in calls.capped { summary.capped["call." + name] = count }
-                for (name, count) in calls.valueCounts { summary.valueCounts["call." + name] = count }
+                summary.add(calls: calls)
                 return summary
             }
             passOutcome.withLock { $0 = outcome }

@@ -55,16 +55,9 @@ struct WebFinalPass {
         var merged = WebAggregator(bucket: bucket, valueCap: valueCap)
         for (dimension, count) in capped { merged.addCappedEvents(dimension, count) }
         try withDatabases(saved.map(\.path)) { databases in
-            for (state, db) in zip(saved, databases) where !savedValuesFirst.isEmpty {
-                // One reading of each state's rows for every dimension that needs it, in the order stored.
-                try readingState(state.path) {
-                    let values = try Row.fetchCursor(db, sql: "SELECT dimension, value FROM web_state")
-                    while let row = try values.next() {
-                        guard let dimension = WebDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
-                        _ = merged.valueID(dimension, row[1] as String)
-                    }
-                }
-            }
+            try forEachSavedValue(in: zip(saved, databases), table: "web_state", named: savedValuesFirst.isEmpty ? nil : {
+                WebDimension(name: $0).flatMap { savedValuesFirst.contains($0) ? $0 : nil }
+            }) { dimension, value in _ = merged.valueID(dimension, value) }
             // SQLite sorts with bounded memory, spilling to temporary files when a state is large.
             var cursors = try zip(saved, databases).map { state, db in
                 try readingState(state.path) {
@@ -106,6 +99,23 @@ struct WebFinalPass {
 func savedValuesGoFirst(runValues: Int, savedValues: [Int?], cap: Int) -> Bool {
     let counts = savedValues.map { $0 ?? cap } + (runValues > 0 ? [runValues] : [])
     return counts.count > 1 && counts.reduce(0, +) - (counts.count - 1) > cap
+}
+
+/// Calls `body` with each saved value of the dimensions `named` accepts (it gives the dimension of a stored
+/// name, nil to skip it), state by state in the order stored: one reading of each state's `table`. With no
+/// `named`, reads nothing.
+private func forEachSavedValue<Dimension>(in states: Zip2Sequence<[SavedState], [Database]>, table: String,
+                                          named: ((String) -> Dimension?)?,
+                                          _ body: (Dimension, String) -> Void) throws {
+    guard let named else { return }
+    for (state, db) in states {
+        try readingState(state.path) {
+            let values = try Row.fetchCursor(db, sql: "SELECT dimension, value FROM \(table)")
+            while let row = try values.next() {
+                if let dimension = named(row[0]) { body(dimension, row[1]) }
+            }
+        }
+    }
 }
 
 /// Opens each saved state read-only and calls `body` with their connections, all open at once (GRDB allows a
@@ -163,8 +173,8 @@ struct CallFinalPass {
     /// Dimensions whose saved values are interned before any bucket is merged, as `WebFinalPass`'s.
     var savedValuesFirst: [CallDimension] = []
 
-    /// Runs the pass. `stateRecords` gets each bucket's merged records before k-anonymity, `published` its
-    /// published records (sorted); both in bucket order. Returns the capped dimensions and the value counts by
+    /// Runs the pass. `stateRecords` gets each bucket's merged rows as stored records (`storedRecords`),
+    /// `published` its published records (sorted); both in bucket order. Returns the capped dimensions and the value counts by
     /// name (`CallAggregator.cappedDimensions`, `valueCounts`).
     ///
     /// - Throws: `StateError` when a saved row does not decode, `OutputError` when the spill cannot be read
@@ -174,15 +184,9 @@ struct CallFinalPass {
         var merged = CallAggregator(bucket: bucket, valueCap: valueCap)
         for (dimension, count) in capped { merged.addCappedEvents(dimension, count) }
         try withDatabases(saved.map(\.path)) { databases in
-            for (state, db) in zip(saved, databases) where !savedValuesFirst.isEmpty {
-                try readingState(state.path) {
-                    let values = try Row.fetchCursor(db, sql: "SELECT dimension, value FROM call_state")
-                    while let row = try values.next() {
-                        guard let dimension = CallDimension(name: row[0]), savedValuesFirst.contains(dimension) else { continue }
-                        _ = merged.valueID(dimension, row[1] as String)
-                    }
-                }
-            }
+            try forEachSavedValue(in: zip(saved, databases), table: "call_state", named: savedValuesFirst.isEmpty ? nil : {
+                CallDimension(name: $0).flatMap { savedValuesFirst.contains($0) ? $0 : nil }
+            }) { dimension, value in _ = merged.valueID(dimension, value) }
             var cursors = try zip(saved, databases).map { state, db in
                 try readingState(state.path) {
                     let cursor = try Row.fetchCursor(db, sql: """
@@ -204,7 +208,7 @@ struct CallFinalPass {
                         }
                     }
                 }
-                try stateRecords(merged.records(minCount: 0, sorted: false) { _ in true })
+                try stateRecords(merged.storedRecords { _ in true })
                 try published(merged.drain(bucketsBefore: .max, minCount: minCount))
             }
         }

@@ -93,36 +93,27 @@ public enum MergeRunner {
 
         let bucket = TimeBucket(rawValue: settings.bucket) ?? .hour
         var merged = RunState(web: [], calls: [], ledger: [], settings: settings)
-        var webCapped: [WebDimension: Int64] = [:]
-        var callCapped: [CallDimension: Int64] = [:]
+        var capped = CappedCounts()
         for (_, _, state, _) in states {
-            for (name, count) in state.capped {
-                if name.hasPrefix("call."), let dimension = CallDimension(name: String(name.dropFirst("call.".count))) {
-                    callCapped[dimension, default: 0] += count
-                } else if let dimension = WebDimension(name: name) {
-                    webCapped[dimension, default: 0] += count
-                } else {
-                    // A name this version does not know is kept as it was counted.
-                    merged.capped[name, default: 0] += count
-                }
-            }
+            capped.add(state.capped)
             merged.ledger += state.ledger
         }
+        merged.capped = capped.unknown
         // The rows of every output, merged bucket by bucket (values past the cap in the merge itself count as
         // capped too). Where the cap could be reached, each output's values are taken in the order given, as
         // when the outputs were read one after the other.
         let minCount = configuration.partial ? 0 : settings.minCount
         let saved = states.map { SavedState(path: $0.file, $0.state) }
         let webPass = WebFinalPass(
-            spill: nil, saved: saved, bucket: bucket, valueCap: settings.maxValues, minCount: minCount, capped: webCapped,
+            spill: nil, saved: saved, bucket: bucket, valueCap: settings.maxValues, minCount: minCount, capped: capped.web,
             savedValuesFirst: WebDimension.allCases.filter { dimension in
                 savedValuesGoFirst(runValues: 0, savedValues: states.map { $0.state.valueCounts?[dimension.name] },
                                    cap: settings.maxValues)
             })
         let callPass = CallFinalPass(
-            spill: nil, saved: saved, bucket: bucket, valueCap: settings.maxValues, minCount: minCount, capped: callCapped,
+            spill: nil, saved: saved, bucket: bucket, valueCap: settings.maxValues, minCount: minCount, capped: capped.calls,
             savedValuesFirst: CallDimension.allCases.filter { dimension in
-                savedValuesGoFirst(runValues: 0, savedValues: states.map { $0.state.valueCounts?["call." + dimension.name] },
+                savedValuesGoFirst(runValues: 0, savedValues: states.map { $0.state.valueCounts?[dimension.stateName] },
                                    cap: settings.maxValues)
             })
 

@@ -277,6 +277,44 @@ public struct PassSummary: Sendable, Equatable {
         self.capped = capped
         self.valueCounts = valueCounts
     }
+
+    /// Adds a call pass's summary, whose names are the call dimensions' own: here they take the state's
+    /// `call.` prefix (`CallDimension.stateName`).
+    mutating func add(calls: PassSummary) {
+        for (name, count) in calls.capped { capped[CallDimension.statePrefix + name] = count }
+        for (name, count) in calls.valueCounts { valueCounts[CallDimension.statePrefix + name] = count }
+    }
+}
+
+extension CallDimension {
+    /// What a state's per-dimension counts (`capped`, `value_counts`) put before a call dimension's name; web
+    /// dimensions go by their name alone.
+    static let statePrefix = "call."
+
+    /// This dimension's name in a state's per-dimension counts.
+    var stateName: String { Self.statePrefix + name }
+}
+
+/// A state's capped counts (`RunState.capped`), by dimension: what a final pass starts from.
+struct CappedCounts {
+    var web: [WebDimension: Int64] = [:]
+    var calls: [CallDimension: Int64] = [:]
+    /// Names this version does not know, kept as they were counted.
+    var unknown: [String: Int64] = [:]
+
+    /// Adds counts by state name.
+    mutating func add(_ byName: [String: Int64]) {
+        for (name, count) in byName {
+            if name.hasPrefix(CallDimension.statePrefix),
+               let dimension = CallDimension(name: String(name.dropFirst(CallDimension.statePrefix.count))) {
+                calls[dimension, default: 0] += count
+            } else if let dimension = WebDimension(name: name) {
+                web[dimension, default: 0] += count
+            } else {
+                unknown[name, default: 0] += count
+            }
+        }
+    }
 }
 
 /// A state file that cannot be used.

@@ -33,31 +33,13 @@ struct CallSpillTests {
                          keyring: testKeyring)
     }
 
-    /// Records as comparable text, sorted: every field, the sketch and histogram bytes included.
+    /// What a state keeps of records, as comparable text, sorted: every stored field, the sketch and histogram
+    /// bytes included (not the estimate and percentiles, which absorbing a record recomputes).
     static func text(_ records: [CallTrendRecord]) -> [String] {
         records.map { record in
-            "\(record.bucketStart) \(record.dimension) \(record.value) \(record.calls) \(record.answered) \(record.callers) "
-                + "\(record.talkSeconds) \(record.talkP50) \(record.talkP95) \(record.sketch) \(record.talkHistogram)"
+            "\(record.bucketStart) \(record.dimension) \(record.value) \(record.calls) \(record.answered) "
+                + "\(record.talkSeconds) \(record.sketch) \(record.talkHistogram)"
         }.sorted()
-    }
-
-    /// Gives every row of `log` to both processors; `spilled` spills after every `linesPerRun` rows, and
-    /// `afterSpill` sees it then.
-    static func feed(_ log: [UInt8], _ whole: inout CallLogProcessor, _ spilled: inout CallLogProcessor, linesPerRun: Int,
-                     afterSpill: (CallLogProcessor) -> Void = { _ in }) {
-        var framer = LineFramer(maxLineLength: 4_096)
-        var lines = 0
-        log.withUnsafeBytes { all in
-            framer.feed(all) { frame in
-                whole.process(frame)
-                spilled.process(frame)
-                lines += 1
-                if lines % linesPerRun == 0 {
-                    spilled.spillClosedBuckets()
-                    afterSpill(spilled)
-                }
-            }
-        }
     }
 
     @Test(arguments: [1, 50, 2_000])
@@ -69,7 +51,7 @@ struct CallSpillTests {
         let spill = try CallSpillFile(directory: directory, bucket: .hour)
         spilled.spill = spill
         var mostRows = 0
-        Self.feed(log, &whole, &spilled, linesPerRun: linesPerRun) { spilled in
+        WebSpillTests.feed(log, &whole, &spilled, linesPerRun: linesPerRun) { spilled in
             mostRows = max(mostRows, spilled.aggregator.rowCount)
         }
         #expect(whole.counts.parsed > 6_000)
@@ -110,7 +92,7 @@ struct CallSpillTests {
         var spilled = Self.processor(policy: policy)
         let spill = try CallSpillFile(directory: temporaryDirectory(), bucket: .hour)
         spilled.spill = spill
-        Self.feed(log, &whole, &spilled, linesPerRun: 100)
+        WebSpillTests.feed(log, &whole, &spilled, linesPerRun: 100)
         spilled.spillAll()
         var capped: [CallDimension: Int64] = [:]
         for dimension in CallDimension.allCases { capped[dimension] = spilled.aggregator.cappedEvents[dimension.rawValue] }
@@ -135,7 +117,7 @@ struct CallSpillTests {
         spilled.spill = spill
         var framer = LineFramer(maxLineLength: 4_096)
         log.withUnsafeBytes { all in framer.feed(all) { saved.process($0) } }
-        Self.feed(log, &whole, &spilled, linesPerRun: 150)
+        WebSpillTests.feed(log, &whole, &spilled, linesPerRun: 150)
         spilled.spillAll()
         whole.mergeTrends(saved)
 

@@ -4,6 +4,15 @@ import CrumbSamples
 import Foundation
 import Testing
 
+/// A processor the spill tests feed lines to and spill (web or call records).
+protocol SpillingProcessor {
+    mutating func process(_ frame: LineFramer.Frame)
+    mutating func spillClosedBuckets()
+}
+
+extension WebLogProcessor: SpillingProcessor {}
+extension CallLogProcessor: SpillingProcessor {}
+
 /// Closed buckets moved out of memory during a run, and merged back bucket by bucket at its end, give
 /// exactly the trends of one aggregator that kept every row.
 struct WebSpillTests {
@@ -45,8 +54,8 @@ struct WebSpillTests {
 
     /// Gives every line of `log` to both processors; `spilled` spills after every `linesPerRun` lines, and
     /// `afterSpill` sees it then.
-    static func feed(_ log: [UInt8], _ whole: inout WebLogProcessor, _ spilled: inout WebLogProcessor, linesPerRun: Int,
-                     afterSpill: (WebLogProcessor) -> Void = { _ in }) {
+    static func feed<Processor: SpillingProcessor>(_ log: [UInt8], _ whole: inout Processor, _ spilled: inout Processor,
+                                                   linesPerRun: Int, afterSpill: (Processor) -> Void = { _ in }) {
         var framer = LineFramer(maxLineLength: 4_096)
         var lines = 0
         log.withUnsafeBytes { all in

@@ -213,9 +213,32 @@ public struct CallAggregator: Sendable {
     /// `drain`: a batch run moves closed buckets out this way (`CallTrendSpill`), so that its memory does not
     /// grow with the input.
     public mutating func drainRecords(where drains: (Int64) -> Bool) -> [CallTrendRecord] {
-        let drained = records(minCount: 0, sorted: false, includeBucket: drains)
+        let drained = storedRecords(where: drains)
         if !drained.isEmpty { removeRows(where: drains) }
         return drained
+    }
+
+    /// The rows of the buckets whose start `includeBucket` accepts, in row order and before k-anonymity, with
+    /// what a state or a spill keeps of them: counts, the serialized sketch and histogram. `callers`,
+    /// `talk_p50` and `talk_p95` are left 0, as `absorb(_:)` recomputes them: working them out (a percentile
+    /// walks a dense histogram) is for the published records only.
+    public func storedRecords(where includeBucket: (Int64) -> Bool) -> [CallTrendRecord] {
+        var valueText: [[Int: String]] = Array(repeating: [:], count: CallDimension.allCases.count)
+        var records: [CallTrendRecord] = []
+        for row in 0..<calls.count {
+            let key = rowKeys[row]
+            let bucketStart = buckets.starts[Int(key >> 32)]
+            guard includeBucket(bucketStart) else { continue }
+            let dimension = Int(key >> Self.valueBits & 0x1F)
+            let value = Int(key & (1 << Self.valueBits - 1))
+            let text = valueText[dimension][value] ?? values[dimension].string(of: value)
+            valueText[dimension][value] = text
+            records.append(CallTrendRecord(
+                bucketStart: bucketStart, bucket: bucket, dimension: CallDimension(rawValue: dimension)!.name, value: text,
+                calls: calls[row], answered: answered[row], callers: 0, talkSeconds: talkSeconds[row], talkP50: 0, talkP95: 0,
+                sketch: sketches[row].serialized(), talkHistogram: talkTimes[row].serialized()))
+        }
+        return records
     }
 
     /// Removes the rows of the buckets whose start `removes` accepts; the others keep their counts. Values stay
