@@ -1,4 +1,5 @@
-import CrumbCore
+@testable import CrumbCore
+import CrumbSamples
 import CrumbTestSupport
 import Foundation
 import Testing
@@ -341,22 +342,49 @@ extension UserAgentClassifierTests {
             "OPR/", "Opera", "Version/", "Safari/", "AppleWebKit/", "Firefox/", "MSIE ", "Trident/", "rv:", "bot",
             "Googlebot/", "curl/", "Dalvik/", "12", "3.4", " ", "/", ";",
         ].map { Array($0.utf8) }
-        var generator = Self.SplitMix64(seed: 0x5EED)
-        for _ in 0..<5_000 {
-            var bytes: [UInt8] = []
-            for _ in 0..<Int(generator.next() % 12) {
-                if generator.next() % 3 == 0 {
-                    bytes.append(UInt8(truncatingIfNeeded: generator.next()))
-                } else {
-                    bytes += pieces[Int(generator.next() % UInt64(pieces.count))]
-                }
-            }
+        for bytes in Self.randomMixes(of: pieces, seed: 0x5EED, pieces: 12, byteOdds: 3, randomCase: false) {
             let info = bytes.withUnsafeBytes { classifier.classify($0) }
             if info.agentClass == .browser { #expect(info.majorVersion != nil, "\(bytes)") }
             if let major = info.majorVersion {
                 #expect((1...8).contains(major.utf8.count) && major.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 })
             }
         }
+    }
+
+    /// The pair screen only skips searches that cannot match: every reading is the same with it off. Checked
+    /// on the vectors, on random mixes of tokens in random case with random bytes, on the distinct agents
+    /// of a generated log and of the shared logs.
+    @Test func pairScreenChangesNoReading() throws {
+        var values: [[UInt8]] = Self.vectors.map { Array($0.value.utf8) }
+        let pieces: [[UInt8]] = [
+            "Mozilla/5.0 (", "Windows NT 10.0; ", "Android 13; ", "Mobile", "Tablet", "iPad", ") ", "Chrome/",
+            "Edg/", "OPR/", "Opera", "Version/", "Safari/", "AppleWebKit/", "Firefox/", "MSIE ", "Trident/", "rv:",
+            "bot", "cubot", "Googlebot/", "curl/", "Dalvik/", "; wv)", "SmartTV", "KaiOS", "+http", "12", " ", "/",
+        ].map { Array($0.utf8) }
+        // Letters in random case: the screen folds case the way the searches do.
+        values += Self.randomMixes(of: pieces, seed: 0x5C4EE9, pieces: 14, byteOdds: 4, randomCase: true)
+        var options = AccessLogGenerator.Options()
+        options.lines = 20_000
+        values += Set(AccessLogGenerator.generate(options).split(separator: UInt8(ascii: "\n")).compactMap {
+            Self.userAgentField(of: Array($0))
+        })
+        for (relative, _) in Self.otherShareLimits {
+            guard let path = SharedData.path(relative), let data = FileManager.default.contents(atPath: path) else {
+                print(SharedData.missing(relative))
+                continue
+            }
+            values += Set(data.split(separator: UInt8(ascii: "\n")).compactMap { Self.userAgentField(of: Array($0)) })
+        }
+        #expect(values.count > 6_000)
+        var browsers = 0
+        for value in values {
+            let screened = value.withUnsafeBytes { classifier.classify($0, screening: true) }
+            let searched = value.withUnsafeBytes { classifier.classify($0, screening: false) }
+            #expect(screened == searched, "\(String(decoding: value, as: UTF8.self))")
+            if searched.agentClass == .browser { browsers += 1 }
+        }
+        // The values exercise the rules, not only the fall-through.
+        #expect(browsers > 1_000)
     }
 
     /// Largest share of requests (lines with a user agent other than `-`) whose family is "Other", per file.
@@ -424,6 +452,27 @@ extension UserAgentClassifierTests {
             index = end + 1
         }
         return fields.count == 3 ? fields[2] : fields.last
+    }
+
+    /// 5,000 values of up to `pieces` parts each: a random byte (one time in `byteOdds`) or one of `tokens`,
+    /// its letters uppercased at random when `randomCase`.
+    static func randomMixes(of tokens: [[UInt8]], seed: UInt64, pieces: UInt64, byteOdds: UInt64,
+                            randomCase: Bool) -> [[UInt8]] {
+        var generator = SplitMix64(seed: seed)
+        return (0..<5_000).map { _ in
+            var bytes: [UInt8] = []
+            for _ in 0..<Int(generator.next() % pieces) {
+                if generator.next() % byteOdds == 0 {
+                    bytes.append(UInt8(truncatingIfNeeded: generator.next()))
+                } else {
+                    let token = tokens[Int(generator.next() % UInt64(tokens.count))]
+                    bytes += !randomCase ? token : token.map {
+                        generator.next() % 2 == 0 ? $0 : ($0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0)
+                    }
+                }
+            }
+            return bytes
+        }
     }
 
     /// A small deterministic generator (Steele, Lea and Flood's SplitMix64), so the random test is repeatable.
