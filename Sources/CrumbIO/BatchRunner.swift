@@ -979,7 +979,7 @@ public enum BatchRunner {
             var helper = worker.webHelper ?? worker.web.sibling()
             worker.webHelper = nil
             helper.startInput(parser: worker.web.parser)
-            splitter = LineSplitter(helper: helper)
+            splitter = LineSplitter(helper: helper, sharing: worker.web.parser.linesStartWithClient ? .byClient : .runs)
         }
         /// Waits for the helper's lines and adds its counts to the worker's processor.
         func endSplit(_ worker: inout Worker) {

@@ -16,15 +16,23 @@ extension WebLogProcessor: FrameProcessing {
 /// processor on a thread of its own. The second core parses while the first frames, hashes and parses.
 ///
 /// Lines are framed once, by the caller's `LineFramer`, so every line keeps its number and an over-long line
-/// is cut the same way. They go out in runs of about `batchBytes`: the even runs straight to the caller's
-/// processor, without a copy; the odd runs copied into a batch and queued for the helper, which the caller
-/// waits for only when `queueDepth` batches are already queued. Strict alternation makes the share-out
-/// depend on the input alone, never on timing, so a run is repeatable.
+/// is cut the same way. The caller's lines go straight to its processor, without a copy; the helper's are
+/// copied into a batch of about `batchBytes` and queued, and the caller waits only when `queueDepth`
+/// batches are already queued. Which processor takes a line depends on the input alone, never on timing, so
+/// a run is repeatable:
+/// - `.byClient`, for formats whose lines start with the client address (`WebLineParser.linesStartWithClient`):
+///   a hash of the line's first field picks the processor, so a client's lines go to one of them, and each
+///   visitor is hashed (a keyed HMAC per visitor and day), its user agent classified and its repeat visits
+///   recognised by one processor instead of by both. A processor more than `maxLead` bytes ahead of the
+///   other gives its next line to the other instead, so a client with most of the lines, or a first field
+///   that is the same on every line, still leaves the two processors even.
+/// - `.runs`, otherwise: runs of about `batchBytes` in turn, the even runs to the caller's processor, the
+///   odd runs to the helper.
 ///
 /// With processors whose lines are independent (`WebLogProcessor.linesAreIndependent`), the two processors'
 /// counts, rejects and tallies add up (`absorbInput(of:)`) and their trends merge exactly to what one
-/// processor taking every line counts. Only a dimension past its value cap can keep other values, as it
-/// does when files are shared between workers.
+/// processor taking every line counts, whichever lines each took. Only a dimension past its value cap can
+/// keep other values, as it does when files are shared between workers.
 ///
 /// One owner, which calls `take` and then `finish` exactly once; `@unchecked Sendable` so that the helper
 /// thread can hold it: the queue and the flags are touched only under `condition`, a batch's bytes only by
@@ -39,6 +47,14 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
     /// thread being descheduled for a while (with the decode thread, three threads share two cores): at 2,
     /// each side waited 0.3–0.5 s per 2M-line file, at 8 about half that; 9 batches are under 3 MB.
     static var queueDepth: Int { 8 }
+
+    /// How lines are shared out.
+    enum Sharing: CaseIterable, Sendable {
+        /// By a hash of the line's first field, the client address.
+        case byClient
+        /// In alternate runs of `batchBytes`.
+        case runs
+    }
 
     /// A run of lines copied for the helper: their bytes end to end, and where each line is.
     struct Batch {
@@ -89,16 +105,26 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
 
     // The caller's side.
     let batchBytes: Int
+    let sharing: Sharing
+    /// `.byClient`: how far, in bytes of lines, one processor may get ahead of the other before its lines
+    /// go to the other: four batches, about what the helper's queue holds.
+    let maxLead: Int
     private var filling: Batch
-    /// Whether the current run goes to the caller's processor (else it is being copied for the helper).
+    /// `.runs`: whether the current run goes to the caller's processor (else it is being copied for the helper).
     private var direct = true
+    /// Bytes of lines in the current run (`.runs`) or in the batch being filled (`.byClient`).
     private var runBytes = 0
+    /// `.byClient`: bytes of lines each processor has taken.
+    private var ownBytes = 0
+    private var helperBytes = 0
 
     /// Starts the helper thread with `helper`, which `finish` gives back.
-    init(helper: Processor, batchBytes: Int = LineSplitter.defaultBatchBytes) {
+    init(helper: Processor, batchBytes: Int = LineSplitter.defaultBatchBytes, sharing: Sharing = .runs) {
         precondition(batchBytes > 0, "a run holds at least one byte")
         self.helper = helper
         self.batchBytes = batchBytes
+        self.sharing = sharing
+        maxLead = 4 * batchBytes
         filling = Batch(capacity: batchBytes)
         queued.reserveCapacity(Self.queueDepth)
         spare.reserveCapacity(Self.queueDepth + 1)
@@ -108,13 +134,17 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
         thread.start()
     }
 
-    /// Gives `frame` to `own` (a run for the caller) or copies it for the helper.
+    /// Gives `frame` to `own` or copies it for the helper.
     @inline(__always)
     func take(_ frame: LineFramer.Frame, own: inout Processor) {
         let size: Int
         switch frame {
         case .line(let line, _): size = line.count + 1
         case .tooLong(_, let length): size = length + 1
+        }
+        if sharing == .byClient {
+            takeByClient(frame, size: size, own: &own)
+            return
         }
         if direct {
             own.process(frame)
@@ -129,10 +159,45 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
         }
     }
 
-    /// Has `own` take the lines not yet sent, waits for the helper to finish its queue, and returns its
-    /// processor. Called once, on every path out of the input (a fault too), after the last `take`.
+    /// `.byClient`: the client's processor takes the line, unless it is `maxLead` bytes ahead of the other.
+    /// An over-long line (no client to read) goes to the caller's.
+    @inline(__always)
+    private func takeByClient(_ frame: LineFramer.Frame, size: Int, own: inout Processor) {
+        var toHelper = false
+        if case .line(let line, _) = frame { toHelper = Self.clientKey(of: line) >> 63 == 1 }
+        if toHelper ? helperBytes - ownBytes >= maxLead : ownBytes - helperBytes >= maxLead { toHelper.toggle() }
+        if toHelper {
+            filling.append(frame)
+            helperBytes += size
+            runBytes += size
+            if runBytes >= batchBytes {
+                runBytes = 0
+                send()
+            }
+        } else {
+            own.process(frame)
+            ownBytes += size
+        }
+    }
+
+    /// A hash of a line's first field (up to its first space, or its first 64 bytes): the client address,
+    /// when the format starts with it. A scan and a hash of a few dozen bytes, on the line as framed.
+    static func clientKey(of line: UnsafeRawBufferPointer) -> UInt64 {
+        guard let base = line.baseAddress else { return 0 }
+        let limit = min(line.count, 64)
+        let end = memchr(base, Int32(UInt8(ascii: " ")), limit).map { UnsafeRawPointer($0) - base } ?? limit
+        return ByteHash.hash(UnsafeRawBufferPointer(rebasing: line[..<end]), seed: 0xC11E_47C1_11E4_7C11)
+    }
+
+    /// Has `own` take the lines not yet sent (`.runs`) or sends the helper its last batch (`.byClient`), waits
+    /// for the helper to finish its queue, and returns its processor. Called once, on every path out of the
+    /// input (a fault too), after the last `take`.
     func finish(own: inout Processor) -> Processor {
-        filling.run(on: &own)
+        if sharing == .byClient {
+            if !filling.frames.isEmpty { send() }
+        } else {
+            filling.run(on: &own)
+        }
         condition.lock()
         closing = true
         condition.broadcast()

@@ -452,6 +452,18 @@ struct FormatStringTests {
         #expect(time == ["year4", #"literal "-""#, "month2", #"literal "-""#, "day2", #"literal " ""#, "client"])
     }
 
+    /// Lines are shared out by client only when the format opens with the client address and a space.
+    @Test func linesStartWithClient() throws {
+        #expect(FormatStringParser(try FormatProgram.apache(FormatPresets.combined)).linesStartWithClient)
+        #expect(FormatStringParser(try FormatProgram.nginx(#"$remote_addr - $remote_user [$time_local] "$request" $status"#))
+            .linesStartWithClient)
+        #expect(!FormatStringParser(try FormatProgram.apache(#"%v %h %l %u %t "%r" %>s %b"#)).linesStartWithClient)
+        #expect(!FormatStringParser(try FormatProgram.apache(#"%h|%t|"%r"|%>s"#)).linesStartWithClient)
+        #expect(!FormatStringParser(try FormatProgram.apache("%{%Y-%m-%d}t %h")).linesStartWithClient)
+        #expect(CombinedLogParser(mode: .common).linesStartWithClient)
+        #expect(!W3CExtendedParser().linesStartWithClient)
+    }
+
     // MARK: Presets
 
     @Test func presets() throws {

@@ -37,8 +37,8 @@ struct LineSplitterTests {
 
     /// Small runs, so that each processor takes many and the reject samples come from both: the merged
     /// counts, samples, tallies and trends are one processor's.
-    @Test(arguments: [1, 700, 4_096, 65_536])
-    func splitCountsWhatOneProcessorCounts(batchBytes: Int) throws {
+    @Test(arguments: [1, 700, 4_096, 65_536], LineSplitter<WebLogProcessor>.Sharing.allCases)
+    func splitCountsWhatOneProcessorCounts(batchBytes: Int, sharing: LineSplitter<WebLogProcessor>.Sharing) throws {
         let log = Self.mixedLog(lines: 6_000, seed: 11)
         var single = try Self.processor(rejectSamples: 40)
         var framer = LineFramer(maxLineLength: 2_048)
@@ -50,7 +50,7 @@ struct LineSplitterTests {
 
         var own = try Self.processor(rejectSamples: 40)
         #expect(own.linesAreIndependent)
-        let splitter = LineSplitter(helper: own.sibling(), batchBytes: batchBytes)
+        let splitter = LineSplitter(helper: own.sibling(), batchBytes: batchBytes, sharing: sharing)
         framer = LineFramer(maxLineLength: 2_048)
         var random = SystemRandomNumberGenerator()
         log.withUnsafeBytes { all in
@@ -79,6 +79,58 @@ struct LineSplitterTests {
         #expect(own.aggregator.records() == single.aggregator.records())
         // The helper starts afresh for its next input.
         #expect(helper.counts == LineCounts())
+    }
+
+    /// A processor that only notes the client field of each line it takes, and how many bytes.
+    struct ClientRecorder: FrameProcessing {
+        var clients: [String] = []
+        var bytes = 0
+
+        mutating func process(_ frame: LineFramer.Frame) {
+            switch frame {
+            case .line(let line, _):
+                clients.append(String(decoding: line.prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self))
+                bytes += line.count + 1
+            case .tooLong(_, let length):
+                bytes += length + 1
+            }
+        }
+
+        mutating func runEnded() {}
+    }
+
+    /// Shares `log`'s lines by client between two recorders: what each took.
+    static func shareByClient(_ log: [UInt8], batchBytes: Int) -> (own: ClientRecorder, helper: ClientRecorder) {
+        var own = ClientRecorder()
+        let splitter = LineSplitter(helper: ClientRecorder(), batchBytes: batchBytes, sharing: .byClient)
+        var framer = LineFramer(maxLineLength: 2_048)
+        log.withUnsafeBytes { all in
+            framer.feed(all) { splitter.take($0, own: &own) }
+            framer.finish { splitter.take($0, own: &own) }
+        }
+        let helper = splitter.finish(own: &own)
+        return (own, helper)
+    }
+
+    /// By client, a client's lines go to one processor, and the two take about half the bytes each; a log
+    /// whose lines all start alike (one client) is still shared out evenly, within the lead allowed.
+    @Test func sharingByClientKeepsClientsTogetherAndProcessorsEven() {
+        let log = Self.mixedLog(lines: 20_000, seed: 21)
+        let (own, helper) = Self.shareByClient(log, batchBytes: 16_384)
+        #expect(own.clients.count + helper.clients.count == 20_000)  // and 20 lines over the limit
+        let split = Set(own.clients).intersection(helper.clients)
+        let clients = Set(own.clients).union(helper.clients)
+        #expect(clients.count > 1_000)
+        // Only a client whose line came when its processor was too far ahead goes to both.
+        #expect(Double(split.count) < 0.05 * Double(clients.count), "\(split.count) of \(clients.count) clients split")
+        let share = Double(own.bytes) / Double(own.bytes + helper.bytes)
+        #expect(share > 0.4 && share < 0.6, "\(share)")
+
+        let oneClient = Array(repeating: Array("192.0.2.7 - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5\n".utf8),
+                              count: 30_000).joined()
+        let (first, second) = Self.shareByClient(Array(oneClient), batchBytes: 4_096)
+        #expect(first.clients.count + second.clients.count == 30_000)
+        #expect(abs(first.bytes - second.bytes) <= 4 * 4_096 + 80, "\(first.bytes) vs \(second.bytes)")
     }
 
     @Test func rejectSamplesKeepTheLowestLineNumbers() {

@@ -44,6 +44,11 @@ public struct FormatStringParser: WebLineParser {
     public var formatName: String { program.name }
     /// Every line is read on its own: the parser keeps only scratch between lines.
     public var linesAreIndependent: Bool { true }
+    /// When the format opens with the client address (`%h`, `%a`, `$remote_addr`) followed by a space.
+    public var linesStartWithClient: Bool {
+        guard let first = program.steps.first else { return false }
+        return first.op == .client && first.stop1 == UInt16(UInt8(ascii: " ")) && first.stop2 == FormatStep.noStop
+    }
 
     /// Parses one line (without its terminator).
     ///

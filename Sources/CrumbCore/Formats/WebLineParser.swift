@@ -28,14 +28,22 @@ public protocol WebLineParser: Sendable {
     /// some of an input's lines. False for a format whose directives change how later lines read (W3C's
     /// `#Fields:`), and by default.
     var linesAreIndependent: Bool { get }
+
+    /// Whether every line starts with its client address, up to the first space: then lines shared out
+    /// between processors go by client (`LineSplitter`), so that each visitor is hashed, classified and
+    /// counted by one processor rather than by both. False by default.
+    var linesStartWithClient: Bool { get }
 }
 
 extension WebLineParser {
     public var linesAreIndependent: Bool { false }
+    public var linesStartWithClient: Bool { false }
 }
 
 extension CombinedLogParser: WebLineParser {
     public var linesAreIndependent: Bool { true }
+    /// `%h` comes first in common and combined lines.
+    public var linesStartWithClient: Bool { true }
 
     public var formatName: String {
         switch mode {
