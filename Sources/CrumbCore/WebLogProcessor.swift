@@ -153,6 +153,8 @@ public struct WebLogProcessor: Sendable {
     private var countedVisits = RecentValues(sets: 1 << 13)
     /// The user-agent cache slot of the current line (`userAgentCacheLimit` when it has none).
     private var agentSlot = 0
+    /// `ByteHash.hash` of the line's user agent, when it has one: what `visitorID` looks the visitor up by.
+    private var agentHash: UInt64 = 0
     private var statusValues: [Int] = []
     private var totalValue = 0
     private var noReferrer = 0
@@ -314,6 +316,8 @@ public struct WebLogProcessor: Sendable {
         let referrerKey = referrerBytes.map { RecentValues.key(for: $0) }
         let cachedReferrer = referrerKey.flatMap { cleanReferrers.value(for: $0) }
 
+        // The user agent first: its hash is half of what the visitor is looked up by.
+        let agent = userAgentValues(event, line)
         let visitor = optedOut ? nil : visitorID(event, line, tracking: tracking, day: day)
 
         // Personal information: counted always, kept only in the vault when the policy routes it there.
@@ -411,7 +415,6 @@ public struct WebLogProcessor: Sendable {
         } else if let range = event.eventName {
             sanitizeEventName(UnsafeRawBufferPointer(rebasing: line[range])) { router.report($0, toVault: false) }
         }
-        let agent = userAgentValues(event, line)
         for kind in agent.personalKinds { router.count(kind, in: .userAgent) }
         if rules.readsOther {
             for value in event.unmapped {
@@ -556,13 +559,14 @@ public struct WebLogProcessor: Sendable {
             return values
         }
         let raw = UnsafeRawBufferPointer(rebasing: line[range])
+        agentHash = ByteHash.hash(raw)
         // The cache starts over past its limit: bots with random user agents must not grow memory.
         if userAgents.count >= Self.userAgentCacheLimit {
             userAgents = ByteInterner(capacity: 4096)
             countedVisits.removeAll()
             userAgentValues.removeAll(keepingCapacity: true)
         }
-        let id = userAgents.intern(raw)
+        let id = userAgents.intern(raw, hash: agentHash)
         agentSlot = id
         if id < userAgentValues.count { return userAgentValues[id] }
         let values = classify(raw)
@@ -625,9 +629,17 @@ public struct WebLogProcessor: Sendable {
             return material.withUnsafeBytes { visitors.visitor($0, day: day) }
         }
         guard rules.addressIdentifiesVisitor else { return nil }
-        material.append(UInt8(ascii: "a"))
         let client = UnsafeRawBufferPointer(rebasing: line[event.client])
-        if let address = IPAddress.parse(client) {
+        let address = IPAddress.parse(client)
+        // Looked up by the address (or a hash of the client text) and the hash the user-agent cache has
+        // just taken of the agent: a returning visitor costs no material and no hash of it. The words say
+        // which kind each is, so that the probe stands for the material alone.
+        let clientWords = address.map { ($0.high, $0.low, UInt64(1)) } ?? (ByteHash.hash(client), 0, 2)
+        let agentWords = event.userAgent == nil ? (UInt64(0), UInt64(0)) : (agentHash, UInt64(4))
+        let probe = visitors.probe((clientWords.0, clientWords.1, clientWords.2 | agentWords.1, agentWords.0))
+        if let id = visitors.cachedVisitor(probe: probe, day: day) { return id }
+        material.append(UInt8(ascii: "a"))
+        if let address {
             withUnsafeBytes(of: address.high.bigEndian) { material.append(contentsOf: $0) }
             withUnsafeBytes(of: address.low.bigEndian) { material.append(contentsOf: $0) }
         } else {
@@ -635,7 +647,7 @@ public struct WebLogProcessor: Sendable {
         }
         material.append(0)
         if let agent = event.userAgent { material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[agent])) }
-        return material.withUnsafeBytes { visitors.visitor($0, day: day) }
+        return material.withUnsafeBytes { visitors.newVisitor(probe: probe, material: $0) }
     }
 
     /// The visitor's pseudonym in events and vault: `v:` and 16 hex digits of the keyed visitor id. It

@@ -166,6 +166,35 @@ struct WebAggregatorTests {
         #expect(first.aggregator.records() == whole.aggregator.records())
     }
 
+    /// A returning visitor is looked up by its address and a hash of its user agent, not by its material:
+    /// every line must still get the id its material got when new. Visitors that share an address, an
+    /// agent, or neither, an unparseable client and a line without an agent, each seen three times and
+    /// counted by one processor, give the sketches of processors that each saw one line (no cache).
+    @Test func returningVisitorsKeepTheirIds() throws {
+        let keyring = try Keyring(secret: Array(repeating: 6, count: 32))
+        let clients = ["192.0.2.1", "192.0.2.2", "2001:db8::1", "2001:db8::1:0", "proxy.example", "192.0.2.10"]
+        let agents = ["\"Mozilla/5.0 Firefox/120.0\"", "\"Mozilla/5.0 Firefox/121.0\"", "\"curl/8.5.0\"", "\"-\"", ""]
+        var lines: [String] = []
+        for client in clients {
+            for agent in agents {
+                let tail = agent.isEmpty ? "" : " \"-\" " + agent
+                lines.append("\(client) - - [01/Jan/2026:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 10" + tail + "\n")
+            }
+        }
+        // Three times over, in a fixed scrambled order (7 is prime to the 90 lines).
+        let all = lines + lines + lines
+        let repeated = all.indices.map { all[($0 * 7) % all.count] }
+        let whole = try Self.processed(Array(repeated.joined().utf8)[...], keyring: keyring)
+        var merged = try Self.processed([][...], keyring: keyring)
+        for line in repeated { merged.mergeTrends(try Self.processed(Array(line.utf8)[...], keyring: keyring)) }
+        #expect(whole.counts.parsed == lines.count * 3)
+        let records = whole.aggregator.records()
+        // 24 visitors: an agent of `-` is no agent.
+        let totals = records.filter { $0.dimension == "total" }.map { Int($0.uniques) }
+        #expect(totals == [clients.count * 4])
+        #expect(records == merged.aggregator.records())
+    }
+
     /// The rows a state streams are the unsorted records before k-anonymity, one for one, in order.
     @Test func forEachRowShowsTheRecords() throws {
         let processor = try Self.processed(Self.log(lines: 3_000, seed: 9)[...],

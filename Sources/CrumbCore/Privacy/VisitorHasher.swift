@@ -31,13 +31,36 @@ public struct VisitorHasher: @unchecked Sendable {
 
     /// The visitor id of `material` on UTC day `day`.
     public mutating func visitor(_ material: UnsafeRawBufferPointer, day: Int64) -> UInt64 {
+        let probe = ByteHash.hash(material, seed: cacheSeed)
+        return cachedVisitor(probe: probe, day: day) ?? newVisitor(probe: probe, material: material)
+    }
+
+    /// A probe for material given as four words (an address, a hash of the rest, a tag) rather than as
+    /// bytes: a caller that holds them need not build the material to look its visitor up.
+    public func probe(_ words: (UInt64, UInt64, UInt64, UInt64)) -> UInt64 {
+        withUnsafeBytes(of: words) { ByteHash.hash($0, seed: cacheSeed) }
+    }
+
+    /// The id cached for the material whose probe is `probe`, on UTC day `day`; nil when it is not cached,
+    /// and then `newVisitor(probe:material:)` makes it.
+    ///
+    /// The probe is a 64-bit hash that stands for the material; like any such cache, two materials whose
+    /// probes collide (about one pair in 2⁶⁴ / n²) would share an id. One material must always get the same
+    /// probe within a period, whichever way it was worked out.
+    @inline(__always)
+    public mutating func cachedVisitor(probe: UInt64, day: Int64) -> UInt64? {
         if day != lastDay { switchDay(day) }
-        // The probe is a 64-bit hash of the material; like any such cache, two materials whose probes
-        // collide (about one pair in 2⁶⁴ / n²) would share an id.
-        var probe = ByteHash.hash(material, seed: cacheSeed)
-        if probe == 0 { probe = 1 }
-        let base = (Int(truncatingIfNeeded: probe >> 32) & (Self.setCount - 1)) << 3
+        let probe = probe == 0 ? 1 : probe
+        let base = Self.base(of: probe)
         for way in stride(from: base, to: base + 8, by: 2) where ways[way] == probe { return ways[way + 1] }
+        return nil
+    }
+
+    /// The keyed id of `material` (an HMAC with the current period's key), cached under `probe`: after a
+    /// miss of `cachedVisitor(probe:day:)` for the same day.
+    public mutating func newVisitor(probe: UInt64, material: UnsafeRawBufferPointer) -> UInt64 {
+        let probe = probe == 0 ? 1 : probe
+        let base = Self.base(of: probe)
         var mac = keyed!
         mac.update(data: material)
         let code = mac.finalize()
@@ -52,6 +75,12 @@ public struct VisitorHasher: @unchecked Sendable {
         ways[slot] = probe
         ways[slot + 1] = id
         return id
+    }
+
+    /// The first way of `probe`'s set (probe 0 marks an empty way, so callers map it to 1 first).
+    @inline(__always)
+    private static func base(of probe: UInt64) -> Int {
+        (Int(truncatingIfNeeded: probe >> 32) & (setCount - 1)) << 3
     }
 
     private mutating func switchDay(_ day: Int64) {
