@@ -130,10 +130,13 @@ public struct WebLogProcessor: Sendable {
     private let writeVault: Bool
     private let rules: FieldRules
 
-    /// Distinct raw user agents → their dimension values, classified once.
-    private var userAgents = ByteInterner(capacity: 4096)
-    /// The most distinct raw user agents classified and kept at once.
+    /// Raw user agents seen recently → their slot in `userAgentValues`. Keyed by fingerprint like the other
+    /// caches (no bytes kept, no bytes compared), 16,384 agents in 384 KiB; an agent pushed out of its set is
+    /// classified again when it comes back, into a new slot.
+    private var agentSlots = RecentValues(sets: 1 << 12)
+    /// The most user-agent classifications kept at once, before the cache starts over.
     static let userAgentCacheLimit = 1 << 16
+    /// The dimension values of each slot's user agent.
     private var userAgentValues: [UserAgentValues] = []
     private var noUserAgent: UserAgentValues?
     /// Request targets that held no personal information → their path and campaign value ids (each
@@ -153,7 +156,8 @@ public struct WebLogProcessor: Sendable {
     private var countedVisits = RecentValues(sets: 1 << 13)
     /// The user-agent cache slot of the current line (`userAgentCacheLimit` when it has none).
     private var agentSlot = 0
-    /// `ByteHash.hash` of the line's user agent, when it has one: what `visitorID` looks the visitor up by.
+    /// A 64-bit hash of the line's user agent (half of its cache key), when it has one: what `visitorID`
+    /// looks the visitor up by.
     private var agentHash: UInt64 = 0
     private var statusValues: [Int] = []
     private var totalValue = 0
@@ -559,18 +563,23 @@ public struct WebLogProcessor: Sendable {
             return values
         }
         let raw = UnsafeRawBufferPointer(rebasing: line[range])
-        agentHash = ByteHash.hash(raw)
-        // The cache starts over past its limit: bots with random user agents must not grow memory.
-        if userAgents.count >= Self.userAgentCacheLimit {
-            userAgents = ByteInterner(capacity: 4096)
+        let key = RecentValues.key(for: raw)
+        agentHash = key.hash
+        if let slot = agentSlots.value(for: key) {
+            agentSlot = Int(truncatingIfNeeded: slot)
+            return userAgentValues[agentSlot]
+        }
+        // The slots start over past the limit: bots with random user agents must not grow memory. What a
+        // counted visit's slot stood for is gone with them.
+        if userAgentValues.count >= Self.userAgentCacheLimit {
+            agentSlots.removeAll()
             countedVisits.removeAll()
             userAgentValues.removeAll(keepingCapacity: true)
         }
-        let id = userAgents.intern(raw, hash: agentHash)
-        agentSlot = id
-        if id < userAgentValues.count { return userAgentValues[id] }
         let values = classify(raw)
+        agentSlot = userAgentValues.count
         userAgentValues.append(values)
+        agentSlots.insert(UInt64(agentSlot), for: key)
         return values
     }
 

@@ -195,6 +195,28 @@ struct WebAggregatorTests {
         #expect(records == merged.aggregator.records())
     }
 
+    /// More distinct user agents than the user-agent cache holds (16,384), each seen twice, the second
+    /// time after most were pushed out: every line still counts under its own agent's values.
+    @Test func userAgentsPushedOutOfTheCacheCountUnderTheirValues() throws {
+        let versions = 20_000
+        var log: [UInt8] = []
+        for pass in 0..<2 {
+            for index in 0..<versions {
+                let version = pass == 0 ? index + 1 : versions - index
+                log += Array("192.0.2.\(index % 200) - - [01/Jan/2026:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 10 \"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:\(version).0) Gecko/20100101 Firefox/\(version).0\"\n".utf8)
+            }
+        }
+        let processor = try Self.processed(log[...], keyring: try Keyring(secret: Array(repeating: 5, count: 32)))
+        let records = processor.aggregator.records()
+        let family = records.filter { $0.dimension == "ua_family" }
+        #expect(family.map(\.value) == ["Firefox"])
+        #expect(family.map(\.hits) == [Int64(2 * versions)])
+        let byVersion = Dictionary(uniqueKeysWithValues: records.filter { $0.dimension == "ua_version" }.map { ($0.value, $0.hits) })
+        #expect(byVersion.count == versions)
+        #expect((1...versions).allSatisfy { byVersion["Firefox \($0)"] == 2 })
+        #expect(records.filter { $0.dimension == "os" }.map(\.value) == ["Linux"])
+    }
+
     /// The rows a state streams are the unsorted records before k-anonymity, one for one, in order.
     @Test func forEachRowShowsTheRecords() throws {
         let processor = try Self.processed(Self.log(lines: 3_000, seed: 9)[...],

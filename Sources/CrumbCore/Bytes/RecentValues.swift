@@ -27,6 +27,10 @@ public struct RecentValues: Sendable {
             self.first = first
             self.second = second
         }
+
+        /// A well-mixed 64-bit hash of what the key stands for (the word that picks the set): for a caller
+        /// that needs one besides the key.
+        public var hash: UInt64 { second }
     }
 
     /// Set `s` is `slots[12s..<12s+12]`: four ways of (first, second, value). `first` is never 0 in a
