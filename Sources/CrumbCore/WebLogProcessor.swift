@@ -156,9 +156,6 @@ public struct WebLogProcessor: Sendable {
     private var countedVisits = RecentValues(sets: 1 << 13)
     /// The user-agent cache slot of the current line (`userAgentCacheLimit` when it has none).
     private var agentSlot = 0
-    /// A 64-bit hash of the line's user agent (half of its cache key), when it has one: what `visitorID`
-    /// looks the visitor up by.
-    private var agentHash: UInt64 = 0
     private var statusValues: [Int] = []
     private var totalValue = 0
     private var noReferrer = 0
@@ -320,9 +317,11 @@ public struct WebLogProcessor: Sendable {
         let referrerKey = referrerBytes.map { RecentValues.key(for: $0) }
         let cachedReferrer = referrerKey.flatMap { cleanReferrers.value(for: $0) }
 
-        // The user agent first: its hash is half of what the visitor is looked up by.
-        let agent = userAgentValues(event, line)
-        let visitor = optedOut ? nil : visitorID(event, line, tracking: tracking, day: day)
+        // The user agent's cache key: it finds the agent's values, and its hash is half of what the visitor
+        // is looked up by.
+        let agentKey = event.userAgent.map { RecentValues.key(for: UnsafeRawBufferPointer(rebasing: line[$0])) }
+        let agent = userAgentValues(event, line, key: agentKey)
+        let visitor = optedOut ? nil : visitorID(event, line, tracking: tracking, day: day, agentHash: agentKey?.hash)
 
         // Personal information: counted always, kept only in the vault when the policy routes it there.
         // The router is moved out of `self` for the event, so that the scanners' callbacks capture it alone.
@@ -554,17 +553,19 @@ public struct WebLogProcessor: Sendable {
         }
     }
 
-    private mutating func userAgentValues(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer) -> UserAgentValues {
-        guard let range = event.userAgent else {
+    /// The dimension values of the line's user agent, from the cache or classified now, and its slot
+    /// (`agentSlot`).
+    ///
+    /// - Parameter key: the user agent's `RecentValues.key`, when the line has one.
+    private mutating func userAgentValues(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer,
+                                          key: RecentValues.Key?) -> UserAgentValues {
+        guard let range = event.userAgent, let key else {
             agentSlot = Self.userAgentCacheLimit
             if let noUserAgent { return noUserAgent }
             let values = classify(UnsafeRawBufferPointer(start: nil, count: 0))
             noUserAgent = values
             return values
         }
-        let raw = UnsafeRawBufferPointer(rebasing: line[range])
-        let key = RecentValues.key(for: raw)
-        agentHash = key.hash
         if let slot = agentSlots.value(for: key) {
             agentSlot = Int(truncatingIfNeeded: slot)
             return userAgentValues[agentSlot]
@@ -576,7 +577,7 @@ public struct WebLogProcessor: Sendable {
             countedVisits.removeAll()
             userAgentValues.removeAll(keepingCapacity: true)
         }
-        let values = classify(raw)
+        let values = classify(UnsafeRawBufferPointer(rebasing: line[range]))
         agentSlot = userAgentValues.count
         userAgentValues.append(values)
         agentSlots.insert(UInt64(agentSlot), for: key)
@@ -629,8 +630,10 @@ public struct WebLogProcessor: Sendable {
 
     /// The keyed visitor id: a tracking cookie when present, else (client address, user agent); nil when
     /// neither may be used.
+    ///
+    /// - Parameter agentHash: the hash of the line's user agent (`RecentValues.Key.hash`), when it has one.
     private mutating func visitorID(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, tracking: Range<Int>?,
-                                    day: Int64) -> UInt64? {
+                                    day: Int64, agentHash: UInt64?) -> UInt64? {
         material.removeAll(keepingCapacity: true)
         if let tracking {
             material.append(UInt8(ascii: "c"))
@@ -644,7 +647,7 @@ public struct WebLogProcessor: Sendable {
         // just taken of the agent: a returning visitor costs no material and no hash of it. The words say
         // which kind each is, so that the probe stands for the material alone.
         let clientWords = address.map { ($0.high, $0.low, UInt64(1)) } ?? (ByteHash.hash(client), 0, 2)
-        let agentWords = event.userAgent == nil ? (UInt64(0), UInt64(0)) : (agentHash, UInt64(4))
+        let agentWords = agentHash.map { ($0, UInt64(4)) } ?? (0, 0)
         let probe = visitors.probe((clientWords.0, clientWords.1, clientWords.2 | agentWords.1, agentWords.0))
         if let id = visitors.cachedVisitor(probe: probe, day: day) { return id }
         material.append(UInt8(ascii: "a"))

@@ -10,13 +10,10 @@ struct SavedState: Sendable {
     /// `callRowsInBucketOrder`): read as stored, else sorted by SQLite.
     var webInBucketOrder = false
     var callsInBucketOrder = false
+}
 
-    init(path: String, webInBucketOrder: Bool = false, callsInBucketOrder: Bool = false) {
-        self.path = path
-        self.webInBucketOrder = webInBucketOrder
-        self.callsInBucketOrder = callsInBucketOrder
-    }
-
+extension SavedState {
+    /// The state at `path`, loaded as `state` (its meta): how its rows are stored.
     init(path: String, _ state: RunState) {
         self.init(path: path, webInBucketOrder: state.webRowsInBucketOrder, callsInBucketOrder: state.callRowsInBucketOrder)
     }
@@ -143,6 +140,16 @@ private func readingState<T>(_ path: String, _ body: () throws -> T) throws -> T
     }
 }
 
+/// `readingState` for `body` reading the state's rows: a row that does not decode, or that breaks the bucket
+/// order, becomes the state's `RunState.damaged` error too (its reason, never its bytes).
+private func readingRows(_ path: String, _ body: () throws -> Void) throws {
+    do {
+        try readingState(path, body)
+    } catch let error as SketchDecodingError {
+        throw RunState.damaged(path: path, error)
+    }
+}
+
 /// Calls `body` with the start of every bucket a final pass merges, ascending: those of the spill (`spilled`,
 /// ascending) and those of the saved rows, whose next bucket `saved` gives (nil once none is left; `body`
 /// takes that bucket's rows), each once, saying whether the spill has rows in it.
@@ -174,8 +181,8 @@ struct CallFinalPass {
     var savedValuesFirst: [CallDimension] = []
 
     /// Runs the pass. `stateRecords` gets each bucket's merged rows as stored records (`storedRecords`),
-    /// `published` its published records (sorted); both in bucket order. Returns the capped dimensions and the value counts by
-    /// name (`CallAggregator.cappedDimensions`, `valueCounts`).
+    /// `published` its published records (sorted); both in bucket order. Returns the capped dimensions and the
+    /// value counts by name (`CallAggregator.cappedDimensions`, `valueCounts`).
     ///
     /// - Throws: `StateError` when a saved row does not decode, `OutputError` when the spill cannot be read
     ///   back, and whatever the callbacks throw.
@@ -236,17 +243,13 @@ private struct SavedCallRows {
     ///
     /// - Throws: `StateError` naming the state when a row does not decode or breaks the bucket order.
     mutating func absorb(bucket start: Int64, into merged: inout CallAggregator) throws {
-        do {
+        try readingRows(path) {
             while let record = pending, record.bucketStart <= start {
                 // Rows said to be in bucket order that are not would count a bucket twice.
                 guard record.bucketStart == start else { throw SketchDecodingError(reason: "rows_out_of_bucket_order") }
                 try merged.absorb(record)
                 pending = try cursor.next().map { CallFinalPass.record($0, bucket) }
             }
-        } catch let error as SketchDecodingError {
-            throw RunState.damaged(path: path, error)
-        } catch let error as DatabaseError {
-            throw StateError(path: path, message: "cannot read: SQLite: \(error.message ?? "error \(error.extendedResultCode.rawValue)")")
         }
     }
 }
@@ -281,7 +284,7 @@ private struct SavedRows {
     ///
     /// - Throws: `StateError` naming the state when a row does not decode or breaks the bucket order.
     mutating func absorb(bucket start: Int64, into merged: inout WebAggregator) throws {
-        do {
+        try readingRows(path) {
             while let row = pending, row.bucketStart <= start {
                 // Rows said to be in bucket order that are not would count a bucket twice.
                 guard row.bucketStart == start else { throw SketchDecodingError(reason: "rows_out_of_bucket_order") }
@@ -298,10 +301,6 @@ private struct SavedRows {
                 }
                 pending = try cursor.next().map(SavedRow.init)
             }
-        } catch let error as SketchDecodingError {
-            throw RunState.damaged(path: path, error)
-        } catch let error as DatabaseError {
-            throw StateError(path: path, message: "cannot read: SQLite: \(error.message ?? "error \(error.extendedResultCode.rawValue)")")
         }
     }
 }

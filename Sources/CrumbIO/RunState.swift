@@ -148,11 +148,11 @@ public struct RunState: Sendable {
     /// flushed, renamed over it.
     ///
     /// With `streamingRows`, the rows are those it gives, one web row or a batch of call records at a time,
-    /// and neither `web` nor `calls` is written: a run's final passes produce them bucket by bucket
-    /// while the state is written. It returns what the passes found (`PassSummary`): the capped counts, which
-    /// join `capped`, and the value counts (known only once the rows are). Each table's rows must come in ascending bucket order: the state records that
-    /// they do (`webRowsInBucketOrder`, `callRowsInBucketOrder`), and the next run's passes refuse rows that
-    /// break it rather than count a bucket twice.
+    /// and neither `web` nor `calls` is written: a run's final passes produce them bucket by bucket while the
+    /// state is written. It returns what the passes found (`PassSummary`): the capped counts, which join
+    /// `capped`, and the value counts (known only once the rows are). Each table's rows must come in ascending
+    /// bucket order: the state records that they do (`webRowsInBucketOrder`, `callRowsInBucketOrder`), and the
+    /// next run's passes refuse rows that break it rather than count a bucket twice.
     public func save(directory: String, streamingRows: StreamingRows? = nil) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -166,10 +166,10 @@ final class WebSpillFile: WebTrendSpill {
 }
 
 /// Call rows of closed buckets (`CallTrendSpill`) in a `SpillFile`, as stored records
-/// (`CallAggregator.storedRecords`). A segment
-/// is the bucket's records end to end, each: dimension (1 byte), value length (4), value, calls, answered,
-/// talk seconds (8 each), sketch length (4), serialized sketch, histogram length (4), serialized histogram;
-/// integers little-endian. The estimate and percentiles are not kept: absorbing a record recomputes them.
+/// (`CallAggregator.storedRecords`). A segment is the bucket's records end to end, each: dimension (1 byte),
+/// value length (4), value, calls, answered, talk seconds (8 each), sketch length (4), serialized sketch,
+/// histogram length (4), serialized histogram; integers little-endian. The estimate and percentiles are not
+/// kept: absorbing a record recomputes them.
 final class CallSpillFile: CallTrendSpill {
     let file: SpillFile
     let bucket: TimeBucket

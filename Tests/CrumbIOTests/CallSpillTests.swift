@@ -138,8 +138,7 @@ struct CallSpillTests {
         #expect(published == whole.aggregator.records(minCount: 0))
 
         let misread = CallFinalPass(spill: spill, saved: [SavedState(path: state, webInBucketOrder: true, callsInBucketOrder: true)],
-                                   bucket: .hour,
-                                    valueCap: WebAggregator.defaultValueCap, minCount: 0)
+                                    bucket: .hour, valueCap: WebAggregator.defaultValueCap, minCount: 0)
         #expect(throws: StateError.self) { _ = try misread.run(stateRecords: { _ in }, published: { _ in }) }
     }
 

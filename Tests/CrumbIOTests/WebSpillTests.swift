@@ -172,8 +172,7 @@ struct WebSpillTests {
         #expect(published == whole.aggregator.records(minCount: 0))
 
         let misread = WebFinalPass(spill: spill, saved: [SavedState(path: state, webInBucketOrder: true, callsInBucketOrder: true)],
-                                   bucket: .hour,
-                                   valueCap: WebAggregator.defaultValueCap, minCount: 0)
+                                   bucket: .hour, valueCap: WebAggregator.defaultValueCap, minCount: 0)
         #expect(throws: StateError.self) { _ = try misread.run(stateRow: { _ in }, published: { _ in }) }
     }
 
