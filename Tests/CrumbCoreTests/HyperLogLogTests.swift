@@ -47,7 +47,7 @@ private func forcedDense(_ sketch: HyperLogLog) -> HyperLogLog {
 }
 
 /// A small deterministic generator for random byte strings.
-private struct SplitMix64 {
+private struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
@@ -255,6 +255,52 @@ private func decodingError(_ bytes: [UInt8]) -> SketchDecodingError? {
             }
         }
         #expect(!sketch.isDense)
+    }
+
+    @Test func sparseSearchesAgreeWithPlainScans() {
+        var random = SplitMix64(state: 14)
+        for count in Array(0...130) + [200, 511, 1_000, 2_048] {
+            // Sorted, distinct entries as the sparse form holds them: index << 6 | rank, indices below 2¹⁴.
+            var indices = Set<UInt32>()
+            while indices.count < count { indices.insert(UInt32(random.next(below: 1 << 14))) }
+            let entries = indices.sorted().map { $0 << 6 | UInt32(1 + random.next(below: 51)) }
+            // An empty array may have no storage: the search is given a pointer it must not read.
+            (entries.isEmpty ? [0] : entries).withUnsafeBufferPointer { buffer in
+                for _ in 0..<40 {
+                    let index = UInt32(random.next(below: 1 << 14))
+                    let key = index << 6
+                    let expected = entries.firstIndex { $0 >= key } ?? count
+                    #expect(HyperLogLog.lowerBound(of: key, in: buffer.baseAddress!, count: count)
+                            == expected, "count \(count), index \(index)")
+                }
+                // In an unsorted tail: every index present is found where it is, an absent one not at all.
+                let start = count / 3
+                let shuffled = Array(entries[..<start]) + entries[start...].shuffled(using: &random)
+                shuffled.withUnsafeBufferPointer { tail in
+                    for position in start..<count {
+                        #expect(HyperLogLog.firstIndex(of: shuffled[position] >> 6, in: tail, from: start) == position)
+                    }
+                    let absent = (0..<UInt32(1 << 14)).first { !indices.contains($0) }!
+                    #expect(HyperLogLog.firstIndex(of: absent, in: tail, from: start) == nil)
+                }
+            }
+        }
+    }
+
+    /// The estimate's shortcuts (no halvings above the highest rank, σ from a table for sparse sketches) give
+    /// the very value of Ertl's formula taken in full over the register histogram.
+    @Test(arguments: [0, 1, 2, 3, 40, 129, 2_048, 2_049, 6_000, 300_000])
+    func estimateEqualsTheFullFormula(distinct: Int) {
+        let sketch = sketch(of: 0..<UInt64(distinct), stream: 21)
+        var histogram = [Int](repeating: 0, count: 52)
+        for rank in sketch.registers { histogram[Int(rank)] += 1 }
+        let m = 16384.0
+        var z = m * HyperLogLog.tau(1 - Double(histogram[51]) / m)
+        for k in stride(from: 50, through: 1, by: -1) { z = 0.5 * (z + Double(histogram[k])) }
+        z += m * HyperLogLog.sigma(Double(histogram[0]) / m)
+        let full = 0.721_347_520_444_481_703_7 * m * m / z
+        #expect(sketch.estimate == Int(full.rounded()))
+        #expect(forcedDense(sketch).estimate == sketch.estimate)
     }
 
     // MARK: Merging

@@ -213,14 +213,9 @@ public struct HyperLogLog: Sendable, Equatable {
                     low = max(high - step + 1, 0)
                 }
             }
-            while low < high {
-                let middle = (low + high) / 2
-                if entries[middle] < key { low = middle + 1 } else { high = middle }
-            }
-            if low < sortedCount, entries[low] >> 6 == UInt32(index) { return (true, low) }
-            for pending in sortedCount..<entries.count where entries[pending] >> 6 == UInt32(index) {
-                return (true, pending)
-            }
+            low = Self.lowerBound(of: key, in: entries.baseAddress! + low, count: high - low) + low
+            if low < sorted, entries[low] >> 6 == UInt32(index) { return (true, low) }
+            if let pending = Self.firstIndex(of: UInt32(index), in: entries, from: sorted) { return (true, pending) }
             return (false, low)
         }
         if found {
@@ -243,6 +238,58 @@ public struct HyperLogLog: Sendable, Equatable {
         }
     }
 
+    /// The first position in `entries[0..<count]` (sorted) whose entry is not below `key`; `count` when none.
+    ///
+    /// It halves the window down to 64 entries, then counts the entries below the key eight at a time with no
+    /// branch on their values: where a key falls among its neighbours is as good as random, and a binary search
+    /// to the end mispredicted about every other step, most of an insert's cost. Entries are below 2²⁰
+    /// (`index << 6 | rank`), so the sign bit of a lane's difference says whether it is below.
+    @inline(__always)
+    static func lowerBound(of key: UInt32, in entries: UnsafePointer<UInt32>, count: Int) -> Int {
+        var base = 0
+        var length = count
+        while length > 64 {
+            let half = length >> 1
+            if entries[base + half] < key { base += half }
+            length -= half
+        }
+        var below = SIMD8<UInt32>(repeating: 0)
+        let keys = SIMD8<UInt32>(repeating: key)
+        let raw = UnsafeRawPointer(entries + base)
+        var offset = 0
+        while offset + 8 <= length {
+            below &+= (raw.loadUnaligned(fromByteOffset: offset * 4, as: SIMD8<UInt32>.self) &- keys) &>> 31
+            offset += 8
+        }
+        var total = Int(below.wrappedSum())
+        while offset < length {
+            total += entries[base + offset] < key ? 1 : 0
+            offset += 1
+        }
+        return base + total
+    }
+
+    /// The position of the entry of register `index` among `entries[start...]` (unsorted): eight entries are
+    /// checked at a time, and the eight that hold it are read one by one.
+    @inline(__always)
+    static func firstIndex(of index: UInt32, in entries: UnsafeBufferPointer<UInt32>, from start: Int) -> Int? {
+        var position = start
+        let wanted = SIMD8<UInt32>(repeating: index)
+        let raw = UnsafeRawPointer(entries.baseAddress!)
+        while position + 8 <= entries.count {
+            // A lane is 0 where the index matches. Arithmetic, not `.==`: a SIMD comparison's mask compiles to a
+            // loop over the lanes. Indices are below 2¹⁴, so only a 0 lane wraps to set bit 31 when decremented.
+            let lanes = (raw.loadUnaligned(fromByteOffset: position * 4, as: SIMD8<UInt32>.self) &>> 6) ^ wanted
+            if ((lanes &- 1) &>> 31).wrappedSum() != 0 { break }
+            position += 8
+        }
+        while position < entries.count {
+            if entries[position] >> 6 == index { return position }
+            position += 1
+        }
+        return nil
+    }
+
     /// Sorts the pending tail of `sparse` and merges it into the sorted part, in place, from the back.
     private mutating func mergePending() {
         guard sortedCount < sparse.count else { return }
@@ -263,12 +310,7 @@ public struct HyperLogLog: Sendable, Equatable {
                 for j in stride(from: tailCount - 1, through: 0, by: -1) {
                     let entry = pending[j]
                     // The first sorted entry above `entry` (no two entries share an index, so none is equal).
-                    var low = 0
-                    var high = placed
-                    while low < high {
-                        let middle = (low + high) / 2
-                        if entries[middle] < entry { low = middle + 1 } else { high = middle }
-                    }
+                    let low = Self.lowerBound(of: entry, in: UnsafePointer(base), count: placed)
                     let moving = placed - low
                     write -= moving
                     if moving > 0 { (base + write).update(from: base + low, count: moving) }
@@ -351,38 +393,53 @@ public struct HyperLogLog: Sendable, Equatable {
         // once, pending or not), into a stack buffer: every row's estimate is taken at the end of a run.
         withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.maxRank + 1) { histogram in
             histogram.initialize(repeating: 0)
+            var highest = 0
             if dense.isEmpty {
-                histogram[0] = Self.registerCount - sparse.count
-                for entry in sparse { histogram[Int(entry & 0x3F)] += 1 }
-                if inline.0 != 0 {
-                    histogram[0] -= 1
-                    histogram[Int(inline.0 & 0x3F)] += 1
+                var touched = 0
+                func count(_ entry: UInt32) {
+                    let rank = Int(entry & 0x3F)
+                    histogram[rank] += 1
+                    highest = max(highest, rank)
+                    touched += 1
                 }
-                if inline.1 != 0 {
-                    histogram[0] -= 1
-                    histogram[Int(inline.1 & 0x3F)] += 1
-                }
+                if inline.0 != 0 { count(inline.0) }
+                if inline.1 != 0 { count(inline.1) }
+                for entry in sparse { count(entry) }
+                histogram[0] = Self.registerCount - touched
             } else {
                 for rank in dense { histogram[Int(rank)] += 1 }
+                highest = Self.maxRank
             }
-            return Self.estimate(histogram: UnsafeBufferPointer(histogram))
+            return Self.estimate(histogram: UnsafeBufferPointer(histogram), highestRank: highest)
         }
     }
 
-    /// Ertl's estimate from the register histogram C₀…C₅₁.
-    private static func estimate(histogram: UnsafeBufferPointer<Int>) -> Int {
+    /// Ertl's estimate from the register histogram C₀…C₅₁, where no register's rank is above `highestRank`.
+    ///
+    /// Every row's estimate is taken at the end of a run, most of them of a handful of registers, so two things
+    /// that do not change the result are skipped: the halvings of z above the highest rank (z is 0 there, with
+    /// no saturated register, and stays 0), and σ of an empty-register share a sparse sketch can have, which is
+    /// read from a table (the same function of the same value).
+    private static func estimate(histogram: UnsafeBufferPointer<Int>, highestRank: Int) -> Int {
         let q = Self.maxRank - 1
         let m = Double(Self.registerCount)
         var z = m * Self.tau(1 - Double(histogram[q + 1]) / m)
-        for k in stride(from: q, through: 1, by: -1) {
+        for k in stride(from: min(q, highestRank), through: 1, by: -1) {
             z = 0.5 * (z + Double(histogram[k]))
         }
-        z += m * Self.sigma(Double(histogram[0]) / m)
+        let empty = histogram[0]
+        let untouched = Self.registerCount - empty
+        z += untouched <= Self.sparseLimit ? Self.sparseSigmas[untouched] : m * Self.sigma(Double(empty) / m)
 
         let alphaInfinity = 0.721_347_520_444_481_703_7  // 1 / (2 ln 2)
         let estimate = alphaInfinity * m * m / z
         guard estimate < 0x1p63 else { return Int.max }
         return Int(estimate.rounded())
+    }
+
+    /// m·σ(C₀/m) for each count of touched registers a sparse sketch can have (C₀ = m − touched), 0...`sparseLimit`.
+    static let sparseSigmas: [Double] = (0...sparseLimit).map { touched in
+        Double(registerCount) * sigma(Double(registerCount - touched) / Double(registerCount))
     }
 
     /// σ(x) = x + Σₖ≥₁ x^(2^k)·2^(k−1), the small-range correction for empty registers.
@@ -596,15 +653,24 @@ extension HyperLogLog {
     }
 
     private static func appendDense(_ registers: [UInt8], to bytes: inout [UInt8]) {
-        bytes.reserveCapacity(2 + packedRegisterByteCount)
+        bytes.reserveCapacity(bytes.count + 2 + packedRegisterByteCount)
         bytes.append(formatVersion)
         bytes.append(denseMode)
-        for group in stride(from: 0, to: registerCount, by: 4) {
-            let word = UInt32(registers[group]) | UInt32(registers[group + 1]) << 6
-                | UInt32(registers[group + 2]) << 12 | UInt32(registers[group + 3]) << 18
-            bytes.append(UInt8(truncatingIfNeeded: word))
-            bytes.append(UInt8(truncatingIfNeeded: word >> 8))
-            bytes.append(UInt8(truncatingIfNeeded: word >> 16))
+        let start = bytes.count
+        // Sized first, then packed through pointers: 12 KiB appended byte by byte cost a capacity check each.
+        bytes.append(contentsOf: repeatElement(0, count: packedRegisterByteCount))
+        registers.withUnsafeBufferPointer { source in
+            bytes.withUnsafeMutableBufferPointer { target in
+                var offset = start
+                for group in stride(from: 0, to: registerCount, by: 4) {
+                    let word = UInt32(source[group]) | UInt32(source[group + 1]) << 6
+                        | UInt32(source[group + 2]) << 12 | UInt32(source[group + 3]) << 18
+                    target[offset] = UInt8(truncatingIfNeeded: word)
+                    target[offset + 1] = UInt8(truncatingIfNeeded: word >> 8)
+                    target[offset + 2] = UInt8(truncatingIfNeeded: word >> 16)
+                    offset += 3
+                }
+            }
         }
     }
 
@@ -669,18 +735,26 @@ extension HyperLogLog {
             guard bytes.count >= expectedCount else { throw .truncated }
             guard bytes.count == expectedCount else { throw .trailingBytes }
 
-            var registers = [UInt8](repeating: 0, count: Self.registerCount)
-            var offset = 2
-            for group in stride(from: 0, to: Self.registerCount, by: 4) {
-                let word = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
-                offset += 3
-                for lane in 0..<4 {
-                    let rank = UInt8(truncatingIfNeeded: (word >> (6 * UInt32(lane))) & 0x3F)
-                    guard Int(rank) <= Self.maxRank else { throw .badRegister }
-                    registers[group + lane] = rank
+            // Unpacked in one pass through pointers, the highest rank and the touched registers counted on the
+            // way: the register checks come after, as one comparison.
+            var highest: UInt8 = 0
+            var touched = 0
+            let registers = [UInt8](unsafeUninitializedCapacity: Self.registerCount) { target, initialized in
+                var offset = 2
+                for group in stride(from: 0, to: Self.registerCount, by: 4) {
+                    let word = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
+                    offset += 3
+                    for lane in 0..<4 {
+                        let rank = UInt8(truncatingIfNeeded: (word >> (6 * UInt32(lane))) & 0x3F)
+                        target[group + lane] = rank
+                        highest = max(highest, rank)
+                        touched += rank == 0 ? 0 : 1
+                    }
                 }
+                initialized = Self.registerCount
             }
-            self.init(storage: Self.storage(forRegisters: registers))
+            guard Int(highest) <= Self.maxRank else { throw .badRegister }
+            self.init(storage: touched > Self.sparseLimit ? .dense(registers) : Self.storage(forRegisters: registers))
 
         default:
             throw .badMode
