@@ -34,9 +34,11 @@ public struct HyperLogLog: Sendable, Equatable {
     static let registerCount = 1 << precision
     /// q + 1 = 64 − p + 1: the largest rank a register can hold.
     static let maxRank = 64 - precision + 1
-    /// The most touched registers kept in sparse form: 2048 entries of 4 bytes is 8 KiB, so even with
-    /// an array's doubled capacity a sparse sketch never takes more room than the 16 KiB dense one.
-    static let sparseLimit = registerCount / 8
+    /// The most touched registers kept in sparse form. A sparse insert searches and moves entries, a dense one
+    /// raises one byte; past 512 entries the searching cost more than the 16 KiB of a dense sketch saved (the
+    /// rows of a bucket's browsers, systems and top referrers, a few dozen). Which form is in memory does
+    /// not show in the serialized bytes, which take the shorter layout whatever the form.
+    static let sparseLimit = 512
 
     /// Registers in one of two equivalent forms.
     ///
@@ -57,7 +59,7 @@ public struct HyperLogLog: Sendable, Equatable {
     /// While sparse, `sparse[..<sortedCount]` is sorted by index and the rest, at most `pendingLimit`
     /// entries, is newly touched registers in arrival order, each index once over the whole array. They are
     /// sorted and merged in one pass when the tail is full: inserting each into the sorted part would move
-    /// on average half of it (up to 8 KiB) for every new register, which measured a tenth of a run.
+    /// on average half of it (up to 2 KiB) for every new register, which measured a tenth of a run.
     /// Everything that reads the sketch sees the canonical, fully sorted form (`storage`).
     ///
     /// One or two touched registers are kept inline instead (`inline`, both arrays empty): most of an
@@ -130,7 +132,7 @@ public struct HyperLogLog: Sendable, Equatable {
     /// Inserting the same hash again changes nothing.
     ///
     /// - Complexity: O(1) when dense; O(log k) to find and O(k) to insert when sparse with k entries
-    ///   (k ≤ 2048).
+    ///   (k ≤ `sparseLimit`).
     @inline(__always)
     public mutating func insert(hash: UInt64) {
         let index = Int(truncatingIfNeeded: hash >> (64 - Self.precision))
@@ -193,7 +195,7 @@ public struct HyperLogLog: Sendable, Equatable {
             var high = sorted
             // Register indices are uniform (the top bits of a mixed hash), so the entry for `index` sits near
             // index·n/m: gallop outwards from there (a few probes in one or two cache lines) before the
-            // binary search, instead of halving from the middle of up to 8 KiB.
+            // binary search, instead of halving from the middle of up to 2 KiB.
             if sorted >= 64 {
                 let guess = (index &* sorted) >> Self.precision
                 var step = 16
@@ -299,7 +301,7 @@ public struct HyperLogLog: Sendable, Equatable {
         // The tail is at most `pendingLimit` entries: a stack buffer holds it while the merge fills the array
         // from its end. Each pending entry, largest first, finds its place in the sorted part by binary search;
         // the sorted entries above it move up in one block (`update(from:count:)` copies overlapping memory
-        // safely). The sorted part, hundreds to 2048 entries, is moved a block at a time, not entry by entry.
+        // safely). The sorted part, up to `sparseLimit` entries, is moved a block at a time, not entry by entry.
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: Self.pendingLimit) { pending in
             sparse.withUnsafeMutableBufferPointer { entries in
                 entries[sorted...].sort()
@@ -352,9 +354,10 @@ public struct HyperLogLog: Sendable, Equatable {
                 sparse = []
                 sortedCount = 0
             } else {
+                // Through pointers, with no branch per register: a loop the compiler vectorizes.
                 other.dense.withUnsafeBufferPointer { theirs in
-                    for index in 0..<Self.registerCount where theirs[index] > dense[index] {
-                        dense[index] = theirs[index]
+                    dense.withUnsafeMutableBufferPointer { ours in
+                        for index in 0..<Self.registerCount { ours[index] = max(ours[index], theirs[index]) }
                     }
                 }
             }
@@ -407,7 +410,9 @@ public struct HyperLogLog: Sendable, Equatable {
                 for entry in sparse { count(entry) }
                 histogram[0] = Self.registerCount - touched
             } else {
-                for rank in dense { histogram[Int(rank)] += 1 }
+                // Zero registers counted eight at a time, and words of zeros skipped.
+                histogram[0] = Self.registerCount - Self.touchedCount(dense)
+                Self.forEachTouched(dense) { _, rank in histogram[Int(rank)] += 1 }
                 highest = Self.maxRank
             }
             return Self.estimate(histogram: UnsafeBufferPointer(histogram), highestRank: highest)
@@ -546,6 +551,41 @@ public struct HyperLogLog: Sendable, Equatable {
         return registers
     }
 
+    /// The registers of `registers` that are not 0, counted eight at a time (`nonzeroBytes`).
+    static func touchedCount(_ registers: [UInt8]) -> Int {
+        registers.withUnsafeBytes { raw in
+            var count = 0
+            for word in 0..<raw.count / 8 {
+                count += nonzeroBytes(raw.loadUnaligned(fromByteOffset: word * 8, as: UInt64.self)).nonzeroBitCount
+            }
+            return count
+        }
+    }
+
+    /// The high bit of each byte of `word` that is not 0, the other bits clear.
+    @inline(__always)
+    static func nonzeroBytes(_ word: UInt64) -> UInt64 {
+        let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        return (((word & low) &+ low) | word) & ~low
+    }
+
+    /// Calls `body` with the index and rank of every register of `registers` that is not 0, in index order:
+    /// a word of eight registers at a time, and in a word only its nonzero bytes (`nonzeroBytes`).
+    @inline(__always)
+    static func forEachTouched(_ registers: [UInt8], _ body: (Int, UInt8) -> Void) {
+        registers.withUnsafeBytes { raw in
+            for word in 0..<raw.count / 8 {
+                let value = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: word * 8, as: UInt64.self))
+                var touched = nonzeroBytes(value)
+                while touched != 0 {
+                    let lane = touched.trailingZeroBitCount >> 3
+                    body(word * 8 + lane, UInt8(truncatingIfNeeded: value >> UInt64(lane * 8)))
+                    touched &= touched &- 1
+                }
+            }
+        }
+    }
+
     static func raise(_ registers: inout [UInt8], to entries: [UInt32]) {
         for entry in entries {
             let index = Int(entry >> 6)
@@ -556,8 +596,7 @@ public struct HyperLogLog: Sendable, Equatable {
 
     /// The canonical form of a full register array: sparse if few registers are touched.
     static func storage(forRegisters registers: [UInt8]) -> Storage {
-        var touched = 0
-        for rank in registers where rank != 0 { touched += 1 }
+        let touched = touchedCount(registers)
         guard touched <= sparseLimit else { return .dense(registers) }
         var entries: [UInt32] = []
         entries.reserveCapacity(touched)
@@ -618,22 +657,43 @@ extension HyperLogLog {
         case .sparse(let sparse):
             Self.appendSparse(sparse, to: &bytes)
         case .dense(let registers):
-            let touched = registers.reduce(into: 0) { count, rank in count += rank == 0 ? 0 : 1 }
+            let touched = Self.touchedCount(registers)
             guard 4 + 3 * touched < 2 + Self.packedRegisterByteCount else {
                 Self.appendDense(registers, to: &bytes)
                 return
             }
-            let entries = registers.indices.compactMap { index in
-                registers[index] == 0 ? nil : Self.entry(index: index, rank: registers[index])
+            // The sparse layout straight from the registers, skipping words of zeros.
+            Self.appendSparse(count: touched, to: &bytes) { write in
+                Self.forEachTouched(registers) { index, rank in write(Self.entry(index: index, rank: rank)) }
             }
-            Self.appendSparse(entries, to: &bytes)
         }
     }
 
     /// The sparse layout of `entries` (sorted by index).
     private static func appendSparse(_ entries: [UInt32], to bytes: inout [UInt8]) {
-        appendSparseHeader(entries.count, to: &bytes)
-        for entry in entries { appendEntry(entry, to: &bytes) }
+        appendSparse(count: entries.count, to: &bytes) { write in
+            for entry in entries { write(entry) }
+        }
+    }
+
+    /// The sparse layout of the `count` entries `body` passes to its `write` function, in index order: the
+    /// bytes are sized first and written through a pointer, not appended one by one (a capacity check each).
+    private static func appendSparse(count: Int, to bytes: inout [UInt8],
+                                     _ body: ((UInt32) -> Void) -> Void) {
+        appendSparseHeader(count, to: &bytes)
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 3 * count))
+        bytes.withUnsafeMutableBufferPointer { target in
+            var offset = start
+            body { entry in
+                precondition(offset + 3 <= target.count, "HyperLogLog: more sparse entries than counted")
+                let index = entry >> 6
+                target[offset] = UInt8(truncatingIfNeeded: index)
+                target[offset + 1] = UInt8(truncatingIfNeeded: index >> 8)
+                target[offset + 2] = UInt8(truncatingIfNeeded: entry & 0x3F)
+                offset += 3
+            }
+        }
     }
 
     private static func appendSparseHeader(_ count: Int, to bytes: inout [UInt8]) {
