@@ -45,10 +45,22 @@ final class SpillFile: Sendable {
         close(descriptor)
     }
 
-    /// Appends each bucket's bytes (`count` rows in all) as a segment of that bucket. After a failed write,
-    /// nothing more is written: the run fails at the end.
+    /// Appends each bucket's bytes (`count` rows in all) as a segment of that bucket, then gives the memory
+    /// the caller freed back to the system (`releaseMemory()`). After a failed write, nothing more is written:
+    /// the run fails at the end.
     func append(_ segments: [Int64: [UInt8]], rows count: Int) {
         guard !segments.isEmpty else { return }
+        appendSegments(segments, rows: count)
+        releaseMemory()
+    }
+
+    /// Appends `bytes` (`count` rows) as a segment of the bucket starting at `start`; nothing is released.
+    func append(bucket start: Int64, _ bytes: [UInt8], rows count: Int) {
+        guard !bytes.isEmpty else { return }
+        appendSegments([start: bytes], rows: count)
+    }
+
+    private func appendSegments(_ segments: [Int64: [UInt8]], rows count: Int) {
         state.withLock { state in
             guard state.failure == nil else { return }
             for (start, bytes) in segments {
@@ -70,6 +82,10 @@ final class SpillFile: Sendable {
             }
             state.rows += count
         }
+    }
+
+    /// Gives back to the system the memory freed since the last spill (rows drained, buffers dropped).
+    func releaseMemory() {
         #if canImport(Glibc)
         // The drained rows' memory goes back to the system, rather than stay resident in this thread's arena
         // between spills: the run's peak is then the open buckets and the caches (60 MB, not 61–65).
@@ -131,9 +147,16 @@ final class SpillFile: Sendable {
 /// serialized sketch; integers little-endian.
 final class WebSpillFile: WebTrendSpill {
     let file: SpillFile
+    /// Bytes of rows written at a time: a bucket's rows go out as segments of about this size, so that the
+    /// buffer that collects them is allocated once per spill and never grows. Collected whole, a bucket's
+    /// rows (a megabyte or two) were copied at every doubling of their buffer, into pages the system had
+    /// to map afresh each time.
+    let pieceBytes: Int
+    static let defaultPieceBytes = 256 << 10
 
-    init(directory: String) throws(OutputError) {
+    init(directory: String, pieceBytes: Int = WebSpillFile.defaultPieceBytes) throws(OutputError) {
         file = try SpillFile(directory: directory, name: "web")
+        self.pieceBytes = pieceBytes
     }
 
     var path: String { file.path }
@@ -144,14 +167,36 @@ final class WebSpillFile: WebTrendSpill {
     var bucketStarts: [Int64] { file.bucketStarts }
 
     func spill(_ aggregator: inout WebAggregator, where drains: (Int64) -> Bool) {
-        // Rows come in row order; each bucket's go to its own segment.
-        var segments: [Int64: [UInt8]] = [:]
-        var count = 0
-        aggregator.drainRows(where: drains) { row in
-            count += 1
-            segments[row.bucketStart, default: []].appendSpillRow(row)
+        // Rows come in row order. A spill mostly drains one bucket; when several close at once their rows
+        // are mixed, and the pieces of the buckets other than the current row's wait in `parked`.
+        func newPiece() -> [UInt8] {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(pieceBytes + (32 << 10))
+            return bytes
         }
-        file.append(segments, rows: count)
+        var current: Int64?
+        var piece: [UInt8] = []
+        var rows = 0
+        var parked: [Int64: (bytes: [UInt8], rows: Int)] = [:]
+        aggregator.drainRows(where: drains) { row in
+            if row.bucketStart != current {
+                if let current { parked[current] = (piece, rows) }
+                (piece, rows) = parked.removeValue(forKey: row.bucketStart) ?? (newPiece(), 0)
+                current = row.bucketStart
+            }
+            piece.appendSpillRow(row)
+            rows += 1
+            if piece.count >= pieceBytes {
+                file.append(bucket: row.bucketStart, piece, rows: rows)
+                piece.removeAll(keepingCapacity: true)
+                rows = 0
+            }
+        }
+        if let current { file.append(bucket: current, piece, rows: rows) }
+        for (start, parkedPiece) in parked { file.append(bucket: start, parkedPiece.bytes, rows: parkedPiece.rows) }
+        piece = []
+        parked = [:]
+        file.releaseMemory()
     }
 
     /// Calls `body` with every row spilled for the bucket starting at `start`, in the order spilled.

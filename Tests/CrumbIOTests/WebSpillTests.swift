@@ -73,11 +73,22 @@ struct WebSpillTests {
 
     @Test(arguments: [1, 40, 1_000])
     func spilledRunsMergeToTheRowsOfOneAggregator(linesPerRun: Int) throws {
+        try Self.checkSpilledRuns(linesPerRun: linesPerRun, pieceBytes: WebSpillFile.defaultPieceBytes)
+    }
+
+    /// A bucket's rows written in many small pieces, several buckets' rows mixed in one spill (late events),
+    /// read back as they were.
+    @Test(arguments: [40, 1_000])
+    func spilledPiecesMergeToTheRowsOfOneAggregator(linesPerRun: Int) throws {
+        try Self.checkSpilledRuns(linesPerRun: linesPerRun, pieceBytes: 64)
+    }
+
+    static func checkSpilledRuns(linesPerRun: Int, pieceBytes: Int) throws {
         let log = Self.lateLog()
         var whole = try Self.processor()
         var spilled = try Self.processor()
         let directory = temporaryDirectory()
-        let spill = try WebSpillFile(directory: directory)
+        let spill = try WebSpillFile(directory: directory, pieceBytes: pieceBytes)
         spilled.spill = spill
         var mostOpen = 0
         Self.feed(log, &whole, &spilled, linesPerRun: linesPerRun) { spilled in
