@@ -363,12 +363,19 @@ struct W3CExtendedParserTests {
         corpus += Array(("#Version: 1.0\n" + cloudFrontFields).utf8)
         corpus += Array("2019-12-04\t21:02:31\tLAX1\t392\t89.160.20.112\tGET\td1.cloudfront.net\t/index.html\t200\t-\tMozilla/5.0%20(Windows)\t-\t-\tHit\tSOX4==\td1.cloudfront.net\thttps\t23\t0.001\t-\tTLSv1.2\tECDHE\tHit\tHTTP/2.0\t-\t-\n".utf8)
         corpus += Array("2019-12-04\t21:02:31\tLAX1\t392\n\n".utf8) + [0xFF, 0x0A]
+        var sharedFiles = 0
         for file in Self.realFiles.map(\.path) {
-            guard let path = SharedData.path(file) else { continue }
+            guard let path = SharedData.path(file) else {
+                print(SharedData.missing(file))
+                continue
+            }
             corpus += try Array(Data(contentsOf: URL(fileURLWithPath: path))) + [0x0A]
+            sharedFiles += 1
         }
         let whole = parseAll(corpus)
-        #expect(whole.count > 10)
+        // Nine results from the lines above; the shared logs, when they are beside the clone, add their own.
+        #expect(whole.count >= 9)
+        if sharedFiles > 0 { #expect(whole.count > 10) }
         #expect(parseAll(corpus, chunkSizes: { _ in 1 }) == whole)
         for seed: UInt64 in [1, 2, 3] {
             var state = seed
