@@ -136,9 +136,12 @@ public struct WebLogProcessor: Sendable {
     private var agentSlots = RecentValues(sets: 1 << 12)
     /// The most user-agent classifications kept at once, before the cache starts over.
     static let userAgentCacheLimit = 1 << 16
-    /// The dimension values of each slot's user agent.
+    /// The dimension values of each slot's user agent: what every line reads, 24 bytes a slot with nothing
+    /// to retain, so that a line's read of its slot is one cache line and no reference counting.
     private var userAgentValues: [UserAgentValues] = []
-    private var noUserAgent: UserAgentValues?
+    /// The rest of each slot's reading, read only for events and for an agent that holds personal data.
+    private var userAgentDetails: [UserAgentDetails] = []
+    private var noUserAgent: (values: UserAgentValues, details: UserAgentDetails)?
     /// Request targets that held no personal information → their path and campaign value ids (each
     /// `UInt32.max` when its dimension is off). Not used when events are written: those need the bytes.
     private var cleanTargets = RecentValues(sets: 1 << 14)
@@ -180,8 +183,14 @@ public struct WebLogProcessor: Sendable {
     /// The cookies crumb reads itself (tracking, opt-out), which the PI scan skips.
     private var cookiesRead: [[UInt8]] = []
 
+    /// A user agent's value ids in its five dimensions.
     struct UserAgentValues: Sendable {
-        var family: Int, version: Int, os: Int, device: Int, agentClass: Int
+        var family: Int32, version: Int32, os: Int32, device: Int32, agentClass: Int32
+        /// Whether the agent holds personal data (`UserAgentDetails.personalKinds` is not empty).
+        var holdsPersonalData: Bool
+    }
+
+    struct UserAgentDetails: Sendable {
         var info: UserAgentInfo
         var personalKinds: [PersonalDataKind]
     }
@@ -418,7 +427,9 @@ public struct WebLogProcessor: Sendable {
         } else if let range = event.eventName {
             sanitizeEventName(UnsafeRawBufferPointer(rebasing: line[range])) { router.report($0, toVault: false) }
         }
-        for kind in agent.personalKinds { router.count(kind, in: .userAgent) }
+        if agent.holdsPersonalData {
+            for kind in userAgentDetails(slot: agentSlot).personalKinds { router.count(kind, in: .userAgent) }
+        }
         if rules.readsOther {
             for value in event.unmapped {
                 sanitizer.scanNamedValue(name: UnsafeRawBufferPointer(rebasing: line[value.name]),
@@ -472,19 +483,19 @@ public struct WebLogProcessor: Sendable {
             aggregator.add(bucket: ordinal, .referrerHost, value: referrer, bytes: bytes, status: status, visitor: visitor)
         }
         if enabled[WebDimension.uaFamily.rawValue] {
-            aggregator.add(bucket: ordinal, .uaFamily, value: agent.family, bytes: bytes, status: status, visitor: rowVisitor)
+            aggregator.add(bucket: ordinal, .uaFamily, value: Int(agent.family), bytes: bytes, status: status, visitor: rowVisitor)
         }
         if enabled[WebDimension.uaVersion.rawValue] {
-            aggregator.add(bucket: ordinal, .uaVersion, value: agent.version, bytes: bytes, status: status, visitor: rowVisitor)
+            aggregator.add(bucket: ordinal, .uaVersion, value: Int(agent.version), bytes: bytes, status: status, visitor: rowVisitor)
         }
         if enabled[WebDimension.os.rawValue] {
-            aggregator.add(bucket: ordinal, .os, value: agent.os, bytes: bytes, status: status, visitor: rowVisitor)
+            aggregator.add(bucket: ordinal, .os, value: Int(agent.os), bytes: bytes, status: status, visitor: rowVisitor)
         }
         if enabled[WebDimension.device.rawValue] {
-            aggregator.add(bucket: ordinal, .device, value: agent.device, bytes: bytes, status: status, visitor: rowVisitor)
+            aggregator.add(bucket: ordinal, .device, value: Int(agent.device), bytes: bytes, status: status, visitor: rowVisitor)
         }
         if enabled[WebDimension.agentClass.rawValue] {
-            aggregator.add(bucket: ordinal, .agentClass, value: agent.agentClass, bytes: bytes, status: status, visitor: rowVisitor)
+            aggregator.add(bucket: ordinal, .agentClass, value: Int(agent.agentClass), bytes: bytes, status: status, visitor: rowVisitor)
         }
         if enabled[WebDimension.statusClass.rawValue] {
             aggregator.add(bucket: ordinal, .statusClass, value: statusValues[statusIndex], bytes: bytes, status: status,
@@ -561,10 +572,10 @@ public struct WebLogProcessor: Sendable {
                                           key: RecentValues.Key?) -> UserAgentValues {
         guard let range = event.userAgent, let key else {
             agentSlot = Self.userAgentCacheLimit
-            if let noUserAgent { return noUserAgent }
-            let values = classify(UnsafeRawBufferPointer(start: nil, count: 0))
-            noUserAgent = values
-            return values
+            if let noUserAgent { return noUserAgent.values }
+            let reading = classify(UnsafeRawBufferPointer(start: nil, count: 0))
+            noUserAgent = reading
+            return reading.values
         }
         if let slot = agentSlots.value(for: key) {
             agentSlot = Int(truncatingIfNeeded: slot)
@@ -576,31 +587,40 @@ public struct WebLogProcessor: Sendable {
             agentSlots.removeAll()
             countedVisits.removeAll()
             userAgentValues.removeAll(keepingCapacity: true)
+            userAgentDetails.removeAll(keepingCapacity: true)
         }
-        let values = classify(UnsafeRawBufferPointer(rebasing: line[range]))
+        let reading = classify(UnsafeRawBufferPointer(rebasing: line[range]))
         agentSlot = userAgentValues.count
-        userAgentValues.append(values)
+        userAgentValues.append(reading.values)
+        userAgentDetails.append(reading.details)
         agentSlots.insert(UInt64(agentSlot), for: key)
-        return values
+        return reading.values
     }
 
     /// Classifies a user agent once, and scans it once for personal information (bots often carry a
     /// contact address; apps sometimes an account).
-    private mutating func classify(_ raw: UnsafeRawBufferPointer) -> UserAgentValues {
+    /// The details of the user agent in `slot` (`userAgentCacheLimit`: the line had none).
+    private func userAgentDetails(slot: Int) -> UserAgentDetails {
+        slot < userAgentDetails.count ? userAgentDetails[slot] : noUserAgent!.details
+    }
+
+    private mutating func classify(_ raw: UnsafeRawBufferPointer) -> (values: UserAgentValues, details: UserAgentDetails) {
         let info = classifier.classify(raw)
         let version = info.majorVersion.map { "\(info.family) \($0)" } ?? info.family
         var kinds: [PersonalDataKind] = []
         if rules.readsUserAgent {
             sanitizer.scanText(raw, field: .userAgent, namedIfClean: false) { kinds.append($0.kind) }
         }
-        return UserAgentValues(
-            family: aggregator.valueID(.uaFamily, info.family),
-            version: aggregator.valueID(.uaVersion, version),
-            os: aggregator.valueID(.os, info.os),
-            device: aggregator.valueID(.device, info.device.rawValue),
-            agentClass: aggregator.valueID(.agentClass, info.agentClass.rawValue),
-            info: info, personalKinds: kinds
+        // Value ids fit 32 bits: a dimension holds at most 2²⁷ values (`WebAggregator.valueBits`).
+        let values = UserAgentValues(
+            family: Int32(aggregator.valueID(.uaFamily, info.family)),
+            version: Int32(aggregator.valueID(.uaVersion, version)),
+            os: Int32(aggregator.valueID(.os, info.os)),
+            device: Int32(aggregator.valueID(.device, info.device.rawValue)),
+            agentClass: Int32(aggregator.valueID(.agentClass, info.agentClass.rawValue)),
+            holdsPersonalData: !kinds.isEmpty
         )
+        return (values, UserAgentDetails(info: info, personalKinds: kinds))
     }
 
     /// Finds the preferred tracking cookie and the opt-out cookie in a Cookie header
@@ -714,12 +734,12 @@ public struct WebLogProcessor: Sendable {
             }
         }
         if rules.userAgentIsInteraction {
-            aggregator.withValueBytes(.agentClass, agent.agentClass) { string("agent_class", $0) }
-            aggregator.withValueBytes(.uaFamily, agent.family) { string("ua_family", $0) }
-            var major = agent.info.majorVersion ?? ""
+            aggregator.withValueBytes(.agentClass, Int(agent.agentClass)) { string("agent_class", $0) }
+            aggregator.withValueBytes(.uaFamily, Int(agent.family)) { string("ua_family", $0) }
+            var major = userAgentDetails(slot: agentSlot).info.majorVersion ?? ""
             major.withUTF8 { string("ua_major", UnsafeRawBufferPointer($0)) }
-            aggregator.withValueBytes(.os, agent.os) { string("os", $0) }
-            aggregator.withValueBytes(.device, agent.device) { string("device", $0) }
+            aggregator.withValueBytes(.os, Int(agent.os)) { string("os", $0) }
+            aggregator.withValueBytes(.device, Int(agent.device)) { string("device", $0) }
         }
         if !writeVault, rules.writesClient,
            let address = IPAddress.parse(UnsafeRawBufferPointer(rebasing: line[event.client])),
