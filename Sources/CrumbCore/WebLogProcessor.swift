@@ -428,7 +428,7 @@ public struct WebLogProcessor: Sendable {
             sanitizeEventName(UnsafeRawBufferPointer(rebasing: line[range])) { router.report($0, toVault: false) }
         }
         if agent.holdsPersonalData {
-            for kind in userAgentDetails(slot: agentSlot).personalKinds { router.count(kind, in: .userAgent) }
+            for kind in agentDetails(slot: agentSlot).personalKinds { router.count(kind, in: .userAgent) }
         }
         if rules.readsOther {
             for value in event.unmapped {
@@ -597,13 +597,13 @@ public struct WebLogProcessor: Sendable {
         return reading.values
     }
 
-    /// Classifies a user agent once, and scans it once for personal information (bots often carry a
-    /// contact address; apps sometimes an account).
-    /// The details of the user agent in `slot` (`userAgentCacheLimit`: the line had none).
-    private func userAgentDetails(slot: Int) -> UserAgentDetails {
-        slot < userAgentDetails.count ? userAgentDetails[slot] : noUserAgent!.details
+    /// The details of the user agent in `slot`; `userAgentCacheLimit` is the slot of a line without one.
+    private func agentDetails(slot: Int) -> UserAgentDetails {
+        slot == Self.userAgentCacheLimit ? noUserAgent!.details : userAgentDetails[slot]
     }
 
+    /// Classifies a user agent once, and scans it once for personal information (bots often carry a
+    /// contact address; apps sometimes an account).
     private mutating func classify(_ raw: UnsafeRawBufferPointer) -> (values: UserAgentValues, details: UserAgentDetails) {
         let info = classifier.classify(raw)
         let version = info.majorVersion.map { "\(info.family) \($0)" } ?? info.family
@@ -736,7 +736,7 @@ public struct WebLogProcessor: Sendable {
         if rules.userAgentIsInteraction {
             aggregator.withValueBytes(.agentClass, Int(agent.agentClass)) { string("agent_class", $0) }
             aggregator.withValueBytes(.uaFamily, Int(agent.family)) { string("ua_family", $0) }
-            var major = userAgentDetails(slot: agentSlot).info.majorVersion ?? ""
+            var major = agentDetails(slot: agentSlot).info.majorVersion ?? ""
             major.withUTF8 { string("ua_major", UnsafeRawBufferPointer($0)) }
             aggregator.withValueBytes(.os, Int(agent.os)) { string("os", $0) }
             aggregator.withValueBytes(.device, Int(agent.device)) { string("device", $0) }

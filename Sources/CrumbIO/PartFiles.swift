@@ -103,6 +103,20 @@ func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws
     }
 }
 
+/// `writeAll` of an array's bytes. (A closure given to `withUnsafeBytes` cannot throw a typed error through
+/// it, so the error is carried out of the closure here, once.)
+func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(OutputError) {
+    let failure: OutputError? = bytes.withUnsafeBytes { bytes in
+        do throws(OutputError) {
+            try writeAll(fd, bytes, path: path)
+            return nil
+        } catch {
+            return error
+        }
+    }
+    if let failure { throw failure }
+}
+
 /// A processor that buffers the streamed outputs (events, vault) for the runner to drain.
 protocol StreamedOutputs {
     var eventBuffer: [UInt8] { get set }

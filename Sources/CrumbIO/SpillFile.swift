@@ -50,38 +50,34 @@ final class SpillFile: Sendable {
     /// the run fails at the end.
     func append(_ segments: [Int64: [UInt8]], rows count: Int) {
         guard !segments.isEmpty else { return }
-        appendSegments(segments, rows: count)
+        state.withLock { state in
+            for (start, bytes) in segments where !write(bytes, bucket: start, into: &state) { return }
+            state.rows += count
+        }
         releaseMemory()
     }
 
     /// Appends `bytes` (`count` rows) as a segment of the bucket starting at `start`; nothing is released.
     func append(bucket start: Int64, _ bytes: [UInt8], rows count: Int) {
         guard !bytes.isEmpty else { return }
-        appendSegments([start: bytes], rows: count)
+        state.withLock { state in
+            if write(bytes, bucket: start, into: &state) { state.rows += count }
+        }
     }
 
-    private func appendSegments(_ segments: [Int64: [UInt8]], rows count: Int) {
-        state.withLock { state in
-            guard state.failure == nil else { return }
-            for (start, bytes) in segments {
-                // Appended at the file's end (`state.end`): every write is made under this lock.
-                let failure: OutputError? = bytes.withUnsafeBytes { bytes in
-                    do throws(OutputError) {
-                        try writeAll(descriptor, bytes, path: path)
-                        return nil
-                    } catch {
-                        return error
-                    }
-                }
-                if let failure {
-                    state.failure = failure
-                    return
-                }
-                state.segments[start, default: []].append((state.end, bytes.count))
-                state.end += Int64(bytes.count)
-            }
-            state.rows += count
+    /// Writes one segment at the file's end (`state.end`), under the lock every write is made under; false,
+    /// writing nothing more, once a write has failed.
+    private func write(_ bytes: [UInt8], bucket start: Int64, into state: inout State) -> Bool {
+        guard state.failure == nil else { return false }
+        do {
+            try writeAll(descriptor, bytes, path: path)
+        } catch {
+            state.failure = error
+            return false
         }
+        state.segments[start, default: []].append((state.end, bytes.count))
+        state.end += Int64(bytes.count)
+        return true
     }
 
     /// Gives back to the system the memory freed since the last spill (rows drained, buffers dropped).
@@ -194,6 +190,7 @@ final class WebSpillFile: WebTrendSpill {
         }
         if let current { file.append(bucket: current, piece, rows: rows) }
         for (start, parkedPiece) in parked { file.append(bucket: start, parkedPiece.bytes, rows: parkedPiece.rows) }
+        // The buffers go before the memory is given back.
         piece = []
         parked = [:]
         file.releaseMemory()

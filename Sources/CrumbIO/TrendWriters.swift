@@ -408,17 +408,7 @@ final class StreamedTrendFile {
     }
 
     private func writeBuffer() throws(OutputError) {
-        let descriptor = descriptor
-        let path = path
-        let failure: OutputError? = buffer.withUnsafeBytes { bytes in
-            do throws(OutputError) {
-                try writeAll(descriptor, bytes, path: path)
-                return nil
-            } catch {
-                return error
-            }
-        }
-        if let failure { throw failure }
+        try writeAll(descriptor, buffer, path: path)
         buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -600,9 +600,7 @@ public struct HyperLogLog: Sendable, Equatable {
         guard touched <= sparseLimit else { return .dense(registers) }
         var entries: [UInt32] = []
         entries.reserveCapacity(touched)
-        for (index, rank) in registers.enumerated() where rank != 0 {
-            entries.append(entry(index: index, rank: rank))
-        }
+        forEachTouched(registers) { index, rank in entries.append(entry(index: index, rank: rank)) }
         return .sparse(entries)
     }
 }
@@ -795,10 +793,9 @@ extension HyperLogLog {
             guard bytes.count >= expectedCount else { throw .truncated }
             guard bytes.count == expectedCount else { throw .trailingBytes }
 
-            // Unpacked in one pass through pointers, the highest rank and the touched registers counted on the
-            // way: the register checks come after, as one comparison.
+            // Unpacked in one pass through pointers, the highest rank kept on the way: the register checks
+            // come after, as one comparison.
             var highest: UInt8 = 0
-            var touched = 0
             let registers = [UInt8](unsafeUninitializedCapacity: Self.registerCount) { target, initialized in
                 var offset = 2
                 for group in stride(from: 0, to: Self.registerCount, by: 4) {
@@ -808,13 +805,12 @@ extension HyperLogLog {
                         let rank = UInt8(truncatingIfNeeded: (word >> (6 * UInt32(lane))) & 0x3F)
                         target[group + lane] = rank
                         highest = max(highest, rank)
-                        touched += rank == 0 ? 0 : 1
                     }
                 }
                 initialized = Self.registerCount
             }
             guard Int(highest) <= Self.maxRank else { throw .badRegister }
-            self.init(storage: touched > Self.sparseLimit ? .dense(registers) : Self.storage(forRegisters: registers))
+            self.init(storage: Self.storage(forRegisters: registers))
 
         default:
             throw .badMode
