@@ -30,10 +30,13 @@ let package = Package(
             name: "CIsal",
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
         ),
+        // A cache-line prefetch hint for the hot path's fixed caches (header only).
+        .target(name: "CPrefetch"),
         // Pure: bytes in, events and aggregates out. No I/O.
         .target(
             name: "CrumbCore",
             dependencies: [
+                "CPrefetch",
                 .product(name: "Crypto", package: "swift-crypto"),
                 // AES as a block permutation, for prefix-preserving (CryptoPAn-style) IP anonymization.
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

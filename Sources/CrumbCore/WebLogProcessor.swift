@@ -244,41 +244,90 @@ public struct WebLogProcessor: Sendable {
     public mutating func process(_ frame: LineFramer.Frame) {
         switch frame {
         case .tooLong(let number, _):
-            counts.read += 1
-            counts.rejected += 1
-            rejects.record(.lineTooLong, line: number, offset: 0, bytes: nil)
+            countTooLong(number: number)
         case .line(let bytes, let number):
-            counts.read += 1
-            if bytes.isEmpty || (Self.isBlank(bytes[0]) && bytes.allSatisfy(Self.isBlank)) {
-                counts.blank += 1
-                return
+            var decoded: [UInt8] = []
+            swap(&decoded, &self.decoded)
+            defer { swap(&decoded, &self.decoded) }
+            switch parse(bytes, number: number, decoded: &decoded) {
+            case .event(let event)?:
+                handle(event, in: bytes, keys: lineKeys(event, bytes))
+            case .decodedEvent(let event)?:
+                decoded.withUnsafeBytes { handle(event, in: $0, keys: lineKeys(event, $0)) }
+            case .header?, nil:
+                break
             }
-            // `#` starts a comment in the line-per-request formats (Matomo's importer and many tools write
-            // them); W3C's directives are its parser's business.
-            if bytes[0] == UInt8(ascii: "#"), !(parser is W3CExtendedParser) {
-                counts.headers += 1
-                return
+        }
+    }
+
+    /// Handles a run of framed lines that lie together in `bytes`, with the same result as `process(_:)` for
+    /// each in turn. One line is parsed ahead: its cache sets are asked for (`prefetch(_:)`) before the line
+    /// before it is handled, so that its lookups find them in the core's cache instead of each waiting for
+    /// memory. Only lines whose event points into `bytes` are held back; one whose parser decoded it into
+    /// scratch is handled at once, after the line held.
+    public mutating func process(lines: UnsafeBufferPointer<FramedLine>, in bytes: UnsafeRawBufferPointer) {
+        var decoded: [UInt8] = []
+        swap(&decoded, &self.decoded)
+        defer { swap(&decoded, &self.decoded) }
+        var held: (event: AccessLogEvent, line: UnsafeRawBufferPointer, keys: LineKeys)?
+        for frame in lines {
+            guard frame.start >= 0 else {
+                countTooLong(number: frame.number)
+                continue
             }
-            do {
-                var decoded: [UInt8] = []
-                swap(&decoded, &self.decoded)
-                defer { swap(&decoded, &self.decoded) }
-                switch try parser.parse(bytes, decoded: &decoded) {
-                case .event(let event):
-                    counts.parsed += 1
-                    if event.isCombined { combinedLines += 1 }
-                    handle(event, in: bytes)
-                case .decodedEvent(let event):
-                    counts.parsed += 1
-                    if event.isCombined { combinedLines += 1 }
-                    decoded.withUnsafeBytes { handle(event, in: $0) }
-                case .header:
-                    counts.headers += 1
+            let line = UnsafeRawBufferPointer(rebasing: bytes[frame.start..<(frame.start + frame.length)])
+            switch parse(line, number: frame.number, decoded: &decoded) {
+            case .event(let event)?:
+                let keys = lineKeys(event, line)
+                prefetch(keys)
+                if let held { handle(held.event, in: held.line, keys: held.keys) }
+                held = (event, line, keys)
+            case .decodedEvent(let event)?:
+                if let before = held {
+                    held = nil
+                    handle(before.event, in: before.line, keys: before.keys)
                 }
-            } catch {
-                counts.rejected += 1
-                rejects.record(error.code, line: number, offset: error.offset, bytes: bytes)
+                decoded.withUnsafeBytes { handle(event, in: $0, keys: lineKeys(event, $0)) }
+            case .header?, nil:
+                break
             }
+        }
+        if let held { handle(held.event, in: held.line, keys: held.keys) }
+    }
+
+    private mutating func countTooLong(number: Int) {
+        counts.read += 1
+        counts.rejected += 1
+        rejects.record(.lineTooLong, line: number, offset: 0, bytes: nil)
+    }
+
+    /// Counts a line and parses it: nil for a blank line, a comment or a reject (each counted).
+    private mutating func parse(_ bytes: UnsafeRawBufferPointer, number: Int, decoded: inout [UInt8]) -> WebParseResult? {
+        counts.read += 1
+        if bytes.isEmpty || (Self.isBlank(bytes[0]) && bytes.allSatisfy(Self.isBlank)) {
+            counts.blank += 1
+            return nil
+        }
+        // `#` starts a comment in the line-per-request formats (Matomo's importer and many tools write
+        // them); W3C's directives are its parser's business.
+        if bytes[0] == UInt8(ascii: "#"), !(parser is W3CExtendedParser) {
+            counts.headers += 1
+            return nil
+        }
+        do {
+            let result = try parser.parse(bytes, decoded: &decoded)
+            switch result {
+            case .event(let event), .decodedEvent(let event):
+                counts.parsed += 1
+                if event.isCombined { combinedLines += 1 }
+            case .header:
+                counts.headers += 1
+            }
+            return result
+        } catch {
+            counts.rejected += 1
+            rejects.record(error.code, line: number, offset: error.offset, bytes: bytes)
+            return nil
         }
     }
 
@@ -286,8 +335,61 @@ public struct WebLogProcessor: Sendable {
         byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
     }
 
+    /// What a line's lookups are keyed by, worked out from its event before any cache is touched, so that a
+    /// line parsed ahead can have its cache sets fetched (`prefetch(_:)`) while the line before it is handled.
+    struct LineKeys {
+        /// The request target's, when it may be looked up in `cleanTargets` (valid, and no events written).
+        var target: RecentValues.Key?
+        /// The cookie header's, when cookies are read.
+        var cookie: RecentValues.Key?
+        var referrer: RecentValues.Key?
+        var agent: RecentValues.Key?
+        /// The preferred tracking cookie (`name=value`, offsets in the line).
+        var tracking: Range<Int>?
+        /// The line carries an opt-out signal the policy honours.
+        var optedOut = false
+        /// The visitor's cache probe (`VisitorHasher`); nil when the line has no visitor (opted out, or neither
+        /// a tracking cookie nor the address may be used).
+        var visitorProbe: UInt64?
+    }
+
+    /// The keys of a parsed line: hashes of its fields, its cookies read for tracking and opt-out, and its
+    /// visitor probe. Reads no cache.
+    private mutating func lineKeys(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer) -> LineKeys {
+        var keys = LineKeys()
+        if let cookie = event.cookie {
+            (keys.tracking, keys.optedOut) = inspectCookies(UnsafeRawBufferPointer(rebasing: line[cookie]), base: cookie.lowerBound)
+            if rules.readsCookie { keys.cookie = RecentValues.key(for: UnsafeRawBufferPointer(rebasing: line[cookie])) }
+        }
+        if (event.doNotTrack && rules.honoursDNT) || (event.globalPrivacyControl && rules.honoursGPC) {
+            keys.optedOut = true
+        }
+        if !writeEvents, event.requestIsValid {
+            keys.target = RecentValues.key(for: UnsafeRawBufferPointer(rebasing: line[event.target]))
+        }
+        keys.referrer = event.referrer.map { RecentValues.key(for: UnsafeRawBufferPointer(rebasing: line[$0])) }
+        // The user agent's key finds the agent's values, and its hash is half of what the visitor is looked
+        // up by.
+        keys.agent = event.userAgent.map { RecentValues.key(for: UnsafeRawBufferPointer(rebasing: line[$0])) }
+        if !keys.optedOut {
+            keys.visitorProbe = visitorProbe(event, line, tracking: keys.tracking, agentHash: keys.agent?.hash)
+        }
+        return keys
+    }
+
+    /// Asks for the cache sets a line's lookups will read (`RecentValues.prefetch(_:)`).
+    private mutating func prefetch(_ keys: LineKeys) {
+        if let key = keys.target { cleanTargets.prefetch(key) }
+        if let key = keys.cookie { cleanCookies.prefetch(key) }
+        if let key = keys.referrer { cleanReferrers.prefetch(key) }
+        if let key = keys.agent { agentSlots.prefetch(key) }
+        if let probe = keys.visitorProbe { visitors.prefetch(probe: probe) }
+    }
+
     /// Classifies one event and counts it once in every enabled dimension.
-    mutating func handle(_ event: AccessLogEvent, in line: UnsafeRawBufferPointer) {
+    ///
+    /// - Parameter keys: the line's `lineKeys(_:_:)`.
+    mutating func handle(_ event: AccessLogEvent, in line: UnsafeRawBufferPointer, keys: LineKeys) {
         // A stream's late event: its bucket has been emitted. Counted, and nothing else.
         if watermark?.admit(event.time) == false {
             counts.late += 1
@@ -297,14 +399,7 @@ public struct WebLogProcessor: Sendable {
         let day = CivilTime.dayNumber(of: event.time)
 
         // Opt-out first: an opted-out event is never tracked, and counted anonymously only if allowed.
-        var tracking: Range<Int>?
-        var optedOut = false
-        if let cookie = event.cookie {
-            (tracking, optedOut) = inspectCookies(UnsafeRawBufferPointer(rebasing: line[cookie]), base: cookie.lowerBound)
-        }
-        if (event.doNotTrack && rules.honoursDNT) || (event.globalPrivacyControl && rules.honoursGPC) {
-            optedOut = true
-        }
+        let optedOut = keys.optedOut
         if optedOut {
             counts.optedOut += 1
             if !rules.countOptedOutInTotals { return }
@@ -312,25 +407,25 @@ public struct WebLogProcessor: Sendable {
 
         // The request target, cookie header and referrer as seen before, if they were clean: the three caches
         // are probed together, before the work between their uses. Their sets lie far apart and are rarely in
-        // the core's cache; independent loads issued together wait for memory about once, not three times.
-        // A clean target seen before gives the path and campaign value ids (`targetValueIDs()`) straight away:
-        // most lines repeat a request another line made. Only targets that are not pixels are cached.
+        // the core's cache (unless fetched ahead); independent loads issued together wait for memory about
+        // once, not three times. A clean target seen before gives the path and campaign value ids
+        // (`targetValueIDs()`) straight away: most lines repeat a request another line made. Only targets that
+        // are not pixels are cached.
         let target = event.requestIsValid ? UnsafeRawBufferPointer(rebasing: line[event.target])
             : UnsafeRawBufferPointer(start: nil, count: 0)
-        let targetKey = writeEvents || !event.requestIsValid ? nil : Optional(RecentValues.key(for: target))
+        let targetKey = keys.target
         var targetValues = targetKey.flatMap { cleanTargets.value(for: $0) }
         let cookieHeader = rules.readsCookie ? event.cookie.map { UnsafeRawBufferPointer(rebasing: line[$0]) } : nil
-        let cookieKey = cookieHeader.map { RecentValues.key(for: $0) }
+        let cookieKey = keys.cookie
         let cookieSeenClean = cookieKey.map { cleanCookies.value(for: $0) != nil } ?? false
         let referrerBytes = event.referrer.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
-        let referrerKey = referrerBytes.map { RecentValues.key(for: $0) }
+        let referrerKey = keys.referrer
         let cachedReferrer = referrerKey.flatMap { cleanReferrers.value(for: $0) }
 
-        // The user agent's cache key: it finds the agent's values, and its hash is half of what the visitor
-        // is looked up by.
-        let agentKey = event.userAgent.map { RecentValues.key(for: UnsafeRawBufferPointer(rebasing: line[$0])) }
-        let agent = userAgentValues(event, line, key: agentKey)
-        let visitor = optedOut ? nil : visitorID(event, line, tracking: tracking, day: day, agentHash: agentKey?.hash)
+        let agent = userAgentValues(event, line, key: keys.agent)
+        let visitor = visitorID(event, line, tracking: keys.tracking, probe: keys.visitorProbe, day: day)
+        // Its set of counted visits, fetched while the fields are sanitized (the set depends on the visitor alone).
+        if let visitor { countedVisits.prefetch(RecentValues.Key(exactly: 1, visitor)) }
 
         // Personal information: counted always, kept only in the vault when the policy routes it there.
         // The router is moved out of `self` for the event, so that the scanners' callbacks capture it alone.
@@ -448,7 +543,6 @@ public struct WebLogProcessor: Sendable {
 
         // Trends.
         let ordinal = aggregator.bucketOrdinal(for: event.time)
-        let bytes = event.bytes
         let status = event.status
         let statusIndex = status >= 100 && status < 600 ? status / 100 - 1 : 5
         var visitKnown = false
@@ -459,16 +553,10 @@ public struct WebLogProcessor: Sendable {
             visitKnown = countedVisits.value(for: key) != nil
             if !visitKnown { countedVisits.insert(0, for: key) }
         }
-        // For the rows this visit already reached, the visitor is left out (hits and bytes still count).
-        let rowVisitor = visitKnown ? nil : visitor
-        aggregator.add(bucket: ordinal, .total, value: totalValue, bytes: bytes, status: status, visitor: rowVisitor)
-        if enabled[WebDimension.path.rawValue] {
-            let value = !event.requestIsValid ? invalidRequest
-                : targetValues.map { Int(truncatingIfNeeded: $0 & Self.noValue) }
-                ?? path.withUnsafeBytes { aggregator.valueID(.path, $0) }
-            aggregator.add(bucket: ordinal, .path, value: value, bytes: bytes, status: status, visitor: visitor)
-        }
         var referrer: Int?
+        let pathValue = !enabled[WebDimension.path.rawValue] ? 0 : !event.requestIsValid ? invalidRequest
+            : targetValues.map { Int(truncatingIfNeeded: $0 & Self.noValue) }
+            ?? path.withUnsafeBytes { aggregator.valueID(.path, $0) }
         if needsReferrer {
             if isPixel {
                 referrer = pixelHit.referrer.isEmpty ? noReferrer
@@ -479,36 +567,35 @@ public struct WebLogProcessor: Sendable {
                 referrer = noReferrer
             }
         }
-        if enabled[WebDimension.referrerHost.rawValue], let referrer {
-            aggregator.add(bucket: ordinal, .referrerHost, value: referrer, bytes: bytes, status: status, visitor: visitor)
-        }
-        if enabled[WebDimension.uaFamily.rawValue] {
-            aggregator.add(bucket: ordinal, .uaFamily, value: Int(agent.family), bytes: bytes, status: status, visitor: rowVisitor)
-        }
-        if enabled[WebDimension.uaVersion.rawValue] {
-            aggregator.add(bucket: ordinal, .uaVersion, value: Int(agent.version), bytes: bytes, status: status, visitor: rowVisitor)
-        }
-        if enabled[WebDimension.os.rawValue] {
-            aggregator.add(bucket: ordinal, .os, value: Int(agent.os), bytes: bytes, status: status, visitor: rowVisitor)
-        }
-        if enabled[WebDimension.device.rawValue] {
-            aggregator.add(bucket: ordinal, .device, value: Int(agent.device), bytes: bytes, status: status, visitor: rowVisitor)
-        }
-        if enabled[WebDimension.agentClass.rawValue] {
-            aggregator.add(bucket: ordinal, .agentClass, value: Int(agent.agentClass), bytes: bytes, status: status, visitor: rowVisitor)
-        }
-        if enabled[WebDimension.statusClass.rawValue] {
-            aggregator.add(bucket: ordinal, .statusClass, value: statusValues[statusIndex], bytes: bytes, status: status,
-                           visitor: rowVisitor)
-        }
-        if enabled[WebDimension.campaign.rawValue] {
-            let value = targetValues.map { Int(truncatingIfNeeded: $0 >> 32) } ?? campaignValueID()
-            aggregator.add(bucket: ordinal, .campaign, value: value, bytes: bytes, status: status, visitor: visitor)
-        }
+        let campaignValue = !enabled[WebDimension.campaign.rawValue] ? 0
+            : targetValues.map { Int(truncatingIfNeeded: $0 >> 32) } ?? campaignValueID()
+        let eventValue = !enabled[WebDimension.event.rawValue] ? 0
+            : eventName.isEmpty ? plainRequest : eventName.withUnsafeBytes { aggregator.valueID(.event, $0) }
 
-        if enabled[WebDimension.event.rawValue] {
-            let value = eventName.isEmpty ? plainRequest : eventName.withUnsafeBytes { aggregator.valueID(.event, $0) }
-            aggregator.add(bucket: ordinal, .event, value: value, bytes: bytes, status: status, visitor: visitor)
+        // The event's row in every enabled dimension, counted together (`WebAggregator.add(bucket:rows:...)`).
+        // The rows this visit already reached (`countedVisits`) leave the visitor out; hits and bytes still count.
+        let newVisit = !visitKnown
+        withUnsafeTemporaryAllocation(of: WebAggregator.EventRow.self, capacity: WebDimension.allCases.count) { rows in
+            var count = 0
+            func row(_ dimension: WebDimension, _ value: Int, visitor: Bool) {
+                guard enabled[dimension.rawValue] else { return }
+                rows.initializeElement(at: count, to: WebAggregator.EventRow(dimension: dimension, value: value, countsVisitor: visitor))
+                count += 1
+            }
+            row(.total, totalValue, visitor: newVisit)
+            row(.path, pathValue, visitor: true)
+            if let referrer { row(.referrerHost, referrer, visitor: true) }
+            row(.uaFamily, Int(agent.family), visitor: newVisit)
+            row(.uaVersion, Int(agent.version), visitor: newVisit)
+            row(.os, Int(agent.os), visitor: newVisit)
+            row(.device, Int(agent.device), visitor: newVisit)
+            row(.agentClass, Int(agent.agentClass), visitor: newVisit)
+            row(.statusClass, statusValues[statusIndex], visitor: newVisit)
+            row(.campaign, campaignValue, visitor: true)
+            row(.event, eventValue, visitor: true)
+            aggregator.add(bucket: ordinal, rows: UnsafeMutableBufferPointer(rebasing: rows[..<count]), bytes: event.bytes,
+                           status: status, visitor: visitor)
+            rows.baseAddress!.deinitialize(count: count)
         }
 
         if writeEvents, !optedOut {
@@ -648,37 +735,50 @@ public struct WebLogProcessor: Sendable {
         return (best?.range, optedOut)
     }
 
-    /// The keyed visitor id: a tracking cookie when present, else (client address, user agent); nil when
-    /// neither may be used.
+    /// The visitor's cache probe: of a tracking cookie when present, else of (client address, user agent); nil
+    /// when neither may be used. The probe stands for the material `visitorID` hashes on a miss.
     ///
     /// - Parameter agentHash: the hash of the line's user agent (`RecentValues.Key.hash`), when it has one.
+    private mutating func visitorProbe(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, tracking: Range<Int>?,
+                                       agentHash: UInt64?) -> UInt64? {
+        if let tracking {
+            material.removeAll(keepingCapacity: true)
+            material.append(UInt8(ascii: "c"))
+            material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[tracking]))
+            return material.withUnsafeBytes { visitors.probe(material: $0) }
+        }
+        guard rules.addressIdentifiesVisitor else { return nil }
+        let client = UnsafeRawBufferPointer(rebasing: line[event.client])
+        // Looked up by the address (or a hash of the client text) and the hash the user-agent cache takes of
+        // the agent: a returning visitor costs no material and no hash of it. The words say which kind each
+        // is, so that the probe stands for the material alone.
+        let clientWords = IPAddress.parse(client).map { ($0.high, $0.low, UInt64(1)) } ?? (ByteHash.hash(client), 0, 2)
+        let agentWords = agentHash.map { ($0, UInt64(4)) } ?? (0, 0)
+        return visitors.probe((clientWords.0, clientWords.1, clientWords.2 | agentWords.1, agentWords.0))
+    }
+
+    /// The keyed visitor id of the line whose `visitorProbe` is `probe`: cached, or an HMAC of its material
+    /// (the tracking cookie, or the address and user agent), with the period key of `day`.
     private mutating func visitorID(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, tracking: Range<Int>?,
-                                    day: Int64, agentHash: UInt64?) -> UInt64? {
+                                    probe: UInt64?, day: Int64) -> UInt64? {
+        guard let probe else { return nil }
+        if let id = visitors.cachedVisitor(probe: probe, day: day) { return id }
         material.removeAll(keepingCapacity: true)
         if let tracking {
             material.append(UInt8(ascii: "c"))
             material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[tracking]))
-            return material.withUnsafeBytes { visitors.visitor($0, day: day) }
-        }
-        guard rules.addressIdentifiesVisitor else { return nil }
-        let client = UnsafeRawBufferPointer(rebasing: line[event.client])
-        let address = IPAddress.parse(client)
-        // Looked up by the address (or a hash of the client text) and the hash the user-agent cache has
-        // just taken of the agent: a returning visitor costs no material and no hash of it. The words say
-        // which kind each is, so that the probe stands for the material alone.
-        let clientWords = address.map { ($0.high, $0.low, UInt64(1)) } ?? (ByteHash.hash(client), 0, 2)
-        let agentWords = agentHash.map { ($0, UInt64(4)) } ?? (0, 0)
-        let probe = visitors.probe((clientWords.0, clientWords.1, clientWords.2 | agentWords.1, agentWords.0))
-        if let id = visitors.cachedVisitor(probe: probe, day: day) { return id }
-        material.append(UInt8(ascii: "a"))
-        if let address {
-            withUnsafeBytes(of: address.high.bigEndian) { material.append(contentsOf: $0) }
-            withUnsafeBytes(of: address.low.bigEndian) { material.append(contentsOf: $0) }
         } else {
-            material.append(contentsOf: client)
+            let client = UnsafeRawBufferPointer(rebasing: line[event.client])
+            material.append(UInt8(ascii: "a"))
+            if let address = IPAddress.parse(client) {
+                withUnsafeBytes(of: address.high.bigEndian) { material.append(contentsOf: $0) }
+                withUnsafeBytes(of: address.low.bigEndian) { material.append(contentsOf: $0) }
+            } else {
+                material.append(contentsOf: client)
+            }
+            material.append(0)
+            if let agent = event.userAgent { material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[agent])) }
         }
-        material.append(0)
-        if let agent = event.userAgent { material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[agent])) }
         return material.withUnsafeBytes { visitors.newVisitor(probe: probe, material: $0) }
     }
 

@@ -953,6 +953,7 @@ public enum BatchRunner {
             case .web:
                 if let splitter {
                     framer.feed(bytes) { splitter.take($0, own: &worker.web) }
+                    splitter.endOfChunk(own: &worker.web)
                 } else {
                     framer.feed(bytes) { worker.web.process($0) }
                 }

@@ -4,8 +4,22 @@ import Foundation
 /// A processor that takes framed lines: what `LineSplitter` shares lines out to.
 protocol FrameProcessing: Sendable {
     mutating func process(_ frame: LineFramer.Frame)
+    /// Takes a batch of lines, with the same result as `process(_:)` for each in turn.
+    mutating func process(lines: UnsafeBufferPointer<FramedLine>, in bytes: UnsafeRawBufferPointer)
     /// Called between runs of lines: where a processor may move closed buckets out.
     mutating func runEnded()
+}
+
+extension FrameProcessing {
+    mutating func process(lines: UnsafeBufferPointer<FramedLine>, in bytes: UnsafeRawBufferPointer) {
+        for line in lines {
+            if line.start < 0 {
+                process(.tooLong(number: line.number, length: line.length))
+            } else {
+                process(.line(UnsafeRawBufferPointer(rebasing: bytes[line.start..<(line.start + line.length)]), number: line.number))
+            }
+        }
+    }
 }
 
 extension WebLogProcessor: FrameProcessing {
@@ -16,9 +30,10 @@ extension WebLogProcessor: FrameProcessing {
 /// processor on a thread of its own. The second core parses while the first frames, hashes and parses.
 ///
 /// Lines are framed once, by the caller's `LineFramer`, so every line keeps its number and an over-long line
-/// is cut the same way. The caller's lines go straight to its processor, without a copy; the helper's are
-/// copied into a batch of about `batchBytes` and queued, and the caller waits only when `queueDepth`
-/// batches are already queued. Which processor takes a line depends on the input alone, never on timing, so
+/// is cut the same way. Each side's lines are copied into batches: the helper's batches of about `batchBytes`
+/// are queued, and the caller waits only when `queueDepth` batches are already queued; the caller's own
+/// batch goes to its processor when it is full and at `endOfChunk(own:)`. A processor takes a batch whole
+/// (`FrameProcessing.process(lines:in:)`), which lets it parse one line ahead of the line it handles. Which processor takes a line depends on the input alone, never on timing, so
 /// a run is repeatable:
 /// - `.byClient`, for formats whose lines start with the client address (`WebLineParser.linesStartWithClient`):
 ///   a hash of the line's first field picks the processor, so a client's lines go to one of them, and each
@@ -56,11 +71,10 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
         case runs
     }
 
-    /// A run of lines copied for the helper: their bytes end to end, and where each line is.
+    /// A run of lines copied for one processor: their bytes end to end, and where each line is.
     struct Batch {
         var bytes: [UInt8] = []
-        /// `start` is -1 for a line over the limit (`LineFramer.Frame.tooLong`).
-        var frames: [(start: Int, length: Int, number: Int)] = []
+        var frames: [FramedLine] = []
 
         init(capacity: Int) {
             bytes.reserveCapacity(capacity + (64 << 10))
@@ -70,24 +84,18 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
         mutating func append(_ frame: LineFramer.Frame) {
             switch frame {
             case .line(let line, let number):
-                frames.append((bytes.count, line.count, number))
+                frames.append(FramedLine(start: bytes.count, length: line.count, number: number))
                 bytes.append(contentsOf: line)
             case .tooLong(let number, let length):
-                frames.append((-1, length, number))
+                frames.append(FramedLine(start: -1, length: length, number: number))
             }
         }
 
         /// Has `processor` take every line, in order, and empties the batch (keeping its capacity).
         mutating func run(on processor: inout Processor) {
+            guard !frames.isEmpty else { return }
             bytes.withUnsafeBytes { all in
-                for frame in frames {
-                    if frame.start < 0 {
-                        processor.process(.tooLong(number: frame.number, length: frame.length))
-                    } else {
-                        processor.process(.line(UnsafeRawBufferPointer(rebasing: all[frame.start..<(frame.start + frame.length)]),
-                                                number: frame.number))
-                    }
-                }
+                frames.withUnsafeBufferPointer { processor.process(lines: $0, in: all) }
             }
             bytes.removeAll(keepingCapacity: true)
             frames.removeAll(keepingCapacity: true)
@@ -110,6 +118,8 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
     /// go to the other: four batches, about what the helper's queue holds.
     let maxLead: Int
     private var filling: Batch
+    /// The caller's lines not yet given to its processor.
+    private var owned: Batch
     /// `.runs`: whether the current run goes to the caller's processor (else it is being copied for the helper).
     private var direct = true
     /// Bytes of lines in the current run (`.runs`) or in the batch being filled (`.byClient`).
@@ -126,6 +136,7 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
         self.sharing = sharing
         maxLead = 4 * batchBytes
         filling = Batch(capacity: batchBytes)
+        owned = Batch(capacity: batchBytes)
         queued.reserveCapacity(Self.queueDepth)
         spare.reserveCapacity(Self.queueDepth + 1)
         for _ in 0...Self.queueDepth { spare.append(Batch(capacity: batchBytes)) }
@@ -147,7 +158,7 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
             return
         }
         if direct {
-            own.process(frame)
+            keep(frame, own: &own)
         } else {
             filling.append(frame)
         }
@@ -175,9 +186,22 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
                 send()
             }
         } else {
-            own.process(frame)
+            keep(frame, own: &own)
             ownBytes += size
         }
+    }
+
+    /// Adds `frame` to the caller's batch, which goes to `own` when full.
+    @inline(__always)
+    private func keep(_ frame: LineFramer.Frame, own: inout Processor) {
+        owned.append(frame)
+        if owned.bytes.count >= batchBytes { owned.run(on: &own) }
+    }
+
+    /// Gives `own` the caller's lines kept so far: called after each chunk is framed, so that between chunks the
+    /// caller's processor has counted every line it took (its buckets can be spilled, its outputs drained).
+    func endOfChunk(own: inout Processor) {
+        owned.run(on: &own)
     }
 
     /// A hash of a line's first field (up to its first space, or its first 64 bytes): the client address,
@@ -193,6 +217,7 @@ final class LineSplitter<Processor: FrameProcessing>: @unchecked Sendable {
     /// for the helper to finish its queue, and returns its processor. Called once, on every path out of the
     /// input (a fault too), after the last `take`.
     func finish(own: inout Processor) -> Processor {
+        owned.run(on: &own)
         if sharing == .byClient {
             if !filling.frames.isEmpty { send() }
         } else {

@@ -1,3 +1,5 @@
+import CPrefetch
+
 // Only for linking libm: on Linux `squareRoot()` and `rounded()` below compile to calls to sqrt and
 // round, and a module that imports neither Foundation nor the C library does not link libm.
 #if canImport(Glibc)
@@ -140,6 +142,20 @@ public struct HyperLogLog: Sendable, Equatable {
         let rest = (hash << Self.precision) | (1 << (Self.precision - 1))
         let rank = UInt8(truncatingIfNeeded: rest.leadingZeroBitCount + 1)
         insert(entry: Self.entry(index: index, rank: rank))
+    }
+
+    /// Asks for the memory `insert(hash:)` of `hash` will read to be brought into the core's cache: the
+    /// register, when the sketch is dense; where the search of the sorted entries starts, when it has many. A
+    /// hint only: `mutating` although it changes nothing, so that a sketch in an array is read in place rather
+    /// than copied (and its storage retained) for the call.
+    @inline(__always)
+    public mutating func prefetch(hash: UInt64) {
+        let index = Int(truncatingIfNeeded: hash >> (64 - Self.precision))
+        if !dense.isEmpty {
+            dense.withUnsafeBufferPointer { crumb_prefetch($0.baseAddress! + index) }
+        } else if sortedCount >= 64 {
+            sparse.withUnsafeBufferPointer { crumb_prefetch($0.baseAddress! + ((index &* sortedCount) >> Self.precision)) }
+        }
     }
 
     /// Raises one register to an entry's rank, whatever the form.

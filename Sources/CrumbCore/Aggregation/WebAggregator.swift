@@ -166,6 +166,46 @@ public struct WebAggregator: Sendable {
         if value == Self.otherID, values[dimension.rawValue].count >= valueCap { cappedEvents[dimension.rawValue] &+= 1 }
     }
 
+    /// One of an event's rows, for `add(bucket:rows:bytes:status:visitor:)`.
+    public struct EventRow: Sendable {
+        public var dimension: WebDimension
+        public var value: Int
+        /// Whether the event's visitor goes into the row's sketch.
+        public var countsVisitor: Bool
+        /// The row's index, found by `add`.
+        var row = 0
+
+        public init(dimension: WebDimension, value: Int, countsVisitor: Bool) {
+            self.dimension = dimension
+            self.value = value
+            self.countsVisitor = countsVisitor
+        }
+    }
+
+    /// Counts one event in each of `rows` (all of bucket `ordinal`), with the same result as
+    /// `add(bucket:_:value:bytes:status:visitor:)` for each in turn. The work is ordered so that the memory it
+    /// waits for is asked for together: every row is found first, then the sketch register each visitor
+    /// insert raises is fetched (`HyperLogLog.prefetch(hash:)`), then the rows are counted.
+    @inline(__always)
+    public mutating func add(
+        bucket ordinal: Int, rows events: UnsafeMutableBufferPointer<EventRow>, bytes: Int64, status: Int, visitor: UInt64?
+    ) {
+        for index in events.indices {
+            events[index].row = row(ordinal: ordinal, dimension: events[index].dimension, value: events[index].value)
+        }
+        rows.withUnsafeMutableBufferPointer { rows in
+            if let visitor {
+                for event in events where event.countsVisitor { rows[event.row].sketch.prefetch(hash: visitor) }
+            }
+            for event in events {
+                rows[event.row].add(bytes: bytes, status: status, visitor: event.countsVisitor ? visitor : nil)
+            }
+        }
+        for event in events where event.value == Self.otherID {
+            if values[event.dimension.rawValue].count >= valueCap { cappedEvents[event.dimension.rawValue] &+= 1 }
+        }
+    }
+
     private mutating func row(ordinal: Int, dimension: WebDimension, value: Int) -> Int {
         let key = UInt64(ordinal) << 32 | UInt64(dimension.rawValue) << Self.valueBits | UInt64(value)
         let next = rows.count

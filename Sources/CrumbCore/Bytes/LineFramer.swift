@@ -6,6 +6,22 @@ import Musl
 import Darwin
 #endif
 
+/// Where a framed line lies in a buffer of lines copied end to end (a batch), for `WebLogProcessor.process(lines:in:)`.
+public struct FramedLine: Sendable {
+    /// The line's offset in the buffer; -1 for a line over the limit (`LineFramer.Frame.tooLong`).
+    public var start: Int
+    /// The line's length without its terminator (for a line over the limit, as `Frame.tooLong` gives it).
+    public var length: Int
+    /// 1-based, as the framer numbered it.
+    public var number: Int
+
+    public init(start: Int, length: Int, number: Int) {
+        self.start = start
+        self.length = length
+        self.number = number
+    }
+}
+
 /// Splits a stream of byte chunks into lines, across chunk boundaries, with a hard maximum line length.
 ///
 /// Accepted: lines ended by LF (`\n`) or CRLF (`\r\n`; the `\r` is not part of the line); a last line with

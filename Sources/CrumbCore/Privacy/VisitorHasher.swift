@@ -1,3 +1,4 @@
+import CPrefetch
 import Crypto
 
 /// Turns visitor material (a tracking cookie's value, or a client address with its user agent) into a
@@ -31,7 +32,7 @@ public struct VisitorHasher: @unchecked Sendable {
 
     /// The visitor id of `material` on UTC day `day`.
     public mutating func visitor(_ material: UnsafeRawBufferPointer, day: Int64) -> UInt64 {
-        let probe = ByteHash.hash(material, seed: cacheSeed)
+        let probe = probe(material: material)
         return cachedVisitor(probe: probe, day: day) ?? newVisitor(probe: probe, material: material)
     }
 
@@ -39,6 +40,25 @@ public struct VisitorHasher: @unchecked Sendable {
     /// bytes: a caller that holds them need not build the material to look its visitor up.
     public func probe(_ words: (UInt64, UInt64, UInt64, UInt64)) -> UInt64 {
         withUnsafeBytes(of: words) { ByteHash.hash($0, seed: cacheSeed) }
+    }
+
+    /// The probe of `material` (what `visitor(_:day:)` looks it up by), for a caller that looks it up in
+    /// two steps: `cachedVisitor(probe:day:)`, then `newVisitor(probe:material:)` on a miss.
+    public func probe(material: UnsafeRawBufferPointer) -> UInt64 {
+        ByteHash.hash(material, seed: cacheSeed)
+    }
+
+    /// Asks for the cache set of `probe` to be brought into the core's cache, ahead of its lookup (see
+    /// `RecentValues.prefetch(_:)`). A hint only.
+    @inline(__always)
+    public func prefetch(probe: UInt64) {
+        guard !ways.isEmpty else { return }
+        ways.withUnsafeBufferPointer { ways in
+            // A set's 64 bytes lie on one or two cache lines.
+            let set = ways.baseAddress! + Self.base(of: probe == 0 ? 1 : probe)
+            crumb_prefetch(set)
+            crumb_prefetch(set + 7)
+        }
     }
 
     /// The id cached for the material whose probe is `probe`, on UTC day `day`; nil when it is not cached,
