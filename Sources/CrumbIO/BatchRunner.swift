@@ -952,8 +952,7 @@ public enum BatchRunner {
             switch spec.channel {
             case .web:
                 if let splitter {
-                    framer.feed(bytes) { splitter.take($0, own: &worker.web) }
-                    splitter.endOfChunk(own: &worker.web)
+                    splitter.feed(bytes, framer: &framer, own: &worker.web)
                 } else {
                     framer.feed(bytes) { worker.web.process($0) }
                 }

@@ -1,4 +1,5 @@
 import CrumbCore
+import CrumbSamples
 import Foundation
 import Testing
 
@@ -144,6 +145,39 @@ struct CombinedLogParserTests {
                 dayOfYear += 1
             }
         }
+    }
+
+    /// Parsing into an event the processor keeps gives the event `parse(_:)` returns, whatever that event held
+    /// before (another line's fields, trailing values), and the same failures.
+    @Test func parsingIntoAKeptEventOverwritesItWhole() {
+        var options = AccessLogGenerator.Options()
+        options.lines = 3_000
+        options.malformedShare = 0.05
+        options.seed = 3
+        var lines = AccessLogGenerator.generate(options).split(separator: UInt8(ascii: "\n")).map(Array.init)
+        lines.append(Array((Self.elastic + #" "a=1; b=2" "1" "x.example" "extra""#).utf8))
+        lines.append(Array("192.0.2.1 - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200 5".utf8))
+        var parser: any WebLineParser = CombinedLogParser()
+        var kept = AccessLogEvent()
+        var decoded: [UInt8] = []
+        var failures = 0
+        for line in lines + lines.reversed() {
+            line.withUnsafeBytes { bytes in
+                let expected = Result { () throws(ParseFailure) in try CombinedLogParser().parse(bytes) }
+                let kind = Result { () throws(ParseFailure) in try parser.parse(bytes, decoded: &decoded, into: &kept) }
+                switch (expected, kind) {
+                case (.success(let event), .success(let kind)):
+                    #expect(kind == .event)
+                    #expect(kept == event)
+                case (.failure(let wanted), .failure(let failure)):
+                    #expect(failure == wanted)
+                    failures += 1
+                default:
+                    Issue.record("parse(_:) and parse(_:decoded:into:) disagree on \(String(decoding: line, as: UTF8.self))")
+                }
+            }
+        }
+        #expect(failures > 100)
     }
 }
 

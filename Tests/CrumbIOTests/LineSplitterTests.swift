@@ -58,7 +58,7 @@ struct LineSplitterTests {
             var offset = 0
             while offset < all.count {
                 let end = min(all.count, offset + 1 + Int.random(in: 0..<50_000, using: &random))
-                framer.feed(UnsafeRawBufferPointer(rebasing: all[offset..<end])) { splitter.take($0, own: &own) }
+                splitter.feed(UnsafeRawBufferPointer(rebasing: all[offset..<end]), framer: &framer, own: &own)
                 offset = end
             }
             framer.finish { splitter.take($0, own: &own) }
@@ -105,7 +105,7 @@ struct LineSplitterTests {
         let splitter = LineSplitter(helper: ClientRecorder(), batchBytes: batchBytes, sharing: .byClient)
         var framer = LineFramer(maxLineLength: 2_048)
         log.withUnsafeBytes { all in
-            framer.feed(all) { splitter.take($0, own: &own) }
+            splitter.feed(all, framer: &framer, own: &own)
             framer.finish { splitter.take($0, own: &own) }
         }
         let helper = splitter.finish(own: &own)

@@ -43,8 +43,16 @@ public struct CombinedLogParser: Sendable {
     /// - Throws: `ParseFailure` with a code and the offset where parsing stopped.
     /// - Complexity: O(line.count), one pass.
     public func parse(_ line: UnsafeRawBufferPointer) throws(ParseFailure) -> AccessLogEvent {
-        var cursor = ByteCursor(line)
         var event = AccessLogEvent()
+        try parse(line, into: &event)
+        return event
+    }
+
+    /// Parses `line` into `event`, overwriting it whole: `parse(_:)` without the copy of its result, for a
+    /// caller that keeps its events in place. After a throw, `event` holds part of the line's fields.
+    public func parse(_ line: UnsafeRawBufferPointer, into event: inout AccessLogEvent) throws(ParseFailure) {
+        var cursor = ByteCursor(line)
+        event = AccessLogEvent()
 
         event.client = try cursor.readToken(or: .missingField)
         try cursor.readSpace()
@@ -67,7 +75,7 @@ public struct CombinedLogParser: Sendable {
 
         if cursor.isAtEnd {
             if mode == .combined { throw ParseFailure(.missingField, at: cursor.offset) }
-            return event
+            return
         }
         if mode == .common { throw ParseFailure(.trailingGarbage, at: cursor.offset) }
         try cursor.readSpace()
@@ -86,7 +94,6 @@ public struct CombinedLogParser: Sendable {
             guard let field = try cursor.readOptionalQuoted(allowUnterminated: true) else { continue }
             Self.assignTrailing(line, field, into: &event)
         }
-        return event
     }
 
     /// Splits `%r` into method, target and protocol when it has that shape.

@@ -24,6 +24,12 @@ public protocol WebLineParser: Sendable {
     /// - Throws: `ParseFailure` with a code and the offset in `line` where parsing stopped.
     mutating func parse(_ line: UnsafeRawBufferPointer, decoded: inout [UInt8]) throws(ParseFailure) -> WebParseResult
 
+    /// Parses one line as `parse(_:decoded:)` does, into `event` (overwritten whole unless the line is a header
+    /// or fails): for the hot path, which keeps its events in place rather than copying each through a
+    /// result. The default goes through `parse(_:decoded:)`.
+    mutating func parse(_ line: UnsafeRawBufferPointer, decoded: inout [UInt8],
+                        into event: inout AccessLogEvent) throws(ParseFailure) -> WebParseKind
+
     /// Whether a line parses the same whatever lines came before it: then copies of the parser may each take
     /// some of an input's lines. False for a format whose directives change how later lines read (W3C's
     /// `#Fields:`), and by default.
@@ -35,9 +41,33 @@ public protocol WebLineParser: Sendable {
     var linesStartWithClient: Bool { get }
 }
 
+/// What `WebLineParser.parse(_:decoded:into:)` found: `WebParseResult` without its event.
+public enum WebParseKind: Sendable {
+    /// The event's ranges point into the line.
+    case event
+    /// The event's ranges point into the `decoded` buffer.
+    case decodedEvent
+    /// A directive or header; the event was not written.
+    case header
+}
+
 extension WebLineParser {
     public var linesAreIndependent: Bool { false }
     public var linesStartWithClient: Bool { false }
+
+    public mutating func parse(_ line: UnsafeRawBufferPointer, decoded: inout [UInt8],
+                               into event: inout AccessLogEvent) throws(ParseFailure) -> WebParseKind {
+        switch try parse(line, decoded: &decoded) {
+        case .event(let parsed):
+            event = parsed
+            return .event
+        case .decodedEvent(let parsed):
+            event = parsed
+            return .decodedEvent
+        case .header:
+            return .header
+        }
+    }
 }
 
 extension CombinedLogParser: WebLineParser {
@@ -55,5 +85,11 @@ extension CombinedLogParser: WebLineParser {
 
     public func parse(_ line: UnsafeRawBufferPointer, decoded: inout [UInt8]) throws(ParseFailure) -> WebParseResult {
         .event(try parse(line))
+    }
+
+    public func parse(_ line: UnsafeRawBufferPointer, decoded: inout [UInt8],
+                      into event: inout AccessLogEvent) throws(ParseFailure) -> WebParseKind {
+        try parse(line, into: &event)
+        return .event
     }
 }
