@@ -416,6 +416,11 @@ public struct WebLogProcessor: Sendable {
             if !rules.countOptedOutInTotals { return }
         }
 
+        // The visitor first (its cache set was fetched with the line's): the set of its counted visits depends on
+        // it alone, and is fetched now, so that it has arrived when the trends are counted.
+        let visitor = visitorID(event, line, tracking: keys.tracking, probe: keys.visitorProbe, day: day)
+        if let visitor { countedVisits.prefetch(RecentValues.Key(exactly: 1, visitor)) }
+
         // The request target, cookie header and referrer as seen before, if they were clean: the three caches
         // are probed together, before the work between their uses. Their sets lie far apart and are rarely in
         // the core's cache (unless fetched ahead); independent loads issued together wait for memory about
@@ -434,9 +439,6 @@ public struct WebLogProcessor: Sendable {
         let cachedReferrer = referrerKey.flatMap { cleanReferrers.value(for: $0) }
 
         let agent = userAgentValues(event, line, key: keys.agent)
-        let visitor = visitorID(event, line, tracking: keys.tracking, probe: keys.visitorProbe, day: day)
-        // Its set of counted visits, fetched while the fields are sanitized (the set depends on the visitor alone).
-        if let visitor { countedVisits.prefetch(RecentValues.Key(exactly: 1, visitor)) }
 
         // Personal information: counted always, kept only in the vault when the policy routes it there.
         // The router is moved out of `self` for the event, so that the scanners' callbacks capture it alone.

@@ -180,16 +180,27 @@ struct ByteCursor {
 
     /// The offset of the first `"` or `\\` at or after `index`, or `bytes.count`.
     ///
-    /// Eight bytes at a time (SWAR): quoted fields are user agents, referrers and cookies, dozens to hundreds
-    /// of bytes with no quote or backslash inside. For each byte of a word, `(x − 0x01) & ~x & 0x80` is set
-    /// when x is 0 (x being the byte XOR the wanted byte); a borrow can only set bits above a real match, so
-    /// the lowest set bit is exact (little-endian loads: the lowest byte comes first).
+    /// Sixteen bytes at a time, then eight: quoted fields are user agents, referrers and cookies, dozens to
+    /// hundreds of bytes with no quote or backslash inside. For each byte, `(x − 0x01) & ~x & 0x80` is set when
+    /// x is 0 (x being the byte XOR the wanted byte). In vector lanes each byte is its own lane, so the test is
+    /// exact; in a word (SWAR), a borrow can only set bits above a real match, so the lowest set bit is exact
+    /// (little-endian loads: the lowest byte comes first).
     @inline(__always)
     static func nextQuoteOrBackslash(in bytes: UnsafeRawBufferPointer, from index: Int) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let count = bytes.count
         var index = index
+        let quote = SIMD16<UInt8>(repeating: UInt8(ascii: "\"")), backslash = SIMD16<UInt8>(repeating: UInt8(ascii: "\\"))
+        while index + 16 <= count {
+            let lanes = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
+            let quotes = lanes ^ quote, backslashes = lanes ^ backslash
+            let found = ((quotes &- 1) & ~quotes | (backslashes &- 1) & ~backslashes) & SIMD16(repeating: 0x80)
+            let halves = unsafeBitCast(found, to: SIMD2<UInt64>.self)
+            if halves[0] != 0 { return index + UInt64(littleEndian: halves[0]).trailingZeroBitCount >> 3 }
+            if halves[1] != 0 { return index + 8 + UInt64(littleEndian: halves[1]).trailingZeroBitCount >> 3 }
+            index += 16
+        }
         while index + 8 <= count {
             let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
             let quotes = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
