@@ -38,6 +38,24 @@ struct HotPathCacheTests {
         }
     }
 
+    /// A string's last one to seven bytes as a word, by one overlapping load when it has eight bytes or more, is
+    /// the word put together byte by byte.
+    @Test func tailWordIsTheLastBytesLittleEndian() {
+        var bytes: [UInt8] = []
+        var state: UInt64 = 11
+        for length in 1...70 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            bytes.append(UInt8(truncatingIfNeeded: state >> 56))
+            bytes.withUnsafeBytes { view in
+                for index in max(0, length - 7)..<length {
+                    var expected: UInt64 = 0
+                    for (shift, byte) in view[index...].enumerated() { expected |= UInt64(byte) << (8 * UInt64(shift)) }
+                    #expect(ByteHash.tailWord(view, from: index) == expected, "length \(length), from \(index)")
+                }
+            }
+        }
+    }
+
     @Test func recentValuesReturnsWhatWasStoredAndForgetsOnlyByReplacement() {
         var cache = RecentValues(sets: 4)
         let strings = (0..<200).map { Array("value-\($0)".utf8) }

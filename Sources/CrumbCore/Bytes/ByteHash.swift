@@ -49,9 +49,14 @@ public enum ByteHash {
         bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
     }
 
-    /// The last one to seven bytes, from `index`, little-endian in the low bytes of a word.
+    /// The last one to seven bytes, from `index`, little-endian in the low bytes of a word. When the string has
+    /// eight bytes or more, one load of its last eight, shifted down past the bytes already hashed.
     @inlinable
     static func tailWord(_ bytes: UnsafeRawBufferPointer, from index: Int) -> UInt64 {
+        if bytes.count >= 8 {
+            let last = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self))
+            return last >> (UInt64(8 - (bytes.count - index)) &* 8)
+        }
         var tail: UInt64 = 0
         var shift: UInt64 = 0
         for offset in index..<bytes.count {
