@@ -135,6 +135,26 @@ struct WebAggregatorTests {
         #expect(totalHits == Int64(outcome.counts.parsed))
     }
 
+    /// k-anonymity folds rows seen by too few visitors into one `(other)` row per bucket and dimension; a value
+    /// that itself reads `(other)` joins that row, however many visitors it had, rather than make a second one.
+    @Test func valuesReadingOtherJoinTheFold() {
+        var aggregator = WebAggregator(bucket: .hour)
+        let ordinal = aggregator.bucketOrdinal(for: 1_767_225_600)
+        let total = aggregator.valueID(.total, "all")
+        for (path, visitors) in [("/popular", 5), ("(other)", 4), ("/rare", 1), ("/pair", 2)] {
+            let value = aggregator.valueID(.path, path)
+            for visitor in 0..<visitors {
+                let hash = HyperLogLog.mix(UInt64(visitor) &+ UInt64(path.utf8.count) << 32)
+                aggregator.add(bucket: ordinal, .path, value: value, bytes: 10, status: 200, visitor: hash)
+                aggregator.add(bucket: ordinal, .total, value: total, bytes: 10, status: 200, visitor: hash)
+            }
+        }
+        let paths = aggregator.records(minCount: 3).filter { $0.dimension == "path" }
+        #expect(paths.map(\.value) == ["(other)", "/popular"])
+        #expect(paths.map(\.hits) == [7, 5])
+        #expect(aggregator.records(minCount: 0).filter { $0.dimension == "path" }.count == 4)
+    }
+
     /// A generated log of `lines` lines.
     static func log(lines: Int, seed: UInt64) -> [UInt8] {
         var options = AccessLogGenerator.Options()

@@ -360,7 +360,6 @@ public struct WebAggregator: Sendable {
             var source: Int
             var uniques: Int
         }
-        var valueText: [[Int: String]] = Array(repeating: [:], count: WebDimension.allCases.count)
         var entries: [Entry] = []
         entries.reserveCapacity(rows.count)
         // The folds, merged into in place: a sketch copied out of a dictionary and stored back would copy its
@@ -373,17 +372,11 @@ public struct WebAggregator: Sendable {
             let bucketStart = buckets.starts[Int(key >> 32)]
             guard includeBucket(bucketStart) else { continue }
             let value = Int(key & (1 << Self.valueBits - 1))
-            let text: String
-            if let cached = valueText[dimension][value] {
-                text = cached
-            } else {
-                text = values[dimension].string(of: value)
-                valueText[dimension][value] = text
-            }
             let uniques = rows[row].sketch.estimate
             if minCount > 1, dimension != WebDimension.total.rawValue {
-                // A value that happens to read "(other)" joins the fold rather than clash with it.
-                if (uniques > 0 ? uniques : Int(rows[row].hits)) < minCount || text == Self.otherValue {
+                // A value that happens to read "(other)" joins the fold rather than clash with it: it was
+                // interned as `(other)` itself, the first value of every dimension.
+                if (uniques > 0 ? uniques : Int(rows[row].hits)) < minCount || value == Self.otherID {
                     // Bucket ordinal and dimension: the key's bits above the value.
                     let (slot, isNew) = foldSlots.slot(for: key >> Self.valueBits)
                     if isNew {
@@ -395,7 +388,9 @@ public struct WebAggregator: Sendable {
                     continue
                 }
             }
-            entries.append(Entry(bucketStart: bucketStart, dimension: dimension, value: text, source: row, uniques: uniques))
+            // The value's text is made only for the rows kept (most rows of a bucket are folded).
+            entries.append(Entry(bucketStart: bucketStart, dimension: dimension, value: values[dimension].string(of: value),
+                                 source: row, uniques: uniques))
         }
         if sorted {
             entries.sort { a, b in
