@@ -23,6 +23,37 @@ struct HotPathCacheTests {
         }
     }
 
+    /// The request line splits at its first and last spaces, found from either end, as a scan of every byte
+    /// finds them: random requests of letters, spaces, dashes and slashes, with and without a protocol.
+    @Test func requestSplitsAtItsFirstAndLastSpaces() {
+        var random = SystemRandomNumberGenerator()
+        let alphabet = Array("GETa/ -".utf8)
+        for _ in 0..<20_000 {
+            let count = Int.random(in: 0...14, using: &random)
+            let line = [UInt8(ascii: "\"")] + (0..<count).map { _ in alphabet.randomElement(using: &random)! } + [UInt8(ascii: "\"")]
+            let request = 1..<(line.count - 1)
+            line.withUnsafeBytes { bytes in
+                var split = AccessLogEvent()
+                CombinedLogParser.splitRequest(bytes, request, into: &split)
+                // The definition: every space seen, the first and the last kept.
+                let spaces = request.filter { bytes[$0] == UInt8(ascii: " ") }
+                var expected = AccessLogEvent()
+                if let first = spaces.first, let last = spaces.last, first > request.lowerBound,
+                   request[request.lowerBound..<first].allSatisfy({ ASCII.isMethodByte(bytes[$0]) }),
+                   !(first - request.lowerBound == 1 && bytes[request.lowerBound] == UInt8(ascii: "-")) {
+                    let target = (first + 1)..<(last > first ? last : request.upperBound)
+                    if !target.isEmpty {
+                        expected.method = request.lowerBound..<first
+                        expected.target = target
+                        expected.requestProtocol = last > first ? (last + 1)..<request.upperBound : request.upperBound..<request.upperBound
+                        expected.requestIsValid = true
+                    }
+                }
+                #expect(split == expected, "\(String(decoding: line, as: UTF8.self))")
+            }
+        }
+    }
+
     /// The two-lane hash is the two one-lane hashes, at every length around the eight-byte steps.
     @Test func twoSeedHashIsTwoHashes() {
         var bytes: [UInt8] = []

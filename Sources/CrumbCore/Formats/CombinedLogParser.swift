@@ -98,17 +98,13 @@ public struct CombinedLogParser: Sendable {
 
     /// Splits `%r` into method, target and protocol when it has that shape.
     static func splitRequest(_ line: UnsafeRawBufferPointer, _ request: Range<Int>, into event: inout AccessLogEvent) {
-        var firstSpace = -1
-        var lastSpace = -1
-        var index = request.lowerBound
-        while index < request.upperBound {
-            if line[index] == UInt8(ascii: " ") {
-                if firstSpace < 0 { firstSpace = index }
-                lastSpace = index
-            }
-            index += 1
-        }
-        guard firstSpace > request.lowerBound else { return }
+        // The first space ends the method, a few bytes in; the last one starts the protocol, a few bytes from
+        // the end. Neither scan crosses the target, unless the request has no protocol.
+        var firstSpace = request.lowerBound
+        while firstSpace < request.upperBound, line[firstSpace] != UInt8(ascii: " ") { firstSpace += 1 }
+        guard firstSpace < request.upperBound, firstSpace > request.lowerBound else { return }
+        var lastSpace = request.upperBound - 1
+        while line[lastSpace] != UInt8(ascii: " ") { lastSpace -= 1 }
         let method = request.lowerBound..<firstSpace
         for i in method where !ASCII.isMethodByte(line[i]) { return }
         // `- - -` (a TCP connection logged by a load balancer) is no request.
