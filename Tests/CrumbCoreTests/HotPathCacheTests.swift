@@ -54,6 +54,26 @@ struct HotPathCacheTests {
         }
     }
 
+    /// The vector byte search finds what a byte-by-byte scan finds, from every offset, with bytes that differ from
+    /// the one wanted by one bit or by the high bit around it.
+    @Test func byteSearchMatchesByteByByteScan() {
+        var random = SystemRandomNumberGenerator()
+        let near: [UInt8] = [0x3B, 0x3A, 0x3C, 0x3F, 0x33, 0xBB, 0x7B, 0x00, 0xFF, 0x80]
+        for _ in 0..<2_000 {
+            let count = Int.random(in: 0...70, using: &random)
+            let bytes = (0..<count).map { _ in
+                Int.random(in: 0..<6, using: &random) == 0 ? near.randomElement(using: &random)! : UInt8(ascii: "x")
+            }
+            bytes.withUnsafeBytes { buffer in
+                for start in 0...count {
+                    var expected = start
+                    while expected < count, buffer[expected] != 0x3B { expected += 1 }
+                    #expect(ASCII.index(of: 0x3B, in: buffer, from: start) == expected)
+                }
+            }
+        }
+    }
+
     /// The two-lane hash is the two one-lane hashes, at every length around the eight-byte steps.
     @Test func twoSeedHashIsTwoHashes() {
         var bytes: [UInt8] = []

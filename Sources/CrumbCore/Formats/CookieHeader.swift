@@ -13,8 +13,7 @@ public enum CookieHeader {
         let count = header.count
         while start < count {
             while start < count, header[start] == UInt8(ascii: " ") { start += 1 }
-            var end = start
-            while end < count, header[end] != UInt8(ascii: ";") { end += 1 }
+            let end = ASCII.index(of: UInt8(ascii: ";"), in: header, from: start)
             var equals = start
             while equals < end, header[equals] != UInt8(ascii: "=") { equals += 1 }
             if end > start { body(start..<equals, min(equals + 1, end)..<end, start..<end) }
