@@ -252,13 +252,9 @@ public struct WebLogProcessor: Sendable {
             var event = AccessLogEvent()
             switch parse(bytes, number: number, decoded: &decoded, into: &event) {
             case .event?:
-                let keys = lineKeys(&event, bytes)
-                handle(&event, in: bytes, keys: keys)
+                handleNow(&event, in: bytes)
             case .decodedEvent?:
-                decoded.withUnsafeBytes { decoded in
-                    let keys = lineKeys(&event, decoded)
-                    handle(&event, in: decoded, keys: keys)
-                }
+                decoded.withUnsafeBytes { handleNow(&event, in: $0) }
             case .header?, nil:
                 break
             }
@@ -299,16 +295,19 @@ public struct WebLogProcessor: Sendable {
                         held = nil
                         handle(&events[1 - next], in: before.line, keys: before.keys)
                     }
-                    decoded.withUnsafeBytes { decoded in
-                        let keys = lineKeys(&events[next], decoded)
-                        handle(&events[next], in: decoded, keys: keys)
-                    }
+                    decoded.withUnsafeBytes { handleNow(&events[next], in: $0) }
                 case .header?, nil:
                     break
                 }
             }
             if let held { handle(&events[1 - next], in: held.line, keys: held.keys) }
         }
+    }
+
+    /// Handles an event that is not held back: its keys are worked out as it is handled.
+    private mutating func handleNow(_ event: inout AccessLogEvent, in line: UnsafeRawBufferPointer) {
+        let keys = lineKeys(&event, line)
+        handle(&event, in: line, keys: keys)
     }
 
     private mutating func countTooLong(number: Int) {
@@ -439,14 +438,11 @@ public struct WebLogProcessor: Sendable {
         // are not pixels are cached.
         let target = event.requestIsValid ? UnsafeRawBufferPointer(rebasing: line[event.target])
             : UnsafeRawBufferPointer(start: nil, count: 0)
-        let targetKey = keys.target
-        var targetValues = targetKey.flatMap { cleanTargets.value(for: $0) }
+        var targetValues = keys.target.flatMap { cleanTargets.value(for: $0) }
         let cookieHeader = rules.readsCookie ? event.cookie.map { UnsafeRawBufferPointer(rebasing: line[$0]) } : nil
-        let cookieKey = keys.cookie
-        let cookieSeenClean = cookieKey.map { cleanCookies.value(for: $0) != nil } ?? false
+        let cookieSeenClean = keys.cookie.map { cleanCookies.value(for: $0) != nil } ?? false
         let referrerBytes = event.referrer.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
-        let referrerKey = keys.referrer
-        let cachedReferrer = referrerKey.flatMap { cleanReferrers.value(for: $0) }
+        let cachedReferrer = keys.referrer.flatMap { cleanReferrers.value(for: $0) }
 
         let agent = userAgentValues(event, line, key: keys.agent)
 
@@ -484,7 +480,7 @@ public struct WebLogProcessor: Sendable {
                     clean = false
                     router.report(finding, toVault: finding.field == .path ? rules.vaultPath : rules.vaultQuery)
                 }
-                if let targetKey, clean {
+                if let targetKey = keys.target, clean {
                     let values = targetValueIDs()
                     cleanTargets.insert(values, for: targetKey)
                     targetValues = values
@@ -495,7 +491,7 @@ public struct WebLogProcessor: Sendable {
             query.removeAll(keepingCapacity: true)
             campaign.removeAll(keepingCapacity: true)
         }
-        if let header = cookieHeader, let key = cookieKey, !cookieSeenClean {
+        if let header = cookieHeader, let key = keys.cookie, !cookieSeenClean {
             var clean = true
             sanitizer.scanCookies(header, skipping: cookiesRead) {
                 clean = false
@@ -507,7 +503,7 @@ public struct WebLogProcessor: Sendable {
         let eventReferrer = writeEvents && !optedOut && rules.referrerIsInteraction
         let needsReferrer = enabled[WebDimension.referrerHost.rawValue] || eventReferrer
         var lineReferrer: Int?
-        if let raw = referrerBytes, let key = referrerKey {
+        if let raw = referrerBytes, let key = keys.referrer {
             if let cached = cachedReferrer {
                 if cached != Self.noValue { lineReferrer = Int(cached) }
             } else {
@@ -764,10 +760,8 @@ public struct WebLogProcessor: Sendable {
     /// - Parameter agentHash: the hash of the line's user agent (`RecentValues.Key.hash`), when it has one.
     private mutating func visitorProbe(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, tracking: Range<Int>?,
                                        agentHash: UInt64?) -> UInt64? {
-        if let tracking {
-            material.removeAll(keepingCapacity: true)
-            material.append(UInt8(ascii: "c"))
-            material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[tracking]))
+        if tracking != nil {
+            fillMaterial(event, line, tracking: tracking)
             return material.withUnsafeBytes { visitors.probe(material: $0) }
         }
         guard rules.addressIdentifiesVisitor else { return nil }
@@ -786,23 +780,29 @@ public struct WebLogProcessor: Sendable {
                                     probe: UInt64?, day: Int64) -> UInt64? {
         guard let probe else { return nil }
         if let id = visitors.cachedVisitor(probe: probe, day: day) { return id }
+        fillMaterial(event, line, tracking: tracking)
+        return material.withUnsafeBytes { visitors.newVisitor(probe: probe, material: $0) }
+    }
+
+    /// Puts a line's visitor material in `material`: `c` and the tracking cookie (`name=value`) when there is
+    /// one, else `a`, the address (or the client text when it is none), a 0 and the user agent.
+    private mutating func fillMaterial(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, tracking: Range<Int>?) {
         material.removeAll(keepingCapacity: true)
         if let tracking {
             material.append(UInt8(ascii: "c"))
             material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[tracking]))
-        } else {
-            let client = UnsafeRawBufferPointer(rebasing: line[event.client])
-            material.append(UInt8(ascii: "a"))
-            if let address = IPAddress.parse(client) {
-                withUnsafeBytes(of: address.high.bigEndian) { material.append(contentsOf: $0) }
-                withUnsafeBytes(of: address.low.bigEndian) { material.append(contentsOf: $0) }
-            } else {
-                material.append(contentsOf: client)
-            }
-            material.append(0)
-            if let agent = event.userAgent { material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[agent])) }
+            return
         }
-        return material.withUnsafeBytes { visitors.newVisitor(probe: probe, material: $0) }
+        let client = UnsafeRawBufferPointer(rebasing: line[event.client])
+        material.append(UInt8(ascii: "a"))
+        if let address = IPAddress.parse(client) {
+            withUnsafeBytes(of: address.high.bigEndian) { material.append(contentsOf: $0) }
+            withUnsafeBytes(of: address.low.bigEndian) { material.append(contentsOf: $0) }
+        } else {
+            material.append(contentsOf: client)
+        }
+        material.append(0)
+        if let agent = event.userAgent { material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[agent])) }
     }
 
     /// The visitor's pseudonym in events and vault: `v:` and 16 hex digits of the keyed visitor id. It

@@ -113,6 +113,7 @@ struct BatchedLinesTests {
     /// (as a JSON or W3C parser hands over decoded values), so the two kinds of event alternate.
     struct AlternatingParser: WebLineParser {
         var inner = CombinedLogParser(mode: .lenient)
+        var scratch: [UInt8] = []
         var formatName: String { "combined-alternating" }
 
         mutating func parse(_ line: UnsafeRawBufferPointer, decoded: inout [UInt8]) throws(ParseFailure) -> WebParseResult {
@@ -127,8 +128,6 @@ struct BatchedLinesTests {
             guard case .event(let event) = result else { return result }
             return .decodedEvent(event)
         }
-
-        var scratch: [UInt8] = []
     }
 
     @Test(arguments: [1, 3, 64])

@@ -154,8 +154,15 @@ public struct HyperLogLog: Sendable, Equatable {
         if !dense.isEmpty {
             dense.withUnsafeBufferPointer { crumb_prefetch($0.baseAddress! + index) }
         } else if sortedCount >= 64 {
-            sparse.withUnsafeBufferPointer { crumb_prefetch($0.baseAddress! + ((index &* sortedCount) >> Self.precision)) }
+            sparse.withUnsafeBufferPointer { crumb_prefetch($0.baseAddress! + Self.guessedPosition(of: index, amongSorted: sortedCount)) }
         }
+    }
+
+    /// Where register `index`'s entry should sit among `sorted` sorted entries: indices are uniform (the top bits
+    /// of a mixed hash), so about index·n/m. Where a sparse insert starts its search, and what `prefetch` fetches.
+    @inline(__always)
+    private static func guessedPosition(of index: Int, amongSorted sorted: Int) -> Int {
+        (index &* sorted) >> precision
     }
 
     /// Raises one register to an entry's rank, whatever the form.
@@ -213,7 +220,7 @@ public struct HyperLogLog: Sendable, Equatable {
             // index·n/m: gallop outwards from there (a few probes in one or two cache lines) before the
             // binary search, instead of halving from the middle of up to 2 KiB.
             if sorted >= 64 {
-                let guess = (index &* sorted) >> Self.precision
+                let guess = Self.guessedPosition(of: index, amongSorted: sorted)
                 var step = 16
                 if entries[guess] < key {
                     low = guess + 1

@@ -154,16 +154,16 @@ public struct WebAggregator: Sendable {
         buckets.ordinal(for: time)
     }
 
-    /// Counts one event in one (bucket, dimension, value) row.
-    @inline(__always)
+    /// Counts one event in one (bucket, dimension, value) row: `add(bucket:rows:...)` with one row.
     public mutating func add(
         bucket ordinal: Int, _ dimension: WebDimension, value: Int,
         bytes: Int64, status: Int, visitor: UInt64?
     ) {
-        let row = row(ordinal: ordinal, dimension: dimension, value: value)
-        // One access to the row for its counts and its sketch.
-        rows[row].add(bytes: bytes, status: status, visitor: visitor)
-        if value == Self.otherID, values[dimension.rawValue].count >= valueCap { cappedEvents[dimension.rawValue] &+= 1 }
+        var row = EventRow(dimension: dimension, value: value, countsVisitor: true)
+        withUnsafeMutablePointer(to: &row) {
+            add(bucket: ordinal, rows: UnsafeMutableBufferPointer(start: $0, count: 1), bytes: bytes, status: status,
+                visitor: visitor)
+        }
     }
 
     /// One of an event's rows, for `add(bucket:rows:bytes:status:visitor:)`.

@@ -11,22 +11,36 @@ public enum ASCII {
     public static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
 
     /// The offset of the first `byte` at or after `index` in `bytes`, or `bytes.count`: sixteen bytes at a time in
-    /// vector lanes (`(x − 1) & ~x & 0x80` is set in a lane exactly when x, the byte XOR `byte`, is 0), then one
-    /// at a time. Inlined, for the short scans of the hot path where a call to `memchr` costs more than it saves.
+    /// vector lanes (`zeroLanes`), then one at a time. Inlined, for the short scans of the hot path where a call
+    /// to `memchr` costs more than it saves.
     @inlinable
     public static func index(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from index: Int) -> Int {
         let count = bytes.count
         var index = index
         let wanted = SIMD16<UInt8>(repeating: byte)
         while index + 16 <= count {
-            let lanes = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self) ^ wanted
-            let halves = unsafeBitCast((lanes &- 1) & ~lanes & SIMD16(repeating: 0x80), to: SIMD2<UInt64>.self)
-            if halves[0] != 0 { return index + UInt64(littleEndian: halves[0]).trailingZeroBitCount >> 3 }
-            if halves[1] != 0 { return index + 8 + UInt64(littleEndian: halves[1]).trailingZeroBitCount >> 3 }
+            let lanes = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
+            if let lane = firstMarkedLane(zeroLanes(lanes ^ wanted)) { return index + lane }
             index += 16
         }
         while index < count, bytes[index] != byte { index += 1 }
         return index
+    }
+
+    /// The lanes that are 0, marked by their high bit: `(x − 1) & ~x & 0x80` is set in a lane exactly when x is
+    /// 0 (each byte is its own lane, so no borrow crosses into the next). XOR the lanes with the byte wanted first.
+    @inlinable
+    static func zeroLanes(_ lanes: SIMD16<UInt8>) -> SIMD16<UInt8> {
+        (lanes &- 1) & ~lanes & SIMD16(repeating: 0x80)
+    }
+
+    /// The first lane whose high bit `marks` sets (lane 0 is the lowest address), or nil when none is.
+    @inlinable
+    static func firstMarkedLane(_ marks: SIMD16<UInt8>) -> Int? {
+        let halves = unsafeBitCast(marks, to: SIMD2<UInt64>.self)
+        if halves[0] != 0 { return UInt64(littleEndian: halves[0]).trailingZeroBitCount >> 3 }
+        if halves[1] != 0 { return 8 + UInt64(littleEndian: halves[1]).trailingZeroBitCount >> 3 }
+        return nil
     }
 
     /// Whether every byte is below 0x80; eight at a time.

@@ -190,11 +190,9 @@ struct ByteCursor {
         let quote = SIMD16<UInt8>(repeating: UInt8(ascii: "\"")), backslash = SIMD16<UInt8>(repeating: UInt8(ascii: "\\"))
         while index + 16 <= count {
             let lanes = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
-            let quotes = lanes ^ quote, backslashes = lanes ^ backslash
-            let found = ((quotes &- 1) & ~quotes | (backslashes &- 1) & ~backslashes) & SIMD16(repeating: 0x80)
-            let halves = unsafeBitCast(found, to: SIMD2<UInt64>.self)
-            if halves[0] != 0 { return index + UInt64(littleEndian: halves[0]).trailingZeroBitCount >> 3 }
-            if halves[1] != 0 { return index + 8 + UInt64(littleEndian: halves[1]).trailingZeroBitCount >> 3 }
+            if let lane = ASCII.firstMarkedLane(ASCII.zeroLanes(lanes ^ quote) | ASCII.zeroLanes(lanes ^ backslash)) {
+                return index + lane
+            }
             index += 16
         }
         while index + 8 <= count {
