@@ -270,44 +270,50 @@ public struct WebLogProcessor: Sendable {
         var decoded: [UInt8] = []
         swap(&decoded, &self.decoded)
         defer { swap(&decoded, &self.decoded) }
-        // Two events, parsed into in turn: the line just parsed and the line held. Each is written once, by
-        // its parse, and read in place (an event is 280 bytes; copying it about cost several percent).
+        // Two events and their keys, filled in turn: the line just parsed and the line held. Each is written
+        // once, by its parse, and read in place (an event is 280 bytes and its keys 129; copying them about
+        // cost several percent).
         withUnsafeTemporaryAllocation(of: AccessLogEvent.self, capacity: 2) { events in
             events.initialize(repeating: AccessLogEvent())
             defer { events.baseAddress!.deinitialize(count: 2) }
-            var next = 0
-            var held: (line: UnsafeRawBufferPointer, keys: LineKeys)?
-            for frame in lines {
-                guard frame.start >= 0 else {
-                    countTooLong(number: frame.number)
-                    continue
-                }
-                let line = UnsafeRawBufferPointer(rebasing: bytes[frame.start..<(frame.start + frame.length)])
-                switch parse(line, number: frame.number, decoded: &decoded, into: &events[next]) {
-                case .event?:
-                    let keys = lineKeys(&events[next], line)
-                    prefetch(keys)
-                    if let held { handle(&events[1 - next], in: held.line, keys: held.keys) }
-                    held = (line, keys)
-                    next = 1 - next
-                case .decodedEvent?:
-                    if let before = held {
-                        held = nil
-                        handle(&events[1 - next], in: before.line, keys: before.keys)
+            withUnsafeTemporaryAllocation(of: LineKeys.self, capacity: 2) { keys in
+                keys.initialize(repeating: LineKeys())
+                defer { keys.baseAddress!.deinitialize(count: 2) }
+                var next = 0
+                var held: UnsafeRawBufferPointer?
+                for frame in lines {
+                    guard frame.start >= 0 else {
+                        countTooLong(number: frame.number)
+                        continue
                     }
-                    decoded.withUnsafeBytes { handleNow(&events[next], in: $0) }
-                case .header?, nil:
-                    break
+                    let line = UnsafeRawBufferPointer(rebasing: bytes[frame.start..<(frame.start + frame.length)])
+                    switch parse(line, number: frame.number, decoded: &decoded, into: &events[next]) {
+                    case .event?:
+                        lineKeys(&events[next], line, into: &keys[next])
+                        prefetch(&keys[next])
+                        if let held { handle(&events[1 - next], in: held, keys: &keys[1 - next]) }
+                        held = line
+                        next = 1 - next
+                    case .decodedEvent?:
+                        if let before = held {
+                            held = nil
+                            handle(&events[1 - next], in: before, keys: &keys[1 - next])
+                        }
+                        decoded.withUnsafeBytes { handleNow(&events[next], in: $0) }
+                    case .header?, nil:
+                        break
+                    }
                 }
+                if let held { handle(&events[1 - next], in: held, keys: &keys[1 - next]) }
             }
-            if let held { handle(&events[1 - next], in: held.line, keys: held.keys) }
         }
     }
 
     /// Handles an event that is not held back: its keys are worked out as it is handled.
     private mutating func handleNow(_ event: inout AccessLogEvent, in line: UnsafeRawBufferPointer) {
-        let keys = lineKeys(&event, line)
-        handle(&event, in: line, keys: keys)
+        var keys = LineKeys()
+        lineKeys(&event, line, into: &keys)
+        handle(&event, in: line, keys: &keys)
     }
 
     private mutating func countTooLong(number: Int) {
@@ -370,11 +376,11 @@ public struct WebLogProcessor: Sendable {
         var visitorProbe: UInt64?
     }
 
-    /// The keys of a parsed line: hashes of its fields, its cookies read for tracking and opt-out, and its
-    /// visitor probe. Reads no cache. The event is `inout` although it is only read, as in `handle`: it is then
-    /// passed by address, where a read of the batch's event slot made a copy of its 280 bytes.
-    private mutating func lineKeys(_ event: inout AccessLogEvent, _ line: UnsafeRawBufferPointer) -> LineKeys {
-        var keys = LineKeys()
+    /// Sets `keys` to those of a parsed line: hashes of its fields, its cookies read for tracking and opt-out,
+    /// and its visitor probe. Reads no cache. The event is `inout` although it is only read, as in `handle`: it
+    /// is then passed by address, where a read of the batch's event slot made a copy of its 280 bytes.
+    private mutating func lineKeys(_ event: inout AccessLogEvent, _ line: UnsafeRawBufferPointer, into keys: inout LineKeys) {
+        keys = LineKeys()
         if let cookie = event.cookie {
             (keys.tracking, keys.optedOut) = inspectCookies(UnsafeRawBufferPointer(rebasing: line[cookie]), base: cookie.lowerBound)
             if rules.readsCookie { keys.cookie = RecentValues.key(for: UnsafeRawBufferPointer(rebasing: line[cookie])) }
@@ -392,11 +398,11 @@ public struct WebLogProcessor: Sendable {
         if !keys.optedOut {
             keys.visitorProbe = visitorProbe(event, line, tracking: keys.tracking, agentHash: keys.agent?.hash)
         }
-        return keys
     }
 
-    /// Asks for the cache sets a line's lookups will read (`RecentValues.prefetch(_:)`).
-    private mutating func prefetch(_ keys: LineKeys) {
+    /// Asks for the cache sets a line's lookups will read (`RecentValues.prefetch(_:)`); `keys` is only read
+    /// (`inout`: passed by address, not copied).
+    private mutating func prefetch(_ keys: inout LineKeys) {
         if let key = keys.target { cleanTargets.prefetch(key) }
         if let key = keys.cookie { cleanCookies.prefetch(key) }
         if let key = keys.referrer { cleanReferrers.prefetch(key) }
@@ -408,8 +414,8 @@ public struct WebLogProcessor: Sendable {
     ///
     /// - Parameters:
     ///   - event: only read; `inout` so that it is passed by address, not copied (see `lineKeys`).
-    ///   - keys: the line's `lineKeys(_:_:)`.
-    mutating func handle(_ event: inout AccessLogEvent, in line: UnsafeRawBufferPointer, keys: LineKeys) {
+    ///   - keys: the line's `lineKeys(_:_:into:)`; only read, and `inout` for the same reason.
+    mutating func handle(_ event: inout AccessLogEvent, in line: UnsafeRawBufferPointer, keys: inout LineKeys) {
         // A stream's late event: its bucket has been emitted. Counted, and nothing else.
         if watermark?.admit(event.time) == false {
             counts.late += 1

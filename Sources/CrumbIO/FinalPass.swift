@@ -76,8 +76,7 @@ struct WebFinalPass {
                         }
                     }
                 }
-                try merged.forEachRow(stateRow)
-                try published(merged.drain(bucketsBefore: .max, minCount: minCount))
+                try published(merged.drainAll(minCount: minCount, stateRow))
             }
         }
         return PassSummary(capped: merged.cappedDimensions, valueCounts: merged.valueCounts)

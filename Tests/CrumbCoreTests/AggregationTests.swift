@@ -254,6 +254,70 @@ struct WebAggregatorTests {
         #expect(streamed.count > 1_000)
         #expect(streamed == expected)
     }
+
+    /// `drainAll` gives what `forEachRow` then `drain(bucketsBefore: .max, minCount:)` give, and empties the
+    /// aggregator: with k-anonymity folding most rows, and without.
+    @Test func drainAllIsForEachRowThenDrain() throws {
+        let processor = try Self.processed(Self.log(lines: 3_000, seed: 12)[...],
+                                           keyring: try Keyring(secret: Array(repeating: 7, count: 32)))
+        let bucket = processor.aggregator.bucket
+        for minCount in [0, 5] {
+            var expectedRows: [WebTrendRecord] = []
+            var reference = processor.aggregator
+            reference.forEachRow { expectedRows.append(Self.record($0, bucket: bucket)) }
+            let expected = reference.drain(bucketsBefore: .max, minCount: minCount)
+            var drained = processor.aggregator
+            var rows: [WebTrendRecord] = []
+            let records = drained.drainAll(minCount: minCount) { rows.append(Self.record($0, bucket: bucket)) }
+            #expect(rows.count > 1_000)
+            #expect(rows == expectedRows)
+            #expect(records.count > 100)
+            #expect(records == expected, "minCount \(minCount)")
+            #expect(drained.rowCount == 0)
+        }
+    }
+
+    /// Rows are found by each value's latest row while events stay in one bucket; once buckets are removed
+    /// (a spill), the rows that stay are renumbered, and events counted after that, into a bucket kept and
+    /// into new ones, land in the rows a single aggregator gives them.
+    @Test func rowsAreFoundAgainAfterBucketsAreRemoved() {
+        let start: Int64 = 1_767_225_600
+        let paths = (0..<40).map { "/page/\($0)" }
+        /// Counts 200 events in each of `hours`; hour h's paths are ten from path 5h on, so that some of an
+        /// hour's values were last seen in an hour before it and some are new.
+        func count(into aggregator: inout WebAggregator, hours: Range<Int>, round: Int) {
+            for hour in hours {
+                let ordinal = aggregator.bucketOrdinal(for: start + Int64(hour) * 3_600)
+                for event in 0..<200 {
+                    let path = aggregator.valueID(.path, paths[(hour * 5 + (event * 7 + round) % 10) % paths.count])
+                    aggregator.add(bucket: ordinal, .path, value: path, bytes: Int64(event), status: 200 + event % 3 * 100,
+                                   visitor: HyperLogLog.mix(UInt64(event % 50 + hour * 1_000)))
+                }
+            }
+        }
+        var spilled = WebAggregator(bucket: .hour)
+        var whole = WebAggregator(bucket: .hour)
+        var removed: [WebTrendRecord] = []
+        for round in 0..<3 {
+            // Hours 0-3, then 2-5, then 4-7: each round revisits the buckets of the round before.
+            count(into: &spilled, hours: (round * 2)..<(round * 2 + 4), round: round)
+            count(into: &whole, hours: (round * 2)..<(round * 2 + 4), round: round)
+            let cut = start + Int64(round * 2 + 2) * 3_600
+            removed += spilled.records(minCount: 0) { $0 < cut }
+            spilled.removeRows { $0 < cut }
+        }
+        // What was removed and what stayed, merged row by row, is the single aggregator's result.
+        var combined = WebAggregator(bucket: .hour)
+        for record in removed + spilled.records(minCount: 0) { try? combined.absorb(record) }
+        #expect(combined.records(minCount: 0) == whole.records(minCount: 0))
+        #expect(whole.records(minCount: 0).count == 8 * 10)
+    }
+
+    static func record(_ row: WebAggregator.RowView, bucket: TimeBucket) -> WebTrendRecord {
+        WebTrendRecord(bucketStart: row.bucketStart, bucket: bucket, dimension: row.dimension.name, value: row.value,
+                       hits: row.hits, bytes: row.bytes, status4xx: row.status4xx, status5xx: row.status5xx,
+                       uniques: 0, sketch: row.sketch)
+    }
 }
 
 /// One event stamped far in the future must not close every bucket of a stream.

@@ -45,6 +45,12 @@ public struct WebAggregator: Sendable {
     private var values: [ByteInterner]
     private var index = RowIndex()
     private var buckets: BucketIndex
+    /// Per dimension, by value id: the bucket ordinal and index of the value's latest row found
+    /// (`ordinal << 32 | row`), or `noLatestRow`. Logs come mostly in time order, so nearly every row an event
+    /// needs is its value's latest, found here by two array indexes instead of a hashed lookup in `index`.
+    private var latestRows: [[UInt64]]
+    /// No row found yet for this value (no bucket has ordinal 2^32 - 1).
+    private static let noLatestRow = UInt64.max
 
     /// Each row's key (bucket ordinal, dimension, value), read only when rows are listed or merged.
     private var rowKeys: [UInt64] = []
@@ -94,6 +100,7 @@ public struct WebAggregator: Sendable {
         self.valueCap = min(max(valueCap, 2), 1 << Int(Self.valueBits))
         buckets = BucketIndex(bucket: bucket)
         cappedEvents = Array(repeating: 0, count: WebDimension.allCases.count)
+        latestRows = Array(repeating: [], count: WebDimension.allCases.count)
         values = WebDimension.allCases.map { _ in
             var interner = ByteInterner()
             _ = interner.intern(Self.otherValue)
@@ -207,9 +214,17 @@ public struct WebAggregator: Sendable {
     }
 
     private mutating func row(ordinal: Int, dimension: WebDimension, value: Int) -> Int {
+        if value < latestRows[dimension.rawValue].count {
+            let latest = latestRows[dimension.rawValue][value]
+            if latest >> 32 == UInt64(ordinal) { return Int(truncatingIfNeeded: latest & 0xFFFF_FFFF) }
+        } else {
+            let missing = max(value + 1, values[dimension.rawValue].count) - latestRows[dimension.rawValue].count
+            latestRows[dimension.rawValue].append(contentsOf: repeatElement(Self.noLatestRow, count: missing))
+        }
         let key = UInt64(ordinal) << 32 | UInt64(dimension.rawValue) << Self.valueBits | UInt64(value)
         let next = rows.count
         let row = index.row(for: key) { next }
+        latestRows[dimension.rawValue][value] = UInt64(ordinal) << 32 | UInt64(row)
         if row == next {
             rowKeys.append(key)
             rows.append(Row())
@@ -326,6 +341,7 @@ public struct WebAggregator: Sendable {
     public mutating func removeRows(where removes: (Int64) -> Bool) {
         var kept = self
         kept.index = RowIndex()
+        kept.latestRows = Array(repeating: [], count: WebDimension.allCases.count)
         kept.rowKeys = []
         kept.rows = []
         kept.openOrdinals = []
@@ -352,6 +368,47 @@ public struct WebAggregator: Sendable {
     /// `records(minCount:)` of the buckets whose start `includeBucket` accepts; in no particular order when
     /// `sorted` is false (a saved state needs none, and sorting strings is a good part of the cost).
     public func records(minCount: Int, sorted: Bool = true, includeBucket: (Int64) -> Bool) -> [WebTrendRecord] {
+        records(minCount: minCount, sorted: sorted, includeBucket: includeBucket, estimates: nil, sketches: nil)
+    }
+
+    /// Gives every row to `body` (as `forEachRow`), then removes them all and returns their records (as
+    /// `drain(bucketsBefore: .max, minCount:)`): the end of a run's final pass, for one bucket at a time. The
+    /// same as those two calls, with each row's sketch serialized and estimated once rather than once for each.
+    public mutating func drainAll(minCount: Int, _ body: (RowView) throws -> Void) rethrows -> [WebTrendRecord] {
+        var estimates: [Int] = []
+        estimates.reserveCapacity(rows.count)
+        // The serialized sketches of the rows that are published as they are (not folded), by row.
+        var kept = [[UInt8]](repeating: [], count: rows.count)
+        var sketch: [UInt8] = []
+        for index in rows.indices {
+            try withView(ofRow: index, sketch: &sketch, body)
+            let key = rowKeys[index]
+            let uniques = rows[index].sketch.estimate
+            estimates.append(uniques)
+            if !Self.isFolded(dimension: Int(key >> Self.valueBits & 0x1F), value: Int(key & (1 << Self.valueBits - 1)),
+                              uniques: uniques, hits: rows[index].hits, minCount: minCount) {
+                // A copy of its own size: the buffer itself has room for the largest sketch so far.
+                kept[index] = sketch.withUnsafeBufferPointer { Array($0) }
+            }
+        }
+        let drained = records(minCount: minCount, sorted: true, includeBucket: { _ in true }, estimates: estimates, sketches: kept)
+        removeRows { _ in true }
+        return drained
+    }
+
+    /// Whether a row of `dimension` and `value` with `uniques` visitors (its estimate) and `hits` is folded into
+    /// its bucket's `(other)` row under k-anonymity with `minCount` (see `records(minCount:)`).
+    private static func isFolded(dimension: Int, value: Int, uniques: Int, hits: Int64, minCount: Int) -> Bool {
+        guard minCount > 1, dimension != WebDimension.total.rawValue else { return false }
+        // A value that happens to read "(other)" joins the fold rather than clash with it: it was interned as
+        // `(other)` itself, the first value of every dimension.
+        return (uniques > 0 ? Int64(uniques) : hits) < Int64(minCount) || value == Self.otherID
+    }
+
+    /// `records(minCount:sorted:includeBucket:)`, with the rows' estimates and the serialized sketches of the rows
+    /// kept (not folded) given by row when they are known (`drainAll`).
+    private func records(minCount: Int, sorted: Bool, includeBucket: (Int64) -> Bool,
+                         estimates: [Int]?, sketches: [[UInt8]]?) -> [WebTrendRecord] {
         /// A record to be: a row kept (`source` ≥ 0, its index) or a fold (`source` < 0, `-1 - index`).
         struct Entry {
             var bucketStart: Int64
@@ -372,21 +429,17 @@ public struct WebAggregator: Sendable {
             let bucketStart = buckets.starts[Int(key >> 32)]
             guard includeBucket(bucketStart) else { continue }
             let value = Int(key & (1 << Self.valueBits - 1))
-            let uniques = rows[row].sketch.estimate
-            if minCount > 1, dimension != WebDimension.total.rawValue {
-                // A value that happens to read "(other)" joins the fold rather than clash with it: it was
-                // interned as `(other)` itself, the first value of every dimension.
-                if (uniques > 0 ? uniques : Int(rows[row].hits)) < minCount || value == Self.otherID {
-                    // Bucket ordinal and dimension: the key's bits above the value.
-                    let (slot, isNew) = foldSlots.slot(for: key >> Self.valueBits)
-                    if isNew {
-                        folds.append(Row())
-                        entries.append(Entry(bucketStart: bucketStart, dimension: dimension, value: Self.otherValue,
-                                             source: -1 - slot, uniques: 0))
-                    }
-                    folds[slot].merge(rows[row])
-                    continue
+            let uniques = estimates?[row] ?? rows[row].sketch.estimate
+            if Self.isFolded(dimension: dimension, value: value, uniques: uniques, hits: rows[row].hits, minCount: minCount) {
+                // Bucket ordinal and dimension: the key's bits above the value.
+                let (slot, isNew) = foldSlots.slot(for: key >> Self.valueBits)
+                if isNew {
+                    folds.append(Row())
+                    entries.append(Entry(bucketStart: bucketStart, dimension: dimension, value: Self.otherValue,
+                                         source: -1 - slot, uniques: 0))
                 }
+                folds[slot].merge(rows[row])
+                continue
             }
             // The value's text is made only for the rows kept (most rows of a bucket are folded).
             entries.append(Entry(bucketStart: bucketStart, dimension: dimension, value: values[dimension].string(of: value),
@@ -406,7 +459,8 @@ public struct WebAggregator: Sendable {
             return WebTrendRecord(
                 bucketStart: entry.bucketStart, bucket: bucket, dimension: WebDimension(rawValue: entry.dimension)!.name,
                 value: entry.value, hits: row.hits, bytes: row.bytes, status4xx: row.clientErrors,
-                status5xx: row.serverErrors, uniques: Int64(uniques), sketch: row.sketch.serialized())
+                status5xx: row.serverErrors, uniques: Int64(uniques),
+                sketch: entry.source >= 0 ? sketches?[entry.source] ?? row.sketch.serialized() : row.sketch.serialized())
         }
     }
 
@@ -449,17 +503,24 @@ public struct WebAggregator: Sendable {
         // One buffer for every row's serialized sketch, and the values' bytes where they are interned: nothing
         // is allocated per row.
         var sketch: [UInt8] = []
-        for (key, row) in zip(rowKeys, rows) {
-            let bucketStart = buckets.starts[Int(key >> 32)]
-            guard includeBucket(bucketStart) else { continue }
-            let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
-            row.sketch.serialize(into: &sketch)
-            try values[dimension.rawValue].withBytes(of: Int(key & (1 << Self.valueBits - 1))) { value in
-                try sketch.withUnsafeBytes { sketchBytes in
-                    try body(RowView(bucketStart: bucketStart, dimension: dimension, valueBytes: value,
-                                     hits: row.hits, bytes: row.bytes, status4xx: row.clientErrors,
-                                     status5xx: row.serverErrors, sketchBytes: sketchBytes))
-                }
+        for index in rows.indices where includeBucket(buckets.starts[Int(rowKeys[index] >> 32)]) {
+            try withView(ofRow: index, sketch: &sketch, body)
+        }
+    }
+
+    /// Serializes row `index`'s sketch into `sketch` and calls `body` with the row's view. The row is read in
+    /// place: a copy of it would retain (and then release) its sketch's storage.
+    private func withView(ofRow index: Int, sketch: inout [UInt8], _ body: (RowView) throws -> Void) rethrows {
+        let key = rowKeys[index]
+        let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
+        rows[index].sketch.serialize(into: &sketch)
+        let (hits, bytes) = (rows[index].hits, rows[index].bytes)
+        let (status4xx, status5xx) = (rows[index].clientErrors, rows[index].serverErrors)
+        try values[dimension.rawValue].withBytes(of: Int(key & (1 << Self.valueBits - 1))) { value in
+            try sketch.withUnsafeBytes { sketchBytes in
+                try body(RowView(bucketStart: buckets.starts[Int(key >> 32)], dimension: dimension, valueBytes: value,
+                                 hits: hits, bytes: bytes, status4xx: status4xx, status5xx: status5xx,
+                                 sketchBytes: sketchBytes))
             }
         }
     }
