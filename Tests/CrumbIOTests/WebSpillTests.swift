@@ -122,6 +122,27 @@ struct WebSpillTests {
     }
 
     /// A value cap reached while spilling: the capped counts and the `(other)` rows are one aggregator's.
+    /// A row written with its sketch serialized in place is byte for byte the row written from its view's
+    /// serialized sketch, for sketches of every layout (inline, sparse, dense).
+    @Test func rowsWrittenWithTheirSketchesMatchRowsWrittenFromTheirBytes() throws {
+        var aggregator = WebAggregator(bucket: .hour)
+        let ordinal = aggregator.bucketOrdinal(for: 1_767_225_600)
+        for (index, visitors) in [0, 1, 2, 300, 6_000].enumerated() {
+            let value = aggregator.valueID(.path, "/path/\(index)")
+            for visitor in 0..<max(visitors, 1) {
+                aggregator.add(bucket: ordinal, .path, value: value, bytes: Int64(visitor), status: 404,
+                               visitor: visitors == 0 ? nil : HyperLogLog.mix(UInt64(visitor)))
+            }
+        }
+        var fromBytes: [UInt8] = []
+        aggregator.forEachRow { fromBytes.appendSpillRow($0) }
+        var inPlace: [UInt8] = [7]
+        aggregator.drainRowsWithSketches(where: { _ in true }) { inPlace.appendSpillRow($0, sketch: $1) }
+        #expect(fromBytes.count > 12_000)
+        #expect(inPlace == [7] + fromBytes)
+        #expect(aggregator.rowCount == 0)
+    }
+
     @Test func cappedDimensionsSurviveTheSpill() throws {
         var policy = Policy.standard
         policy.maxValues = 50

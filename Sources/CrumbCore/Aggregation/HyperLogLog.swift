@@ -663,6 +663,12 @@ extension HyperLogLog {
     /// other allocation.
     public func serialize(into bytes: inout [UInt8]) {
         bytes.removeAll(keepingCapacity: true)
+        appendSerialized(to: &bytes)
+    }
+
+    /// Appends `serialized()`'s bytes to `bytes`, after what it holds: a writer that lays rows end to end
+    /// serializes each sketch where it goes, not into a buffer it then copies.
+    public func appendSerialized(to bytes: inout [UInt8]) {
         if dense.isEmpty, sparse.isEmpty {
             let count = inline.0 == 0 ? 0 : inline.1 == 0 ? 1 : 2
             Self.appendSparseHeader(count, to: &bytes)

@@ -336,6 +336,19 @@ public struct WebAggregator: Sendable {
         removeRows(where: drains)
     }
 
+    /// `drainRows(where:_:)` for a caller that serializes each row's sketch itself, where it writes the row
+    /// (`HyperLogLog.appendSerialized(to:)`), rather than copy it from a buffer: `body` gets each row's view,
+    /// whose `sketchBytes` are empty, and its sketch.
+    public mutating func drainRowsWithSketches(where drains: (Int64) -> Bool,
+                                               _ body: (RowView, HyperLogLog) throws -> Void) rethrows {
+        for index in rows.indices where drains(buckets.starts[Int(rowKeys[index] >> 32)]) {
+            try withView(ofRow: index, sketchBytes: UnsafeRawBufferPointer(start: nil, count: 0)) { view in
+                try body(view, rows[index].sketch)
+            }
+        }
+        removeRows(where: drains)
+    }
+
     /// Removes the rows of the buckets whose start `removes` accepts; the others keep their counts. Values stay
     /// interned.
     public mutating func removeRows(where removes: (Int64) -> Bool) {
@@ -511,17 +524,20 @@ public struct WebAggregator: Sendable {
     /// Serializes row `index`'s sketch into `sketch` and calls `body` with the row's view. The row is read in
     /// place: a copy of it would retain (and then release) its sketch's storage.
     private func withView(ofRow index: Int, sketch: inout [UInt8], _ body: (RowView) throws -> Void) rethrows {
+        rows[index].sketch.serialize(into: &sketch)
+        try sketch.withUnsafeBytes { try withView(ofRow: index, sketchBytes: $0, body) }
+    }
+
+    /// Calls `body` with row `index`'s view, its sketch given as `sketchBytes`.
+    private func withView(ofRow index: Int, sketchBytes: UnsafeRawBufferPointer, _ body: (RowView) throws -> Void) rethrows {
         let key = rowKeys[index]
         let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
-        rows[index].sketch.serialize(into: &sketch)
         let (hits, bytes) = (rows[index].hits, rows[index].bytes)
         let (status4xx, status5xx) = (rows[index].clientErrors, rows[index].serverErrors)
         try values[dimension.rawValue].withBytes(of: Int(key & (1 << Self.valueBits - 1))) { value in
-            try sketch.withUnsafeBytes { sketchBytes in
-                try body(RowView(bucketStart: buckets.starts[Int(key >> 32)], dimension: dimension, valueBytes: value,
-                                 hits: hits, bytes: bytes, status4xx: status4xx, status5xx: status5xx,
-                                 sketchBytes: sketchBytes))
-            }
+            try body(RowView(bucketStart: buckets.starts[Int(key >> 32)], dimension: dimension, valueBytes: value,
+                             hits: hits, bytes: bytes, status4xx: status4xx, status5xx: status5xx,
+                             sketchBytes: sketchBytes))
         }
     }
 
