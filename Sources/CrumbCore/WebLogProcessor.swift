@@ -396,7 +396,8 @@ public struct WebLogProcessor: Sendable {
         // up by.
         keys.agent = event.userAgent.map { RecentValues.key(for: UnsafeRawBufferPointer(rebasing: line[$0])) }
         if !keys.optedOut {
-            keys.visitorProbe = visitorProbe(event, line, tracking: keys.tracking, agentHash: keys.agent?.hash)
+            keys.visitorProbe = visitorProbe(client: event.client, userAgent: event.userAgent, line, tracking: keys.tracking,
+                                             agentHash: keys.agent?.hash)
         }
     }
 
@@ -433,7 +434,8 @@ public struct WebLogProcessor: Sendable {
 
         // The visitor first (its cache set was fetched with the line's): the set of its counted visits depends on
         // it alone, and is fetched now, so that it has arrived when the trends are counted.
-        let visitor = visitorID(event, line, tracking: keys.tracking, probe: keys.visitorProbe, day: day)
+        let visitor = visitorID(client: event.client, userAgent: event.userAgent, line, tracking: keys.tracking,
+                                probe: keys.visitorProbe, day: day)
         if let visitor { countedVisits.prefetch(RecentValues.Key(exactly: 1, visitor)) }
 
         // The request target, cookie header and referrer as seen before, if they were clean: the three caches
@@ -450,7 +452,7 @@ public struct WebLogProcessor: Sendable {
         let referrerBytes = event.referrer.map { UnsafeRawBufferPointer(rebasing: line[$0]) }
         let cachedReferrer = keys.referrer.flatMap { cleanReferrers.value(for: $0) }
 
-        let agent = userAgentValues(event, line, key: keys.agent)
+        let agent = userAgentValues(event.userAgent, line, key: keys.agent)
 
         // Personal information: counted always, kept only in the vault when the policy routes it there.
         // The router is moved out of `self` for the event, so that the scanners' callbacks capture it alone.
@@ -679,10 +681,15 @@ public struct WebLogProcessor: Sendable {
     /// The dimension values of the line's user agent, from the cache or classified now, and its slot
     /// (`agentSlot`).
     ///
-    /// - Parameter key: the user agent's `RecentValues.key`, when the line has one.
-    private mutating func userAgentValues(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer,
+    /// The functions a line's event goes through take the fields they read, not the event: an event passed by
+    /// value is copied (280 bytes) for each call.
+    ///
+    /// - Parameters:
+    ///   - range: the line's user agent (`AccessLogEvent.userAgent`).
+    ///   - key: the user agent's `RecentValues.key`, when the line has one.
+    private mutating func userAgentValues(_ range: Range<Int>?, _ line: UnsafeRawBufferPointer,
                                           key: RecentValues.Key?) -> UserAgentValues {
-        guard let range = event.userAgent, let key else {
+        guard let range, let key else {
             agentSlot = Self.userAgentCacheLimit
             if let noUserAgent { return noUserAgent.values }
             let reading = classify(UnsafeRawBufferPointer(start: nil, count: 0))
@@ -764,14 +771,14 @@ public struct WebLogProcessor: Sendable {
     /// when neither may be used. The probe stands for the material `visitorID` hashes on a miss.
     ///
     /// - Parameter agentHash: the hash of the line's user agent (`RecentValues.Key.hash`), when it has one.
-    private mutating func visitorProbe(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, tracking: Range<Int>?,
-                                       agentHash: UInt64?) -> UInt64? {
+    private mutating func visitorProbe(client clientRange: Range<Int>, userAgent: Range<Int>?, _ line: UnsafeRawBufferPointer,
+                                       tracking: Range<Int>?, agentHash: UInt64?) -> UInt64? {
         if tracking != nil {
-            fillMaterial(event, line, tracking: tracking)
+            fillMaterial(client: clientRange, userAgent: userAgent, line, tracking: tracking)
             return material.withUnsafeBytes { visitors.probe(material: $0) }
         }
         guard rules.addressIdentifiesVisitor else { return nil }
-        let client = UnsafeRawBufferPointer(rebasing: line[event.client])
+        let client = UnsafeRawBufferPointer(rebasing: line[clientRange])
         // Looked up by the address (or a hash of the client text) and the hash the user-agent cache takes of
         // the agent: a returning visitor costs no material and no hash of it. The words say which kind each
         // is, so that the probe stands for the material alone.
@@ -782,24 +789,25 @@ public struct WebLogProcessor: Sendable {
 
     /// The keyed visitor id of the line whose `visitorProbe` is `probe`: cached, or an HMAC of its material
     /// (the tracking cookie, or the address and user agent), with the period key of `day`.
-    private mutating func visitorID(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, tracking: Range<Int>?,
-                                    probe: UInt64?, day: Int64) -> UInt64? {
+    private mutating func visitorID(client: Range<Int>, userAgent: Range<Int>?, _ line: UnsafeRawBufferPointer,
+                                    tracking: Range<Int>?, probe: UInt64?, day: Int64) -> UInt64? {
         guard let probe else { return nil }
         if let id = visitors.cachedVisitor(probe: probe, day: day) { return id }
-        fillMaterial(event, line, tracking: tracking)
+        fillMaterial(client: client, userAgent: userAgent, line, tracking: tracking)
         return material.withUnsafeBytes { visitors.newVisitor(probe: probe, material: $0) }
     }
 
     /// Puts a line's visitor material in `material`: `c` and the tracking cookie (`name=value`) when there is
     /// one, else `a`, the address (or the client text when it is none), a 0 and the user agent.
-    private mutating func fillMaterial(_ event: AccessLogEvent, _ line: UnsafeRawBufferPointer, tracking: Range<Int>?) {
+    private mutating func fillMaterial(client clientRange: Range<Int>, userAgent: Range<Int>?, _ line: UnsafeRawBufferPointer,
+                                       tracking: Range<Int>?) {
         material.removeAll(keepingCapacity: true)
         if let tracking {
             material.append(UInt8(ascii: "c"))
             material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[tracking]))
             return
         }
-        let client = UnsafeRawBufferPointer(rebasing: line[event.client])
+        let client = UnsafeRawBufferPointer(rebasing: line[clientRange])
         material.append(UInt8(ascii: "a"))
         if let address = IPAddress.parse(client) {
             withUnsafeBytes(of: address.high.bigEndian) { material.append(contentsOf: $0) }
@@ -808,7 +816,7 @@ public struct WebLogProcessor: Sendable {
             material.append(contentsOf: client)
         }
         material.append(0)
-        if let agent = event.userAgent { material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[agent])) }
+        if let userAgent { material.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[userAgent])) }
     }
 
     /// The visitor's pseudonym in events and vault: `v:` and 16 hex digits of the keyed visitor id. It
