@@ -153,6 +153,13 @@ public struct RowIndex: Sendable {
         return row
     }
 
+    /// Empties the table, keeping its size (and its recent-keys cache's).
+    public mutating func removeAll() {
+        values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        recent.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        count = 0
+    }
+
     private mutating func tableRow(for key: UInt64, orInsert make: () -> Int) -> Int {
         var slot = Int(truncatingIfNeeded: ByteHash.fmix64(key)) & mask
         while true {
