@@ -345,9 +345,10 @@ public struct WebAggregator: Sendable {
     public mutating func drainRowsWithSketches(where drains: (Int64) -> Bool,
                                                _ body: (RowView, HyperLogLog) throws -> Void) rethrows {
         for index in rows.indices where drains(buckets.starts[Int(rowKeys[index] >> 32)]) {
-            try withView(ofRow: index, sketchBytes: UnsafeRawBufferPointer(start: nil, count: 0)) { view in
-                try body(view, rows[index].sketch)
-            }
+            // Taken out first: a closure that read `rows` would capture the whole aggregator, copied (a retain
+            // of each of its arrays) for every row.
+            let sketch = rows[index].sketch
+            try withView(ofRow: index, sketchBytes: UnsafeRawBufferPointer(start: nil, count: 0)) { try body($0, sketch) }
         }
         removeRows(where: drains)
     }
@@ -550,8 +551,9 @@ public struct WebAggregator: Sendable {
         let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
         let (hits, bytes) = (rows[index].hits, rows[index].bytes)
         let (status4xx, status5xx) = (rows[index].clientErrors, rows[index].serverErrors)
+        let bucketStart = buckets.starts[Int(key >> 32)]
         try values[dimension.rawValue].withBytes(of: Int(key & (1 << Self.valueBits - 1))) { value in
-            try body(RowView(bucketStart: buckets.starts[Int(key >> 32)], dimension: dimension, valueBytes: value,
+            try body(RowView(bucketStart: bucketStart, dimension: dimension, valueBytes: value,
                              hits: hits, bytes: bytes, status4xx: status4xx, status5xx: status5xx,
                              sketchBytes: sketchBytes))
         }
