@@ -11,7 +11,7 @@ public enum ASCII {
     public static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
 
     /// The offset of the first `byte` at or after `index` in `bytes`, or `bytes.count`: sixteen bytes at a time in
-    /// vector lanes (`zeroLanes`), then one at a time. Inlined, for the short scans of the hot path where a call
+    /// vector lanes (`equalLanes`), then one at a time. Inlined, for the short scans of the hot path where a call
     /// to `memchr` costs more than it saves.
     @inlinable
     public static func index(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from index: Int) -> Int {
@@ -20,21 +20,20 @@ public enum ASCII {
         let wanted = SIMD16<UInt8>(repeating: byte)
         while index + 16 <= count {
             let lanes = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
-            if let lane = firstMarkedLane(zeroLanes(lanes ^ wanted)) { return index + lane }
+            if let lane = firstMarkedLane(equalLanes(lanes, wanted)) { return index + lane }
             index += 16
         }
         while index < count, bytes[index] != byte { index += 1 }
         return index
     }
 
-    /// The lanes that are 0, marked by their high bit: `(x − 1) & ~x & 0x80` is set in a lane exactly when x is
-    /// 0 (each byte is its own lane, so no borrow crosses into the next). XOR the lanes with the byte wanted first.
+    /// The lanes where `lanes` and `wanted` are equal, all ones, the others 0: one vector compare (`pcmpeqb`).
     @inlinable
-    static func zeroLanes(_ lanes: SIMD16<UInt8>) -> SIMD16<UInt8> {
-        (lanes &- 1) & ~lanes & SIMD16(repeating: 0x80)
+    static func equalLanes(_ lanes: SIMD16<UInt8>, _ wanted: SIMD16<UInt8>) -> SIMD16<UInt8> {
+        unsafeBitCast(lanes .== wanted, to: SIMD16<UInt8>.self)
     }
 
-    /// The first lane whose high bit `marks` sets (lane 0 is the lowest address), or nil when none is.
+    /// The first lane that `marks` sets (lane 0 is the lowest address), or nil when none is.
     @inlinable
     static func firstMarkedLane(_ marks: SIMD16<UInt8>) -> Int? {
         let halves = unsafeBitCast(marks, to: SIMD2<UInt64>.self)

@@ -190,7 +190,7 @@ struct ByteCursor {
         let quote = SIMD16<UInt8>(repeating: UInt8(ascii: "\"")), backslash = SIMD16<UInt8>(repeating: UInt8(ascii: "\\"))
         while index + 16 <= count {
             let lanes = bytes.loadUnaligned(fromByteOffset: index, as: SIMD16<UInt8>.self)
-            if let lane = ASCII.firstMarkedLane(ASCII.zeroLanes(lanes ^ quote) | ASCII.zeroLanes(lanes ^ backslash)) {
+            if let lane = ASCII.firstMarkedLane(ASCII.equalLanes(lanes, quote) | ASCII.equalLanes(lanes, backslash)) {
                 return index + lane
             }
             index += 16
