@@ -413,6 +413,9 @@ public struct WebLogProcessor: Sendable {
 
     /// Classifies one event and counts it once in every enabled dimension.
     ///
+    /// The steps it calls take the event's fields they read, not the event: an event passed by value is copied
+    /// (280 bytes) for each call.
+    ///
     /// - Parameters:
     ///   - event: only read; `inout` so that it is passed by address, not copied (see `lineKeys`).
     ///   - keys: the line's `lineKeys(_:_:into:)`; only read, and `inout` for the same reason.
@@ -680,9 +683,6 @@ public struct WebLogProcessor: Sendable {
 
     /// The dimension values of the line's user agent, from the cache or classified now, and its slot
     /// (`agentSlot`).
-    ///
-    /// The functions a line's event goes through take the fields they read, not the event: an event passed by
-    /// value is copied (280 bytes) for each call.
     ///
     /// - Parameters:
     ///   - range: the line's user agent (`AccessLogEvent.userAgent`).

@@ -1,5 +1,6 @@
 @testable import CrumbCore
 import CrumbSamples
+import CrumbTestSupport
 import Testing
 
 /// A processor that takes its lines in batches (`process(lines:in:)`, which parses one line ahead and fetches its
@@ -11,9 +12,7 @@ struct BatchedLinesTests {
         options.lines = 4_000
         options.malformedShare = 0.03
         options.seed = 21
-        let log = AccessLogGenerator.generate(options)
-        var lines = log.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
-        if lines.last?.isEmpty == true { lines.removeLast() }
+        var lines = LogLines.split(AccessLogGenerator.generate(options))
         for index in stride(from: 17, to: lines.count, by: 97) { lines[index] = [] }
         for index in stride(from: 40, to: lines.count, by: 211) { lines[index] = Array("# a comment".utf8) }
         for index in stride(from: 60, to: lines.count, by: 301) { lines[index] = Array("   \t ".utf8) }

@@ -30,7 +30,7 @@ struct SampleTranscoderTests {
         for format in [SampleTranscoder.Format.w3c, .json] {
             var transcoder = SampleTranscoder(options: .init(format: format, generator: Self.options))
             var streamed = [UInt8]()
-            for line in transcoderLines(Self.combined) {
+            for line in LogLines.split(Self.combined) {
                 line.withUnsafeBytes { transcoder.append(combinedLine: $0, to: &streamed) }
             }
             #expect(streamed == (format == .w3c ? Self.w3c : Self.json), "\(format)")
@@ -54,7 +54,7 @@ struct SampleTranscoderTests {
         try #require(Self.sourceReadings.allSatisfy { $0.kind == .event })
 
         // The second #Fields comes right before the source's middle line.
-        let lines = transcoderLines(Self.w3c)
+        let lines = LogLines.split(Self.w3c)
         let fields = lines.indices.filter { lines[$0].starts(with: "#Fields:".utf8) }
         #expect(fields == [3, Self.options.lines / 2 + 7], "4 directives, half the lines, 4 more directives")
         #expect(String(decoding: lines[fields[0]], as: UTF8.self) == "#Fields: " + SampleTranscoder.w3cFields)
@@ -221,7 +221,7 @@ struct SampleTranscoderTests {
             let good = Array(#"1.2.3.4 - - [01/Jan/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "UA""#.utf8)
             good.withUnsafeBytes { transcoder.append(combinedLine: $0, to: &output) }
             Array(line.utf8).withUnsafeBytes { transcoder.append(combinedLine: $0, to: &output) }
-            let written = transcoderLines(output).last ?? []
+            let written = LogLines.split(output).last ?? []
             let expected = line.hasPrefix("#") && format == .w3c ? "?" + line.dropFirst() : line
             #expect(written == Array(expected.utf8))
             let readings = format == .w3c
@@ -314,8 +314,8 @@ struct SampleTranscoderPlantingTests {
         #expect(Self.checker.findings(in: unplanted).isEmpty)
 
         // Planting changes only the planted lines, and each holds a value the checker finds.
-        let plantedLines = transcoderLines(planted)
-        let unplantedLines = transcoderLines(unplanted)
+        let plantedLines = LogLines.split(planted)
+        let unplantedLines = LogLines.split(unplanted)
         #expect(plantedLines.count == unplantedLines.count)
         let changed = zip(plantedLines, unplantedLines).filter { $0 != $1 }.map(\.0)
         let share = Double(changed.count) / 50_000
@@ -326,8 +326,8 @@ struct SampleTranscoderPlantingTests {
 
     @Test("beacons carry planted values in props, a user object, free text and the url's query string")
     func beaconSites() throws {
-        let lines = transcoderLines(Self.generate(.json, planted: true)).map { String(decoding: $0, as: UTF8.self) }
-        let unplanted = transcoderLines(Self.generate(.json, planted: false)).map { String(decoding: $0, as: UTF8.self) }
+        let lines = LogLines.split(Self.generate(.json, planted: true)).map { String(decoding: $0, as: UTF8.self) }
+        let unplanted = LogLines.split(Self.generate(.json, planted: false)).map { String(decoding: $0, as: UTF8.self) }
         let own = zip(lines, unplanted).filter { $0 != $1 }.map(\.0)
         for marker in [#","user":{"name":""#, #","user":{"email":""#, #","user":{"phone":""#, #","user":{"username":""#,
                        #","message":""#, #"\n"#, "\u{2014}", #","email":""#, #","card_number":""#, #","iban":""#,
@@ -631,12 +631,6 @@ private enum TranscoderExpect {
     static func utf8(_ bytes: [UInt8]?) -> [UInt8]? {
         bytes.map { Array(String(decoding: $0, as: UTF8.self).utf8) }
     }
-}
-
-private func transcoderLines(_ bytes: [UInt8]) -> [[UInt8]] {
-    var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map(Array.init)
-    if lines.last?.isEmpty == true { lines.removeLast() }
-    return lines
 }
 
 private extension AccessLogGenerator.Options {

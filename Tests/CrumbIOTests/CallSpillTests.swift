@@ -1,6 +1,7 @@
 import CrumbCore
 @testable import CrumbIO
 import CrumbSamples
+import CrumbTestSupport
 import Foundation
 import Testing
 
@@ -16,16 +17,7 @@ struct CallSpillTests {
         options.calls = calls
         options.seed = seed
         options.duration = 3 * 86_400
-        let bytes = CallRecordGenerator.generate(options).bytes
-        var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
-        if lines.last?.isEmpty == true { lines.removeLast() }
-        var index = 0
-        while index + 300 < lines.count {
-            let late = lines.remove(at: index)
-            lines.insert(late, at: index + 300)
-            index += 40
-        }
-        return Array(lines.joined(separator: [UInt8(ascii: "\n")])) + [UInt8(ascii: "\n")]
+        return LogLines.delaying(every: 40, by: 300, in: CallRecordGenerator.generate(options).bytes)
     }
 
     static func processor(policy: Policy = .standard) -> CallLogProcessor {

@@ -1,6 +1,7 @@
 import CrumbCore
 @testable import CrumbIO
 import CrumbSamples
+import CrumbTestSupport
 import Foundation
 import Testing
 
@@ -23,16 +24,7 @@ struct WebSpillTests {
         options.lines = 12_000
         options.seed = 5
         options.malformedShare = 0.01
-        let text = AccessLogGenerator.generate(options)
-        var lines = text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
-        if lines.last?.isEmpty == true { lines.removeLast() }
-        var index = 0
-        while index + 500 < lines.count {
-            let late = lines.remove(at: index)
-            lines.insert(late, at: index + 500)
-            index += 50
-        }
-        return Array(lines.joined(separator: [UInt8(ascii: "\n")])) + [UInt8(ascii: "\n")]
+        return LogLines.delaying(every: 50, by: 500, in: AccessLogGenerator.generate(options))
     }
 
     static func processor(policy: Policy = .standard) throws -> WebLogProcessor {

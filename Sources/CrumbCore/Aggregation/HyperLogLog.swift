@@ -153,10 +153,14 @@ public struct HyperLogLog: Sendable, Equatable {
         let index = Int(truncatingIfNeeded: hash >> (64 - Self.precision))
         if !dense.isEmpty {
             dense.withUnsafeBufferPointer { crumb_prefetch($0.baseAddress! + index) }
-        } else if sortedCount >= 64 {
+        } else if sortedCount >= Self.guessedSearchMinimum {
             sparse.withUnsafeBufferPointer { crumb_prefetch($0.baseAddress! + Self.guessedPosition(of: index, amongSorted: sortedCount)) }
         }
     }
+
+    /// Sorted entries from which a sparse insert starts its search at `guessedPosition` (and `prefetch` fetches
+    /// there); below it, the search halves the whole sorted part.
+    static let guessedSearchMinimum = 64
 
     /// Where register `index`'s entry should sit among `sorted` sorted entries: indices are uniform (the top bits
     /// of a mixed hash), so about index·n/m. Where a sparse insert starts its search, and what `prefetch` fetches.
@@ -219,7 +223,7 @@ public struct HyperLogLog: Sendable, Equatable {
             // Register indices are uniform (the top bits of a mixed hash), so the entry for `index` sits near
             // index·n/m: gallop outwards from there (a few probes in one or two cache lines) before the
             // binary search, instead of halving from the middle of up to 2 KiB.
-            if sorted >= 64 {
+            if sorted >= Self.guessedSearchMinimum {
                 let guess = Self.guessedPosition(of: index, amongSorted: sorted)
                 var step = 16
                 if entries[guess] < key {

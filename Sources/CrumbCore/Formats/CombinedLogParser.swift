@@ -177,10 +177,10 @@ struct ByteCursor {
     /// The offset of the first `"` or `\\` at or after `index`, or `bytes.count`.
     ///
     /// Sixteen bytes at a time, then eight: quoted fields are user agents, referrers and cookies, dozens to
-    /// hundreds of bytes with no quote or backslash inside. For each byte, `(x − 0x01) & ~x & 0x80` is set when
-    /// x is 0 (x being the byte XOR the wanted byte). In vector lanes each byte is its own lane, so the test is
-    /// exact; in a word (SWAR), a borrow can only set bits above a real match, so the lowest set bit is exact
-    /// (little-endian loads: the lowest byte comes first).
+    /// hundreds of bytes with no quote or backslash inside. Sixteen bytes are compared lane by lane
+    /// (`ASCII.equalLanes`). In a word of eight (SWAR), `(x − 0x01) & ~x & 0x80` is set for a byte x that is 0
+    /// (x being the byte XOR the wanted byte); a borrow can only set bits above a real match, so the lowest set
+    /// bit is exact (little-endian loads: the lowest byte comes first).
     @inline(__always)
     static func nextQuoteOrBackslash(in bytes: UnsafeRawBufferPointer, from index: Int) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101

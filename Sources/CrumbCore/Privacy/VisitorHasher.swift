@@ -55,7 +55,7 @@ public struct VisitorHasher: @unchecked Sendable {
         guard !ways.isEmpty else { return }
         ways.withUnsafeBufferPointer { ways in
             // A set's 64 bytes lie on one or two cache lines.
-            let set = ways.baseAddress! + Self.base(of: probe == 0 ? 1 : probe)
+            let set = ways.baseAddress! + Self.base(of: Self.stored(probe))
             crumb_prefetch(set)
             crumb_prefetch(set + 7)
         }
@@ -70,7 +70,7 @@ public struct VisitorHasher: @unchecked Sendable {
     @inline(__always)
     public mutating func cachedVisitor(probe: UInt64, day: Int64) -> UInt64? {
         if day != lastDay { switchDay(day) }
-        let probe = probe == 0 ? 1 : probe
+        let probe = Self.stored(probe)
         let base = Self.base(of: probe)
         for way in stride(from: base, to: base + 8, by: 2) where ways[way] == probe { return ways[way + 1] }
         return nil
@@ -79,7 +79,7 @@ public struct VisitorHasher: @unchecked Sendable {
     /// The keyed id of `material` (an HMAC with the current period's key), cached under `probe`: after a
     /// miss of `cachedVisitor(probe:day:)` for the same day.
     public mutating func newVisitor(probe: UInt64, material: UnsafeRawBufferPointer) -> UInt64 {
-        let probe = probe == 0 ? 1 : probe
+        let probe = Self.stored(probe)
         let base = Self.base(of: probe)
         var mac = keyed!
         mac.update(data: material)
@@ -97,7 +97,13 @@ public struct VisitorHasher: @unchecked Sendable {
         return id
     }
 
-    /// The first way of `probe`'s set (probe 0 marks an empty way, so callers map it to 1 first).
+    /// `probe` as a way holds it: 0 marks an empty way, so probe 0 is kept as 1.
+    @inline(__always)
+    private static func stored(_ probe: UInt64) -> UInt64 {
+        probe == 0 ? 1 : probe
+    }
+
+    /// The first way of `probe`'s set (of its `stored` form).
     @inline(__always)
     private static func base(of probe: UInt64) -> Int {
         (Int(truncatingIfNeeded: probe >> 32) & (setCount - 1)) << 3
