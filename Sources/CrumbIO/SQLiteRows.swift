@@ -12,6 +12,8 @@ struct SQLiteRowInserter {
     private var handle: SQLiteStatement { statement.sqliteStatement }
     /// SQLite copies the bytes before the bind call returns.
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    /// SQLite reads the bytes where they are, when the statement runs: they must stay put until then.
+    private static let unchanging = unsafeBitCast(0, to: sqlite3_destructor_type.self)
 
     init(_ db: Database, sql: String) throws {
         statement = try db.makeStatement(sql: sql)
@@ -60,6 +62,16 @@ struct SQLiteRowInserter {
         }
     }
 
+    /// Binds text (`isText`) or a blob that SQLite reads in place when the statement runs, without a copy of its
+    /// own: the caller keeps `bytes` unchanged and allocated until then (`BindingArena`).
+    func bindInPlace(_ index: Int32, _ bytes: UnsafeRawBufferPointer, isText: Bool) {
+        if isText {
+            _ = sqlite3_bind_text(handle, index, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.unchanging)
+        } else {
+            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), Self.unchanging)
+        }
+    }
+
     func bindNull(_ index: Int32) {
         sqlite3_bind_null(handle, index)
     }
@@ -87,6 +99,9 @@ struct SQLiteBatchInserter {
     let rowsPerStep: Int32
     private let inserter: SQLiteRowInserter
     private var row: Int32 = 0
+    /// The text and blobs bound since the last step, held for SQLite to read in place: copying them here costs
+    /// less than SQLite's own copy of each (an allocation, under its memory mutex, and a free).
+    private let arena = BindingArena(capacity: BindingArena.defaultCapacity)
 
     /// Every column of `table`, in its order; the first is never NULL in a real row.
     init(_ db: Database, table: String, columns: Int, rowsPerStep: Int = 32) throws {
@@ -101,15 +116,40 @@ struct SQLiteBatchInserter {
     private func parameter(_ column: Int32) -> Int32 { row * columns + column }
 
     func bind(_ column: Int32, _ value: Int64) { inserter.bind(parameter(column), value) }
-    func bind(_ column: Int32, _ text: String) { inserter.bind(parameter(column), text) }
-    func bind(_ column: Int32, text: UnsafeRawBufferPointer) { inserter.bind(parameter(column), text: text) }
-    func bind(_ column: Int32, blob: UnsafeRawBufferPointer) { inserter.bind(parameter(column), blob: blob) }
-    func bind(_ column: Int32, blob: [UInt8]) { inserter.bind(parameter(column), blob: blob) }
+
+    func bind(_ column: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { bindBytes(column, UnsafeRawBufferPointer($0), isText: true) }
+    }
+
+    /// Binds text given as bytes, read as UTF-8 as `SQLiteRowInserter.bind(_:text:)` reads them.
+    func bind(_ column: Int32, text: UnsafeRawBufferPointer) {
+        guard ASCII.isASCII(text) else {
+            bind(column, String(decoding: text, as: UTF8.self))
+            return
+        }
+        bindBytes(column, text, isText: true)
+    }
+
+    func bind(_ column: Int32, blob: UnsafeRawBufferPointer) { bindBytes(column, blob, isText: false) }
+    func bind(_ column: Int32, blob: [UInt8]) { blob.withUnsafeBytes { bindBytes(column, $0, isText: false) } }
+
+    /// Binds a copy in the arena, or, when it has no room left (or for nothing at all), lets SQLite copy.
+    private func bindBytes(_ column: Int32, _ bytes: UnsafeRawBufferPointer, isText: Bool) {
+        if !bytes.isEmpty, let copy = arena.copy(bytes) {
+            inserter.bindInPlace(parameter(column), copy, isText: isText)
+        } else if isText {
+            inserter.bind(parameter(column), text: bytes)
+        } else {
+            inserter.bind(parameter(column), blob: bytes)
+        }
+    }
 
     /// Ends the current row; inserts the batch when it is full.
     mutating func endRow(_ db: Database) throws {
         row += 1
         if row == rowsPerStep {
+            defer { arena.removeAll() }
             try inserter.step(db)
             row = 0
         }
@@ -120,7 +160,39 @@ struct SQLiteBatchInserter {
         guard row > 0 else { return }
         // The rows after the last bound one are left out by the statement's WHERE.
         for unused in row..<rowsPerStep { inserter.bindNull(unused * columns + 1) }
+        defer { arena.removeAll() }
         try inserter.step(db)
         row = 0
     }
+}
+
+/// Bytes copied for SQLite to read in place (`SQLiteBatchInserter`): one fixed block, filled from the start and
+/// emptied after each step. It never moves, so what was bound stays where SQLite was told it is; what does not
+/// fit is not copied here.
+final class BindingArena {
+    /// Room for a batch of 32 typical rows several times over; a larger value (a dense sketch) goes to SQLite's copy.
+    static let defaultCapacity = 256 * 1024
+
+    private let base: UnsafeMutableRawPointer
+    let capacity: Int
+    private(set) var used = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    deinit { base.deallocate() }
+
+    /// A copy of `bytes` in the arena, or nil when it has no room for them.
+    func copy(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard bytes.count <= capacity - used, let source = bytes.baseAddress else { return nil }
+        let target = base + used
+        target.copyMemory(from: source, byteCount: bytes.count)
+        used += bytes.count
+        return UnsafeRawBufferPointer(start: target, count: bytes.count)
+    }
+
+    /// Empties the arena: what was copied may be overwritten.
+    func removeAll() { used = 0 }
 }

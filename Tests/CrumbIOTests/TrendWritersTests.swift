@@ -272,6 +272,55 @@ func decimalDigits(value: Int64) {
     }
 }
 
+/// Bound text and blobs are the inserter's own from the bind on: the caller's buffer may change before the batch
+/// goes in. Rows too many to copy into the batch's bytes held for SQLite (`BindingArena`) fall back to SQLite's
+/// copy, and every row still reads back as bound, over batches that reuse those bytes.
+@Test func batchInsertOwnsWhatItBindsBeyondItsArena() throws {
+    let dir = try ScratchDirectory()
+    defer { dir.remove() }
+    let queue = try DatabaseQueue(path: dir.file("arena.db"))
+    defer { try? queue.close() }
+    // 70 rows of 20 KiB: a batch of 32 holds 640 KiB, past the arena's room, so both ways of binding are taken.
+    let blobSize = 20 << 10
+    #expect(32 * blobSize > BindingArena.defaultCapacity)
+    func blob(_ n: Int) -> [UInt8] { (0..<blobSize).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ n &* 7) } }
+    try queue.write { db in
+        try db.execute(sql: "CREATE TABLE t (n INTEGER NOT NULL, v TEXT NOT NULL, b BLOB NOT NULL)")
+        var insert = try SQLiteBatchInserter(db, table: "t", columns: 3)
+        var buffer = [UInt8](repeating: 0, count: blobSize)
+        for n in 0..<70 {
+            insert.bind(1, Int64(n))
+            buffer = blob(n)
+            buffer.withUnsafeBytes { insert.bind(3, blob: $0) }
+            Array("/value/\(n)".utf8).withUnsafeBytes { insert.bind(2, text: $0) }
+            // Overwritten before the row goes in.
+            for index in buffer.indices { buffer[index] = 0xAA }
+            try insert.endRow(db)
+        }
+        try insert.finish(db)
+    }
+    let rows = try queue.read { db in try Row.fetchAll(db, sql: "SELECT n, v, b FROM t ORDER BY rowid") }
+    #expect(rows.count == 70)
+    for (n, row) in rows.enumerated() {
+        #expect(row["n"] as Int64 == Int64(n))
+        #expect(row["v"] as String == "/value/\(n)")
+        #expect((row["b"] as Data?).map { [UInt8]($0) } == blob(n), "row \(n)")
+    }
+}
+
+@Test func bindingArenaCopiesUntilFullAndStartsOverWhenEmptied() {
+    let arena = BindingArena(capacity: 10)
+    let first: [UInt8] = [1, 2, 3, 4, 5, 6]
+    let copy = first.withUnsafeBytes { arena.copy($0) }
+    #expect(copy.map { Array($0) } == first)
+    #expect([UInt8](repeating: 9, count: 5).withUnsafeBytes { arena.copy($0) } == nil, "no room for 5 more")
+    #expect([UInt8](repeating: 9, count: 4).withUnsafeBytes { arena.copy($0) }.map { Array($0) } == [9, 9, 9, 9])
+    #expect(arena.used == 10)
+    arena.removeAll()
+    let again = [UInt8](repeating: 7, count: 10).withUnsafeBytes { arena.copy($0) }
+    #expect(again?.baseAddress == copy?.baseAddress, "the same block, from its start")
+}
+
 private let manifestText = #"{"version":"0.1.0","schema":1,"inputs":[],"note":"caf\u00e9, 日本"}"#
 
 @Test func sqliteHasTheContractSchemaAndRoundTripsRows() throws {
