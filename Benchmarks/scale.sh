@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/crumb-scale}
-swift build -c release --product crumb >/dev/null
+swift build -c release --static-swift-stdlib --product crumb >/dev/null
 crumb=$PWD/.build/release/crumb
 mkdir -p "$work/tree"
 

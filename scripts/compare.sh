@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 lines=${1:-2000000}
 work=${CRUMB_BENCH_DIR:-/tmp/crumb-compare}
 mkdir -p "$work"
-swift build -c release --product crumb >&2
+# The release build the README recommends: the Swift runtime and Foundation linked into the binary.
+swift build -c release --static-swift-stdlib --product crumb >&2
 crumb=.build/release/crumb
 log="$work/access-$lines.log.gz"
 plain="$work/access-$lines.log"
