@@ -25,51 +25,50 @@ struct SQLiteRowInserter {
 
     func bind(_ index: Int32, _ text: String) {
         var text = text
-        text.withUTF8 { bytes in
-            if let base = bytes.baseAddress, bytes.count > 0 {
-                _ = sqlite3_bind_text(handle, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.transient)
-            } else {
-                _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
-            }
-        }
+        text.withUTF8 { bind(index, UnsafeRawBufferPointer($0), isText: true) }
     }
 
-    /// Binds text given as bytes, read as UTF-8 like `String(decoding:as:)` reads them: ASCII is bound as it is,
-    /// without making a `String`; anything else goes through one, so invalid UTF-8 is repaired the same way.
+    /// Binds text given as bytes, read as UTF-8 as `withText` reads them.
     func bind(_ index: Int32, text bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else {
-            _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
-            return
-        }
-        guard ASCII.isASCII(bytes) else {
-            bind(index, String(decoding: bytes, as: UTF8.self))
-            return
-        }
-        _ = sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.transient)
+        Self.withText(bytes) { bind(index, $0, isText: true) }
     }
 
     /// Binds a blob; an empty one is an empty blob, never NULL.
     func bind(_ index: Int32, blob: [UInt8]) {
-        blob.withUnsafeBytes { bind(index, blob: $0) }
+        blob.withUnsafeBytes { bind(index, $0, isText: false) }
     }
 
     /// Binds a blob; an empty one is an empty blob, never NULL.
     func bind(_ index: Int32, blob: UnsafeRawBufferPointer) {
-        if blob.isEmpty {
+        bind(index, blob, isText: false)
+    }
+
+    /// Binds `bytes` as text (`isText`, valid UTF-8) or as a blob; empty ones as empty text or an empty blob, never
+    /// NULL. SQLite copies them, unless `inPlace`: then it reads them where they are when the statement runs, and
+    /// the caller keeps them unchanged and allocated until then (`BindingArena`).
+    func bind(_ index: Int32, _ bytes: UnsafeRawBufferPointer, isText: Bool, inPlace: Bool = false) {
+        let destructor = inPlace ? Self.unchanging : Self.transient
+        switch (isText, bytes.baseAddress) {
+        case (true, let base?) where !bytes.isEmpty:
+            _ = sqlite3_bind_text(handle, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), destructor)
+        case (true, _):
+            _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+        case (false, let base?) where !bytes.isEmpty:
+            _ = sqlite3_bind_blob(handle, index, base, Int32(bytes.count), destructor)
+        case (false, _):
             sqlite3_bind_zeroblob(handle, index, 0)
-        } else {
-            _ = sqlite3_bind_blob(handle, index, blob.baseAddress, Int32(blob.count), Self.transient)
         }
     }
 
-    /// Binds text (`isText`) or a blob that SQLite reads in place when the statement runs, without a copy of its
-    /// own: the caller keeps `bytes` unchanged and allocated until then (`BindingArena`).
-    func bindInPlace(_ index: Int32, _ bytes: UnsafeRawBufferPointer, isText: Bool) {
-        if isText {
-            _ = sqlite3_bind_text(handle, index, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.unchanging)
-        } else {
-            _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), Self.unchanging)
+    /// Calls `body` with `bytes` read as UTF-8 as `String(decoding:as:)` reads them: ASCII as it is, without
+    /// making a `String`; anything else through one, so that invalid UTF-8 is repaired the same way.
+    static func withText(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        guard ASCII.isASCII(bytes) else {
+            var text = String(decoding: bytes, as: UTF8.self)
+            text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+            return
         }
+        body(bytes)
     }
 
     func bindNull(_ index: Int32) {
@@ -122,26 +121,20 @@ struct SQLiteBatchInserter {
         text.withUTF8 { bindBytes(column, UnsafeRawBufferPointer($0), isText: true) }
     }
 
-    /// Binds text given as bytes, read as UTF-8 as `SQLiteRowInserter.bind(_:text:)` reads them.
+    /// Binds text given as bytes, read as UTF-8 as `SQLiteRowInserter.withText` reads them.
     func bind(_ column: Int32, text: UnsafeRawBufferPointer) {
-        guard ASCII.isASCII(text) else {
-            bind(column, String(decoding: text, as: UTF8.self))
-            return
-        }
-        bindBytes(column, text, isText: true)
+        SQLiteRowInserter.withText(text) { bindBytes(column, $0, isText: true) }
     }
 
     func bind(_ column: Int32, blob: UnsafeRawBufferPointer) { bindBytes(column, blob, isText: false) }
     func bind(_ column: Int32, blob: [UInt8]) { blob.withUnsafeBytes { bindBytes(column, $0, isText: false) } }
 
-    /// Binds a copy in the arena, or, when it has no room left (or for nothing at all), lets SQLite copy.
+    /// Binds a copy in the arena for SQLite to read in place or, when the arena has no room left, lets SQLite copy.
     private func bindBytes(_ column: Int32, _ bytes: UnsafeRawBufferPointer, isText: Bool) {
-        if !bytes.isEmpty, let copy = arena.copy(bytes) {
-            inserter.bindInPlace(parameter(column), copy, isText: isText)
-        } else if isText {
-            inserter.bind(parameter(column), text: bytes)
+        if let copy = arena.copy(bytes) {
+            inserter.bind(parameter(column), copy, isText: isText, inPlace: true)
         } else {
-            inserter.bind(parameter(column), blob: bytes)
+            inserter.bind(parameter(column), bytes, isText: isText)
         }
     }
 

@@ -113,7 +113,6 @@ struct WebSpillTests {
         }
     }
 
-    /// A value cap reached while spilling: the capped counts and the `(other)` rows are one aggregator's.
     /// A row written with its sketch serialized in place is byte for byte the row written from its view's
     /// serialized sketch, for sketches of every layout (inline, sparse, dense).
     @Test func rowsWrittenWithTheirSketchesMatchRowsWrittenFromTheirBytes() throws {
@@ -135,6 +134,7 @@ struct WebSpillTests {
         #expect(aggregator.rowCount == 0)
     }
 
+    /// A value cap reached while spilling: the capped counts and the `(other)` rows are one aggregator's.
     @Test func cappedDimensionsSurviveTheSpill() throws {
         var policy = Policy.standard
         policy.maxValues = 50

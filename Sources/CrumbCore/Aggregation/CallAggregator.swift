@@ -27,7 +27,7 @@ public struct CallAggregator: Sendable {
     private var talkTimes: [TalkTimeHistogram] = []
 
     /// Values are limited to 2^27 distinct per dimension by the row key's layout.
-    static let valueBits: UInt64 = 27
+    static let valueBits = RowKey.valueBits
 
     /// The most distinct values kept per dimension (across buckets), `(other)` included; past it, new values
     /// count under `(other)`. As `WebAggregator.valueCap`.
@@ -122,7 +122,7 @@ public struct CallAggregator: Sendable {
     }
 
     private mutating func row(ordinal: Int, dimension: CallDimension, value: Int) -> Int {
-        let key = UInt64(ordinal) << 32 | UInt64(dimension.rawValue) << Self.valueBits | UInt64(value)
+        let key = RowKey.make(ordinal: ordinal, dimension: dimension.rawValue, value: value)
         let next = calls.count
         let row = index.row(for: key) { next }
         if row == next {
@@ -161,11 +161,11 @@ public struct CallAggregator: Sendable {
         precondition(other.bucket == bucket, "cannot merge aggregators with different bucket sizes")
         for row in 0..<other.calls.count {
             let key = other.rowKeys[row]
-            let dimension = CallDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
-            let otherValue = Int(key & (1 << Self.valueBits - 1))
+            let dimension = CallDimension(rawValue: RowKey.dimension(key))!
+            let otherValue = RowKey.value(key)
             let value = other.values[dimension.rawValue].withBytes(of: otherValue) { valueID(dimension, $0) }
             if value == Self.otherID, otherValue != Self.otherID { cappedEvents[dimension.rawValue] &+= other.calls[row] }
-            let ordinal = bucketOrdinal(for: other.buckets.starts[Int(key >> 32)])
+            let ordinal = bucketOrdinal(for: other.buckets.starts[RowKey.ordinal(key)])
             let target = self.row(ordinal: ordinal, dimension: dimension, value: value)
             calls[target] &+= other.calls[row]
             answered[target] &+= other.answered[row]
@@ -195,7 +195,7 @@ public struct CallAggregator: Sendable {
     /// The starts of the buckets that hold rows, ascending.
     public var bucketStarts: [Int64] {
         var seen = Set<Int64>()
-        for key in rowKeys { seen.insert(buckets.starts[Int(key >> 32)]) }
+        for key in rowKeys { seen.insert(buckets.starts[RowKey.ordinal(key)]) }
         return seen.sorted()
     }
 
@@ -227,10 +227,10 @@ public struct CallAggregator: Sendable {
         var records: [CallTrendRecord] = []
         for row in 0..<calls.count {
             let key = rowKeys[row]
-            let bucketStart = buckets.starts[Int(key >> 32)]
+            let bucketStart = buckets.starts[RowKey.ordinal(key)]
             guard includeBucket(bucketStart) else { continue }
-            let dimension = Int(key >> Self.valueBits & 0x1F)
-            let value = Int(key & (1 << Self.valueBits - 1))
+            let dimension = RowKey.dimension(key)
+            let value = RowKey.value(key)
             let text = valueText[dimension][value] ?? values[dimension].string(of: value)
             valueText[dimension][value] = text
             records.append(CallTrendRecord(
@@ -254,10 +254,10 @@ public struct CallAggregator: Sendable {
         kept.talkTimes = []
         kept.openOrdinals = []
         kept.ordinalIsOpen = []
-        for row in 0..<calls.count where !removes(buckets.starts[Int(rowKeys[row] >> 32)]) {
+        for row in 0..<calls.count where !removes(buckets.starts[RowKey.ordinal(rowKeys[row])]) {
             let key = rowKeys[row]
-            let target = kept.row(ordinal: Int(key >> 32), dimension: CallDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!,
-                                  value: Int(key & (1 << Self.valueBits - 1)))
+            let target = kept.row(ordinal: RowKey.ordinal(key), dimension: CallDimension(rawValue: RowKey.dimension(key))!,
+                                  value: RowKey.value(key))
             kept.calls[target] = calls[row]
             kept.answered[target] = answered[row]
             kept.talkSeconds[target] = talkSeconds[row]
@@ -299,10 +299,10 @@ public struct CallAggregator: Sendable {
         var foldSlots = FoldSlots()
         for row in 0..<calls.count {
             let key = rowKeys[row]
-            let dimension = Int(key >> Self.valueBits & 0x1F)
-            let bucketStart = buckets.starts[Int(key >> 32)]
+            let dimension = RowKey.dimension(key)
+            let bucketStart = buckets.starts[RowKey.ordinal(key)]
             guard includeBucket(bucketStart) else { continue }
-            let value = Int(key & (1 << Self.valueBits - 1))
+            let value = RowKey.value(key)
             let text: String
             if let cached = valueText[dimension][value] {
                 text = cached
@@ -315,7 +315,7 @@ public struct CallAggregator: Sendable {
                 // A value that happens to read "(other)" joins the fold rather than clash with it.
                 if (callers > 0 ? callers : Int(calls[row])) < minCount || text == Self.otherValue {
                     // Bucket ordinal and dimension: the key's bits above the value.
-                    let (slot, isNew) = foldSlots.slot(for: key >> Self.valueBits)
+                    let (slot, isNew) = foldSlots.slot(for: RowKey.bucketAndDimension(key))
                     if isNew { folds.append((bucketStart, dimension, Folded())) }
                     folds[slot].folded.calls += calls[row]
                     folds[slot].folded.answered += answered[row]

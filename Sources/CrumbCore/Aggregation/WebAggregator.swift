@@ -88,7 +88,7 @@ public struct WebAggregator: Sendable {
     private var spareRowKeys: [UInt64] = []
 
     /// Values are limited to 2^27 distinct per dimension by the row key's layout.
-    static let valueBits: UInt64 = 27
+    static let valueBits = RowKey.valueBits
 
     /// The most distinct values kept per dimension (across buckets), `(other)` included. Past it, new values
     /// count under `(other)`: memory is bounded by this cap, not by the input's size.
@@ -224,7 +224,7 @@ public struct WebAggregator: Sendable {
             let missing = max(value + 1, values[dimension.rawValue].count) - latestRows[dimension.rawValue].count
             latestRows[dimension.rawValue].append(contentsOf: repeatElement(Self.noLatestRow, count: missing))
         }
-        let key = UInt64(ordinal) << 32 | UInt64(dimension.rawValue) << Self.valueBits | UInt64(value)
+        let key = RowKey.make(ordinal: ordinal, dimension: dimension.rawValue, value: value)
         let next = rows.count
         let row = index.row(for: key) { next }
         latestRows[dimension.rawValue][value] = UInt64(ordinal) << 32 | UInt64(row)
@@ -267,15 +267,15 @@ public struct WebAggregator: Sendable {
         var ordinalMap = [Int32](repeating: -1, count: other.buckets.starts.count)
         for row in 0..<other.rows.count {
             let key = other.rowKeys[row]
-            let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
-            let otherValue = Int(key & (1 << Self.valueBits - 1))
+            let dimension = WebDimension(rawValue: RowKey.dimension(key))!
+            let otherValue = RowKey.value(key)
             var value = Int(valueMap[dimension.rawValue][otherValue])
             if value < 0 {
                 value = other.values[dimension.rawValue].withBytes(of: otherValue) { valueID(dimension, $0) }
                 valueMap[dimension.rawValue][otherValue] = Int32(value)
             }
             if value == Self.otherID, otherValue != Self.otherID { cappedEvents[dimension.rawValue] &+= other.rows[row].hits }
-            let otherOrdinal = Int(key >> 32)
+            let otherOrdinal = RowKey.ordinal(key)
             var ordinal = Int(ordinalMap[otherOrdinal])
             if ordinal < 0 {
                 ordinal = bucketOrdinal(for: other.buckets.starts[otherOrdinal])
@@ -317,7 +317,7 @@ public struct WebAggregator: Sendable {
     /// The starts of the buckets that hold rows, ascending.
     public var bucketStarts: [Int64] {
         var seen = Set<Int64>()
-        for key in rowKeys { seen.insert(buckets.starts[Int(key >> 32)]) }
+        for key in rowKeys { seen.insert(buckets.starts[RowKey.ordinal(key)]) }
         return seen.sorted()
     }
 
@@ -344,7 +344,7 @@ public struct WebAggregator: Sendable {
     /// whose `sketchBytes` are empty, and its sketch.
     public mutating func drainRowsWithSketches(where drains: (Int64) -> Bool,
                                                _ body: (RowView, HyperLogLog) throws -> Void) rethrows {
-        for index in rows.indices where drains(buckets.starts[Int(rowKeys[index] >> 32)]) {
+        for index in rows.indices where drains(buckets.starts[RowKey.ordinal(rowKeys[index])]) {
             // Taken out first: a closure that read `rows` would capture the whole aggregator, copied (a retain
             // of each of its arrays) for every row.
             let sketch = rows[index].sketch
@@ -373,10 +373,10 @@ public struct WebAggregator: Sendable {
         }
         openOrdinals.removeAll(keepingCapacity: true)
         ordinalIsOpen.withUnsafeMutableBufferPointer { $0.update(repeating: false) }
-        for row in 0..<oldRows.count where !removes(buckets.starts[Int(oldKeys[row] >> 32)]) {
+        for row in 0..<oldRows.count where !removes(buckets.starts[RowKey.ordinal(oldKeys[row])]) {
             let key = oldKeys[row]
-            let target = self.row(ordinal: Int(key >> 32), dimension: WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!,
-                                  value: Int(key & (1 << Self.valueBits - 1)))
+            let target = self.row(ordinal: RowKey.ordinal(key), dimension: WebDimension(rawValue: RowKey.dimension(key))!,
+                                  value: RowKey.value(key))
             swap(&rows[target], &oldRows[row])
         }
         oldRows.removeAll(keepingCapacity: true)
@@ -415,7 +415,7 @@ public struct WebAggregator: Sendable {
             let key = rowKeys[index]
             let uniques = rows[index].sketch.estimate
             estimates.append(uniques)
-            if !Self.isFolded(dimension: Int(key >> Self.valueBits & 0x1F), value: Int(key & (1 << Self.valueBits - 1)),
+            if !Self.isFolded(dimension: RowKey.dimension(key), value: RowKey.value(key),
                               uniques: uniques, hits: rows[index].hits, minCount: minCount) {
                 // A copy of its own size: the buffer itself has room for the largest sketch so far.
                 kept[index] = sketch.withUnsafeBufferPointer { Array($0) }
@@ -455,14 +455,14 @@ public struct WebAggregator: Sendable {
         var foldSlots = FoldSlots()
         for row in 0..<rows.count {
             let key = rowKeys[row]
-            let dimension = Int(key >> Self.valueBits & 0x1F)
-            let bucketStart = buckets.starts[Int(key >> 32)]
+            let dimension = RowKey.dimension(key)
+            let bucketStart = buckets.starts[RowKey.ordinal(key)]
             guard includeBucket(bucketStart) else { continue }
-            let value = Int(key & (1 << Self.valueBits - 1))
+            let value = RowKey.value(key)
             let uniques = estimates?[row] ?? rows[row].sketch.estimate
             if Self.isFolded(dimension: dimension, value: value, uniques: uniques, hits: rows[row].hits, minCount: minCount) {
                 // Bucket ordinal and dimension: the key's bits above the value.
-                let (slot, isNew) = foldSlots.slot(for: key >> Self.valueBits)
+                let (slot, isNew) = foldSlots.slot(for: RowKey.bucketAndDimension(key))
                 if isNew {
                     folds.append(Row())
                     entries.append(Entry(bucketStart: bucketStart, dimension: dimension, value: Self.otherValue,
@@ -490,7 +490,7 @@ public struct WebAggregator: Sendable {
                 bucketStart: entry.bucketStart, bucket: bucket, dimension: WebDimension(rawValue: entry.dimension)!.name,
                 value: entry.value, hits: row.hits, bytes: row.bytes, status4xx: row.clientErrors,
                 status5xx: row.serverErrors, uniques: Int64(uniques),
-                sketch: entry.source >= 0 ? sketches?[entry.source] ?? row.sketch.serialized() : row.sketch.serialized())
+                sketch: (entry.source >= 0 ? sketches?[entry.source] : nil) ?? row.sketch.serialized())
         }
     }
 
@@ -533,7 +533,7 @@ public struct WebAggregator: Sendable {
         // One buffer for every row's serialized sketch, and the values' bytes where they are interned: nothing
         // is allocated per row.
         var sketch: [UInt8] = []
-        for index in rows.indices where includeBucket(buckets.starts[Int(rowKeys[index] >> 32)]) {
+        for index in rows.indices where includeBucket(buckets.starts[RowKey.ordinal(rowKeys[index])]) {
             try withView(ofRow: index, sketch: &sketch, body)
         }
     }
@@ -548,11 +548,11 @@ public struct WebAggregator: Sendable {
     /// Calls `body` with row `index`'s view, its sketch given as `sketchBytes`.
     private func withView(ofRow index: Int, sketchBytes: UnsafeRawBufferPointer, _ body: (RowView) throws -> Void) rethrows {
         let key = rowKeys[index]
-        let dimension = WebDimension(rawValue: Int(key >> Self.valueBits & 0x1F))!
+        let dimension = WebDimension(rawValue: RowKey.dimension(key))!
         let (hits, bytes) = (rows[index].hits, rows[index].bytes)
         let (status4xx, status5xx) = (rows[index].clientErrors, rows[index].serverErrors)
-        let bucketStart = buckets.starts[Int(key >> 32)]
-        try values[dimension.rawValue].withBytes(of: Int(key & (1 << Self.valueBits - 1))) { value in
+        let bucketStart = buckets.starts[RowKey.ordinal(key)]
+        try values[dimension.rawValue].withBytes(of: RowKey.value(key)) { value in
             try body(RowView(bucketStart: bucketStart, dimension: dimension, valueBytes: value,
                              hits: hits, bytes: bytes, status4xx: status4xx, status5xx: status5xx,
                              sketchBytes: sketchBytes))
