@@ -9,9 +9,9 @@ import Foundation
 /// asked, one of the decoded bytes delivered (with its state at the last line feed, `ContentDigest`). For plain
 /// text the decoded bytes are the raw ones, so the raw digest serves as both and nothing is hashed twice.
 ///
-/// Pipelined, reading, inflating and both digests run on a producer thread; each decoded chunk is copied into one
-/// of `slotCount` buffers of `chunkSize` bytes, allocated once per run, and handed to the caller's thread under a
-/// condition lock, with the decoded digest as it stood after the chunk: the producer sleeps while every buffer is
+/// Pipelined, reading, inflating and both digests run on a producer thread; the decoder writes each chunk straight
+/// into one of `slotCount` buffers of `chunkSize` bytes, allocated once per run (a plain input is read into them),
+/// and the chunk is handed to the caller's thread under a condition lock, with the decoded digest as it stood after the chunk: the producer sleeps while every buffer is
 /// full, the caller while none is. Unpipelined, everything runs on the caller's thread. Both modes deliver the
 /// same chunks, in the same order, with the same counts, digests and errors.
 ///
@@ -88,7 +88,8 @@ public final class PipelinedInput {
     /// - Parameter body: Receives each chunk; may throw to stop early, and its error is rethrown as is once the
     ///   producer has stopped.
     /// - Throws: `DecodeError` for undecodable gzip data, `InputError` when reading fails, or `body`'s error.
-    /// - Complexity: O(n) in the input's raw and decoded sizes; pipelined, one extra copy of the decoded bytes.
+    /// - Complexity: O(n) in the input's raw and decoded sizes. Pipelined, the decoder writes into the handoff's
+    ///   buffers, so the decoded bytes are not copied again (but for the first read of a plain input).
     public func forEachChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         if let outcome {
             if case .fault(let fault) = outcome { throw fault }
@@ -145,7 +146,11 @@ public final class PipelinedInput {
         let producer = Thread {
             var fault: (any Error)?
             do {
-                try transfer.source.run { chunk, digest in
+                let nextSlot = {
+                    guard let slot = handoff.freeSlot() else { throw ProducerStopped() }
+                    return slot
+                }
+                try transfer.source.run(decodingInto: nextSlot) { chunk, digest in
                     guard handoff.put(chunk, digest: digest) else { throw ProducerStopped() }
                 }
             } catch is ProducerStopped {
@@ -223,20 +228,32 @@ private final class DecodingSource {
 
     /// Decodes the input to its end and passes each chunk to `deliver`, with the digest of every decoded byte up
     /// to the chunk's end when asked to hash them (`nil` when not).
-    func run(_ deliver: (UnsafeRawBufferPointer, ContentDigest?) throws -> Void) throws {
-        try decoder.forEachChunk { chunk in
-            guard hashDecoded else { return try deliver(chunk, nil) }
-            // A plain chunk is the rest of the read just hashed, so the raw digest is the decoded one, unless the
-            // first chunk is the `1f` held back while sniffing (then the read holds more than was delivered).
-            let apart = hashesApart ?? (decoder.encoding != .plain || decoder.decodedBytes != reader.bytesRead)
-            hashesApart = apart
-            if apart {
-                decodedDigest.update(chunk)
-                try deliver(chunk, decodedDigest)
-            } else {
-                assert(decoder.decodedBytes == reader.bytesRead, "a plain chunk is a whole read")
-                try deliver(chunk, rawDigest)
-            }
+    ///
+    /// - Parameter nextBuffer: Where the decoder writes, as `StreamDecoder.forEachChunk(decodingInto:_:)` takes
+    ///   it; `nil`: into the decoder's own buffers.
+    func run(
+        decodingInto nextBuffer: (() throws -> UnsafeMutableRawBufferPointer)? = nil,
+        _ deliver: (UnsafeRawBufferPointer, ContentDigest?) throws -> Void
+    ) throws {
+        guard let nextBuffer else { return try decoder.forEachChunk { try hash($0, deliver) } }
+        try decoder.forEachChunk(decodingInto: nextBuffer) { try hash($0, deliver) }
+    }
+
+    /// Hashes a decoded chunk when asked to, and passes it on with the digest after it.
+    private func hash(
+        _ chunk: UnsafeRawBufferPointer, _ deliver: (UnsafeRawBufferPointer, ContentDigest?) throws -> Void
+    ) throws {
+        guard hashDecoded else { return try deliver(chunk, nil) }
+        // A plain chunk is the rest of the read just hashed, so the raw digest is the decoded one, unless the
+        // first chunk is the `1f` held back while sniffing (then the read holds more than was delivered).
+        let apart = hashesApart ?? (decoder.encoding != .plain || decoder.decodedBytes != reader.bytesRead)
+        hashesApart = apart
+        if apart {
+            decodedDigest.update(chunk)
+            try deliver(chunk, decodedDigest)
+        } else {
+            assert(decoder.decodedBytes == reader.bytesRead, "a plain chunk is a whole read")
+            try deliver(chunk, rawDigest)
         }
     }
 }
@@ -287,26 +304,29 @@ private final class ChunkHandoff: @unchecked Sendable {
 
     // MARK: Producer
 
-    /// Copies `chunk` into the next free slot, with the digest after it, waiting while every slot is full.
+    /// The next free slot, for the producer to decode into before it `put`s the chunk there, waiting while every
+    /// slot is full. It stays the next free slot until that `put`: the consumer only ever frees slots, which moves
+    /// `first` and `fullCount` together.
+    ///
+    /// - Returns: `nil` once the consumer has cancelled.
+    func freeSlot() -> UnsafeMutableRawBufferPointer? {
+        guard let slot = waitForFreeSlot() else { return nil }
+        let start = slot * chunkSize
+        return UnsafeMutableRawBufferPointer(rebasing: storage[start..<(start + chunkSize)])
+    }
+
+    /// Publishes `chunk` as the next free slot's, with the digest after it, waiting while every slot is full. A
+    /// chunk decoded into that slot (`freeSlot()`) is published where it is; any other is copied there.
     ///
     /// - Returns: `false`, without copying, once the consumer has cancelled.
     func put(_ chunk: UnsafeRawBufferPointer, digest: ContentDigest?) -> Bool {
         precondition(chunk.count <= chunkSize, "a decoded chunk is at most chunkSize bytes")
-        condition.lock()
-        while fullCount == slotCount && !isCancelled {
-            condition.wait()
-        }
-        if isCancelled {
-            condition.unlock()
-            return false
-        }
-        // Stays the producer's slot after unlocking: the consumer only ever frees slots, which moves `first`
-        // and `fullCount` together.
-        let slot = (first + fullCount) % slotCount
-        condition.unlock()
-
+        guard let slot = waitForFreeSlot() else { return false }
         let start = slot * chunkSize
-        UnsafeMutableRawBufferPointer(rebasing: storage[start..<(start + chunk.count)]).copyMemory(from: chunk)
+        let target = UnsafeMutableRawBufferPointer(rebasing: storage[start..<(start + chunk.count)])
+        if UnsafeRawPointer(target.baseAddress) != chunk.baseAddress {
+            target.copyMemory(from: chunk)
+        }
 
         condition.lock()
         lengths[slot] = chunk.count
@@ -315,6 +335,17 @@ private final class ChunkHandoff: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
         return true
+    }
+
+    /// The index of the next free slot, once there is one; `nil` once the consumer has cancelled. The slot stays
+    /// the producer's after the lock is released.
+    private func waitForFreeSlot() -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while fullCount == slotCount && !isCancelled {
+            condition.wait()
+        }
+        return isCancelled ? nil : (first + fullCount) % slotCount
     }
 
     /// Ends production; `fault` follows the last full slot. The producer touches nothing shared after this.

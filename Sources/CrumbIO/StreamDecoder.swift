@@ -171,7 +171,8 @@ public enum Inflater: String, Sendable, CaseIterable {
 /// block it may deliver up to two bytes fewer than zlib (about a third of cut points in the tests); a member cut
 /// inside its header or trailer decodes to the same bytes with either.
 ///
-/// Memory is fixed: one input buffer and one output buffer of `chunkSize` bytes each, plus the inflater's state,
+/// Memory is fixed: one input buffer and one output buffer of `chunkSize` bytes each (or the caller's buffers, with
+/// `forEachChunk(decodingInto:_:)`), plus the inflater's state,
 /// allocated at the first member: zlib's `z_stream` and state (about 7 KiB) and its 32 KiB window, or ISA-L's
 /// `inflate_state` (about 85 KiB, window included) and a checkpoint copy of it, refreshed once per read buffer.
 /// Nothing is allocated per chunk or per member.
@@ -208,6 +209,9 @@ public final class StreamDecoder {
     private let reader: InputReader
     private let input: UnsafeMutableRawBufferPointer
     private let output: UnsafeMutableRawBufferPointer
+    /// During `forEachChunk(decodingInto:_:)`, what hands out the buffer each inflate step and each plain read
+    /// writes into; `nil` otherwise, when `output` (inflate) and `input` (plain) are used.
+    private var nextBuffer: (() throws -> UnsafeMutableRawBufferPointer)?
     private var engine: (any RawInflater)?
     private var phase = Phase.start
     private var fault: (any Error)?
@@ -266,11 +270,13 @@ public final class StreamDecoder {
         do {
             while phase != .finished {
                 let offset = reader.bytesRead
-                let count = try reader.read(into: input)
+                // Plain bytes are delivered from the buffer they were read into: the caller's, when it gave one.
+                let target = try (phase == .plain ? nextBuffer?() : nil) ?? input
+                let count = try reader.read(into: target)
                 if count == 0 {
                     try finish(body)
                 } else {
-                    try consume(UnsafeRawBufferPointer(rebasing: input[0..<count]), at: offset, body)
+                    try consume(UnsafeRawBufferPointer(rebasing: target[0..<count]), at: offset, body)
                 }
             }
         } catch {
@@ -280,6 +286,34 @@ public final class StreamDecoder {
             }
             throw error
         }
+    }
+
+    /// `forEachChunk(_:)`, decoding into buffers the caller hands out, so that a caller that keeps chunks (a
+    /// queue to another thread) need not copy them: every inflate step, and every read of plain text after the
+    /// first, writes into the buffer `nextBuffer` returns just before it. A chunk delivered from such a buffer
+    /// starts at the buffer's first byte; the chunks themselves (boundaries, bytes, errors) are exactly those of
+    /// `forEachChunk(_:)`. A few chunks still come from the decoder's own memory (the first read of plain text, the
+    /// held `1f` of a plain input that starts with one), so the caller copies any chunk that is not at the start of
+    /// the buffer it handed out last.
+    ///
+    /// - Parameters:
+    ///   - nextBuffer: Returns a buffer of at least one byte, the same one until the chunk written into it has been
+    ///     delivered, or a buffer the caller has done with. It may throw to stop, as `body` may.
+    ///   - body: As for `forEachChunk(_:)`.
+    public func forEachChunk(
+        decodingInto nextBuffer: () throws -> UnsafeMutableRawBufferPointer,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        try withoutActuallyEscaping(nextBuffer) { nextBuffer in
+            self.nextBuffer = nextBuffer
+            defer { self.nextBuffer = nil }
+            try forEachChunk(body)
+        }
+    }
+
+    /// The buffer the next inflate step writes into.
+    private func outputBuffer() throws -> UnsafeMutableRawBufferPointer {
+        try nextBuffer?() ?? output
     }
 
     /// Routes raw input by the current phase; `offset` is the input offset of `bytes`' first byte.
@@ -412,6 +446,7 @@ public final class StreamDecoder {
         var taken = 0
         var delivered = 0
         while true {
+            let output = try outputBuffer()
             let step = engine.inflate(UnsafeRawBufferPointer(rebasing: bytes[taken...]), into: output)
             taken += step.consumed
             if step.status == .invalidData && engine.replaysFaults {
@@ -464,6 +499,7 @@ public final class StreamDecoder {
         var skip = delivered
         while true {
             let piece = UnsafeRawBufferPointer(rebasing: bytes[taken..<min(taken + 1, bytes.count)])
+            let output = try outputBuffer()
             let step = engine.inflate(piece, into: output)
             taken += step.consumed
             // Fed one byte, ISA-L writes only what it decoded, even in the call that finds the fault.

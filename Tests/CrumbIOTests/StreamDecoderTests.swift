@@ -416,6 +416,78 @@ func garbageAfterAMemberIsABadHeaderAtItsStart(garbage: [UInt8]) throws {
     }
 }
 
+// MARK: - Decoding into the caller's buffers
+
+/// Every chunk, and the fault, of one run; with `buffers`, through `forEachChunk(decodingInto:_:)`, handing out
+/// `buffers` of `size` bytes in turn and scribbling over each one once its chunk is delivered, so that a decoder
+/// leaning on what it wrote earlier would go wrong. Also counts the chunks delivered from the buffer handed out last.
+private func chunks(
+    of path: String, inflater: Inflater, chunkSize: Int, buffers: Int?
+) throws -> (chunks: [[UInt8]], failure: DecodeError?, inPlace: Int) {
+    let decoder = StreamDecoder(reader: try InputReader(path: path), chunkSize: chunkSize, inflater: inflater)
+    var chunks: [[UInt8]] = []
+    var failure: DecodeError?
+    var inPlace = 0
+    let pool = (0..<(buffers ?? 0)).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 1) }
+    defer { pool.forEach { $0.deallocate() } }
+    var next = 0
+    var handedOut: UnsafeMutableRawBufferPointer?
+    let body = { (chunk: UnsafeRawBufferPointer) in
+        chunks.append(Array(chunk))
+        if let buffer = handedOut, chunk.baseAddress == UnsafeRawPointer(buffer.baseAddress) {
+            inPlace += 1
+            buffer.initializeMemory(as: UInt8.self, repeating: 0xA5)
+            next += 1
+            handedOut = nil
+        }
+    }
+    do {
+        if buffers == nil {
+            try decoder.forEachChunk(body)
+        } else {
+            try decoder.forEachChunk(decodingInto: {
+                let buffer = handedOut ?? pool[next % pool.count]
+                handedOut = buffer
+                return buffer
+            }, body)
+        }
+    } catch let error as DecodeError {
+        failure = error
+    }
+    return (chunks, failure, inPlace)
+}
+
+@Test(arguments: [Inflater.zlib, .isal].filter(\.isAvailable))
+func decodingIntoTheCallersBuffersGivesTheSameChunks(inflater: Inflater) throws {
+    try withScratchDirectory { directory in
+        let text = logLikeText(lines: 3_000, seed: 9)
+        let members = try gzipMember(Array(text.prefix(70_000)), in: directory)
+            + gzipMember(Array(text.dropFirst(70_000)), in: directory)
+        var corrupt = members
+        corrupt[members.count / 3] ^= 0x5A
+        let inputs: [(String, [UInt8])] = [
+            ("two members", members),
+            ("cut short", Array(members.prefix(members.count - 100))),
+            ("corrupt", corrupt),
+            ("plain", text),
+            ("plain after 1f", [0x1F] + text),
+        ]
+        for (name, bytes) in inputs {
+            let path = try writeFile(bytes, to: directory.appendingPathComponent("\(name).in"))
+            for chunkSize in [7, 4_096] {
+                let label = Comment(rawValue: "\(name), \(inflater), chunk \(chunkSize)")
+                let own = try chunks(of: path, inflater: inflater, chunkSize: chunkSize, buffers: nil)
+                let theirs = try chunks(of: path, inflater: inflater, chunkSize: chunkSize, buffers: 3)
+                #expect(theirs.chunks == own.chunks, label)
+                #expect(theirs.failure == own.failure, label)
+                // All but the first read of plain text (and its held `1f`) is decoded or read in place.
+                #expect(theirs.inPlace >= own.chunks.count - 2, label)
+                #expect(theirs.inPlace > 0, label)
+            }
+        }
+    }
+}
+
 // MARK: - Driving and errors
 
 @Test func aThrowingBodyStopsDecodingAndItsErrorIsRethrown() throws {
