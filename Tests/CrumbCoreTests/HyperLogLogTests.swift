@@ -236,6 +236,27 @@ private func decodingError(_ bytes: [UInt8]) -> SketchDecodingError? {
         }
     }
 
+    /// Sketches of one or two registers, at every pair of ranks, estimate by table what the histogram gives for
+    /// the same registers held densely, and decode from their bytes straight to the same inline sketch.
+    @Test func oneAndTwoRegisterSketchesEstimateAndDecodeAsAnyOther() throws {
+        func hash(register: UInt64, rank: Int) -> UInt64 { register << 50 | 1 << UInt64(50 - rank) }
+        for first in 0...HyperLogLog.maxRank {
+            for second in 0...HyperLogLog.maxRank {
+                var sketch = HyperLogLog()
+                // Rank 51 is any hash whose low 50 bits are zero.
+                if first > 0 { sketch.insert(hash: first == 51 ? 300 << 50 : hash(register: 300, rank: first)) }
+                if second > 0 { sketch.insert(hash: second == 51 ? 9_000 << 50 : hash(register: 9_000, rank: second)) }
+                let label = Comment(rawValue: "ranks \(first), \(second)")
+                #expect(sketch.estimate == forcedDense(sketch).estimate, label)
+                let bytes = sketch.serialized()
+                let decoded = try HyperLogLog(serialized: bytes)
+                #expect(decoded == sketch, label)
+                #expect(decoded.serialized() == bytes, label)
+                #expect(decoded.estimate == sketch.estimate, label)
+            }
+        }
+    }
+
     /// Large sparse sketches take new registers in a pending tail that is merged into the sorted part: at
     /// every step the canonical form is strictly sorted and holds the registers the definition gives.
     @Test(arguments: [129, 300, HyperLogLog.sparseLimit])

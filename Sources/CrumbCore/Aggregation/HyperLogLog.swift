@@ -419,9 +419,13 @@ public struct HyperLogLog: Sendable, Equatable {
     ///
     /// - Complexity: O(k) when sparse, O(m) when dense.
     public var estimate: Int {
+        // Most of a run's rows (a path in one hour) hold one or two registers: their estimates are looked up.
+        if dense.isEmpty, sparse.isEmpty {
+            return Self.smallEstimates[Int(inline.0 & 0x3F) * (Self.maxRank + 1) + Int(inline.1 & 0x3F)]
+        }
         // The register histogram needs no sorted form, so sparse entries are read as they are (each index appears
         // once, pending or not), into a stack buffer: every row's estimate is taken at the end of a run.
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.maxRank + 1) { histogram in
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.maxRank + 1) { histogram in
             histogram.initialize(repeating: 0)
             var highest = 0
             if dense.isEmpty {
@@ -467,6 +471,17 @@ public struct HyperLogLog: Sendable, Equatable {
         let estimate = alphaInfinity * m * m / z
         guard estimate < 0x1p63 else { return Int.max }
         return Int(estimate.rounded())
+    }
+
+    /// The estimate of a sketch of at most two touched registers, at `rank₁ · (maxRank + 1) + rank₂` (rank 0: not
+    /// touched), worked out by `estimate(histogram:highestRank:)` as for any other sketch, once per process.
+    static let smallEstimates: [Int] = (0...maxRank).flatMap { first in
+        (0...maxRank).map { second in
+            var histogram = [Int](repeating: 0, count: maxRank + 1)
+            for rank in [first, second] where rank > 0 { histogram[rank] += 1 }
+            histogram[0] = registerCount - histogram.dropFirst().reduce(0, +)
+            return histogram.withUnsafeBufferPointer { estimate(histogram: $0, highestRank: max(first, second)) }
+        }
     }
 
     /// m·σ(C₀/m) for each count of touched registers a sparse sketch can have (C₀ = m − touched), 0...`sparseLimit`.
@@ -807,6 +822,21 @@ extension HyperLogLog {
             let expectedCount = 4 + 3 * count
             guard bytes.count >= expectedCount else { throw .truncated }
             guard bytes.count == expectedCount else { throw .trailingBytes }
+
+            // One or two registers (most saved rows) go inline, where the canonical form keeps them, with no array.
+            if count <= 2 {
+                self.init()
+                var previousIndex = -1
+                for (place, offset) in stride(from: 4, to: expectedCount, by: 3).enumerated() {
+                    let index = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
+                    let rank = bytes[offset + 2]
+                    guard index < Self.registerCount, rank >= 1, Int(rank) <= Self.maxRank else { throw .badRegister }
+                    guard index > previousIndex else { throw .unsortedEntries }
+                    previousIndex = index
+                    if place == 0 { inline.0 = Self.entry(index: index, rank: rank) } else { inline.1 = Self.entry(index: index, rank: rank) }
+                }
+                return
+            }
 
             var entries: [UInt32] = []
             entries.reserveCapacity(count)
