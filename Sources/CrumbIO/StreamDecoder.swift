@@ -271,7 +271,7 @@ public final class StreamDecoder {
             while phase != .finished {
                 let offset = reader.bytesRead
                 // Plain bytes are delivered from the buffer they were read into: the caller's, when it gave one.
-                let target = try (phase == .plain ? nextBuffer?() : nil) ?? input
+                let target = try phase == .plain && nextBuffer != nil ? outputBuffer() : input
                 let count = try reader.read(into: target)
                 if count == 0 {
                     try finish(body)
@@ -297,8 +297,9 @@ public final class StreamDecoder {
     /// the buffer it handed out last.
     ///
     /// - Parameters:
-    ///   - nextBuffer: Returns a buffer of at least one byte, the same one until the chunk written into it has been
-    ///     delivered, or a buffer the caller has done with. It may throw to stop, as `body` may.
+    ///   - nextBuffer: Returns a buffer of exactly the decoder's chunk size (so that chunks end where they would in
+    ///     its own buffers): the same one until the chunk written into it has been delivered, then any buffer the
+    ///     caller has done with. It may throw to stop, as `body` may.
     ///   - body: As for `forEachChunk(_:)`.
     public func forEachChunk(
         decodingInto nextBuffer: () throws -> UnsafeMutableRawBufferPointer,
@@ -311,9 +312,12 @@ public final class StreamDecoder {
         }
     }
 
-    /// The buffer the next inflate step writes into.
+    /// The buffer the next inflate step, or plain read, writes into.
     private func outputBuffer() throws -> UnsafeMutableRawBufferPointer {
-        try nextBuffer?() ?? output
+        guard let nextBuffer else { return output }
+        let buffer = try nextBuffer()
+        precondition(buffer.count == output.count, "StreamDecoder decodes into buffers of its chunk size")
+        return buffer
     }
 
     /// Routes raw input by the current phase; `offset` is the input offset of `bytes`' first byte.
