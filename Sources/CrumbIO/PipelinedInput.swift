@@ -11,9 +11,10 @@ import Foundation
 ///
 /// Pipelined, reading, inflating and both digests run on a producer thread; the decoder writes each chunk straight
 /// into one of `slotCount` buffers of `chunkSize` bytes, allocated once per run (a plain input is read into them),
-/// and the chunk is handed to the caller's thread under a condition lock, with the decoded digest as it stood after the chunk: the producer sleeps while every buffer is
-/// full, the caller while none is. Unpipelined, everything runs on the caller's thread. Both modes deliver the
-/// same chunks, in the same order, with the same counts, digests and errors.
+/// and the chunk is handed to the caller's thread under a condition lock, with the decoded digest as it stood
+/// after the chunk: the producer sleeps while every buffer is full, the caller while none is. Unpipelined,
+/// everything runs on the caller's thread. Both modes deliver the same chunks, in the same order, with the same
+/// counts, digests and errors.
 ///
 /// Not `Sendable`: one input has one owner, which runs it once and then closes it.
 public final class PipelinedInput {

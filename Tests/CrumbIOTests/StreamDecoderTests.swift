@@ -428,7 +428,9 @@ private func chunks(
     var chunks: [[UInt8]] = []
     var failure: DecodeError?
     var inPlace = 0
-    let pool = (0..<(buffers ?? 0)).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 1) }
+    let pool = (0..<(buffers ?? 0)).map { _ in
+        UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 1)
+    }
     defer { pool.forEach { $0.deallocate() } }
     var next = 0
     var handedOut: UnsafeMutableRawBufferPointer?

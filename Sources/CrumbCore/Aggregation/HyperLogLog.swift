@@ -833,7 +833,8 @@ extension HyperLogLog {
                     guard index < Self.registerCount, rank >= 1, Int(rank) <= Self.maxRank else { throw .badRegister }
                     guard index > previousIndex else { throw .unsortedEntries }
                     previousIndex = index
-                    if place == 0 { inline.0 = Self.entry(index: index, rank: rank) } else { inline.1 = Self.entry(index: index, rank: rank) }
+                    let entry = Self.entry(index: index, rank: rank)
+                    if place == 0 { inline.0 = entry } else { inline.1 = entry }
                 }
                 return
             }
