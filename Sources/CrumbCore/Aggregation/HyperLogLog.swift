@@ -824,16 +824,12 @@ extension HyperLogLog {
             guard bytes.count == expectedCount else { throw .trailingBytes }
 
             // One or two registers (most saved rows) go inline, where the canonical form keeps them, with no array.
+            // A loop of its own: one loop for both cases, choosing per entry, ran 0.5% more instructions a run.
             if count <= 2 {
                 self.init()
                 var previousIndex = -1
                 for (place, offset) in stride(from: 4, to: expectedCount, by: 3).enumerated() {
-                    let index = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
-                    let rank = bytes[offset + 2]
-                    guard index < Self.registerCount, rank >= 1, Int(rank) <= Self.maxRank else { throw .badRegister }
-                    guard index > previousIndex else { throw .unsortedEntries }
-                    previousIndex = index
-                    let entry = Self.entry(index: index, rank: rank)
+                    let entry = try Self.sparseEntry(in: bytes, at: offset, after: &previousIndex)
                     if place == 0 { inline.0 = entry } else { inline.1 = entry }
                 }
                 return
@@ -843,12 +839,7 @@ extension HyperLogLog {
             entries.reserveCapacity(count)
             var previousIndex = -1
             for offset in stride(from: 4, to: expectedCount, by: 3) {
-                let index = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
-                let rank = bytes[offset + 2]
-                guard index < Self.registerCount, rank >= 1, Int(rank) <= Self.maxRank else { throw .badRegister }
-                guard index > previousIndex else { throw .unsortedEntries }
-                previousIndex = index
-                entries.append(Self.entry(index: index, rank: rank))
+                entries.append(try Self.sparseEntry(in: bytes, at: offset, after: &previousIndex))
             }
             self.init(storage: entries.count > Self.sparseLimit ? .dense(Self.denseRegisters(from: entries)) : .sparse(entries))
 
@@ -879,6 +870,19 @@ extension HyperLogLog {
         default:
             throw .badMode
         }
+    }
+
+    /// The sparse layout's entry at `offset` (index, little-endian, then rank), checked: its index must come after
+    /// `previousIndex`, which it then becomes.
+    @inline(__always)
+    private static func sparseEntry(in bytes: UnsafeBufferPointer<UInt8>, at offset: Int,
+                                    after previousIndex: inout Int) throws(SketchDecodingError) -> UInt32 {
+        let index = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
+        let rank = bytes[offset + 2]
+        guard index < registerCount, rank >= 1, Int(rank) <= maxRank else { throw .badRegister }
+        guard index > previousIndex else { throw .unsortedEntries }
+        previousIndex = index
+        return entry(index: index, rank: rank)
     }
 }
 
