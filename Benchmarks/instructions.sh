@@ -43,7 +43,8 @@ for bin in "$@"; do
   setarch "$(uname -m)" -R valgrind --tool=callgrind --callgrind-out-file="$scratch/out-$index" \
     "$copy" run "$input" --out "$scratch/run-$index" --quiet --force 2>"$scratch/log-$index" \
     || { echo "instructions.sh: $bin failed under valgrind:" >&2; tail -5 "$scratch/log-$index" >&2; exit 1; }
-  total=$(awk '/^totals:/ {print $2}' "$scratch/out-$index")
+  total=$(awk '/^totals:/ {print $2}' "$scratch/out-$index" 2>/dev/null || true)
+  [ -n "$total" ] || { echo "instructions.sh: callgrind wrote no count for $bin:" >&2; tail -5 "$scratch/log-$index" >&2; exit 1; }
   [ -n "$first" ] || first=$total
   python3 -c "import sys; t, f = int(sys.argv[2]), int(sys.argv[3]); print(f'{sys.argv[1]}: {t:,} instructions ({t / f:.4f} of the first)')" \
     "$bin" "$total" "$first"

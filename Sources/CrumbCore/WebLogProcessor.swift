@@ -730,7 +730,7 @@ public struct WebLogProcessor: Sendable {
         if rules.readsUserAgent {
             sanitizer.scanText(raw, field: .userAgent, namedIfClean: false) { kinds.append($0.kind) }
         }
-        // Value ids fit 32 bits: a dimension holds at most 2²⁷ values (`WebAggregator.valueBits`).
+        // Value ids fit 32 bits: a dimension holds at most 2²⁷ values (`RowKey.valueBits`).
         let values = UserAgentValues(
             family: Int32(aggregator.valueID(.uaFamily, info.family)),
             version: Int32(aggregator.valueID(.uaVersion, version)),

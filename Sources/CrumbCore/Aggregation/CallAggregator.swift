@@ -26,9 +26,6 @@ public struct CallAggregator: Sendable {
     private var sketches: [HyperLogLog] = []
     private var talkTimes: [TalkTimeHistogram] = []
 
-    /// Values are limited to 2^27 distinct per dimension by the row key's layout.
-    static let valueBits = RowKey.valueBits
-
     /// The most distinct values kept per dimension (across buckets), `(other)` included; past it, new values
     /// count under `(other)`. As `WebAggregator.valueCap`.
     public let valueCap: Int
@@ -37,7 +34,8 @@ public struct CallAggregator: Sendable {
 
     public init(bucket: TimeBucket, valueCap: Int = WebAggregator.defaultValueCap) {
         self.bucket = bucket
-        self.valueCap = min(max(valueCap, 2), 1 << Int(Self.valueBits))
+        // The row key holds at most 2^27 values per dimension (`RowKey.valueBits`).
+        self.valueCap = min(max(valueCap, 2), 1 << Int(RowKey.valueBits))
         buckets = BucketIndex(bucket: bucket)
         cappedEvents = Array(repeating: 0, count: CallDimension.allCases.count)
         values = CallDimension.allCases.map { _ in

@@ -87,9 +87,6 @@ public struct WebAggregator: Sendable {
     private var spareRows: [Row] = []
     private var spareRowKeys: [UInt64] = []
 
-    /// Values are limited to 2^27 distinct per dimension by the row key's layout.
-    static let valueBits = RowKey.valueBits
-
     /// The most distinct values kept per dimension (across buckets), `(other)` included. Past it, new values
     /// count under `(other)`: memory is bounded by this cap, not by the input's size.
     public let valueCap: Int
@@ -100,7 +97,8 @@ public struct WebAggregator: Sendable {
 
     public init(bucket: TimeBucket, valueCap: Int = WebAggregator.defaultValueCap) {
         self.bucket = bucket
-        self.valueCap = min(max(valueCap, 2), 1 << Int(Self.valueBits))
+        // The row key holds at most 2^27 values per dimension (`RowKey.valueBits`).
+        self.valueCap = min(max(valueCap, 2), 1 << Int(RowKey.valueBits))
         buckets = BucketIndex(bucket: bucket)
         cappedEvents = Array(repeating: 0, count: WebDimension.allCases.count)
         latestRows = Array(repeating: [], count: WebDimension.allCases.count)
