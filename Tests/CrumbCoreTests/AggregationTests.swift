@@ -73,6 +73,24 @@ struct ByteInternerTests {
     }
 }
 
+struct UTF8OrderTests {
+    /// The byte order records are sorted in, against the standard library's: prefixes, empty strings, bytes above
+    /// 0x7F (which a signed comparison would put first), small strings kept inline and long ones on the heap.
+    @Test func utf8PrecedesIsTheOrderOfTheBytes() {
+        let words = ["", "a", "ab", "abc", "b", "B", "/", "/index.html", "/index.htm", "é", "e\u{301}", "zz", "\u{7F}",
+                     "ü-longer-than-fifteen-bytes/path", "ü-longer-than-fifteen-bytes/pat", "日本", "日本語", "(other)",
+                     String(repeating: "x", count: 40), String(repeating: "x", count: 41)]
+        for a in words {
+            for b in words {
+                #expect(a.utf8Precedes(b) == a.utf8.lexicographicallyPrecedes(b.utf8), "\(a) vs \(b)")
+            }
+        }
+        // A Substring made into a String, and a bridged-free native copy, compare by their bytes alike.
+        let sliced = String("x/abc".dropFirst(2))
+        #expect(sliced.utf8Precedes("abd") && !"abd".utf8Precedes(sliced) && !sliced.utf8Precedes("abc"))
+    }
+}
+
 struct RejectTallyTests {
     @Test func samplesKeepNoLetterOrDigit() {
         var tally = RejectTally(sampleLimit: 2)

@@ -523,6 +523,35 @@ private func decodingError(_ bytes: [UInt8]) -> SketchDecodingError? {
         #expect((try? HyperLogLog(serialized: header + zeros)) == HyperLogLog())
     }
 
+    /// Past the sparse limit, sparse entries are decoded straight into registers: the same checks, wherever in
+    /// the layout the bad entry is.
+    @Test func malformedLongSparseBytesAreRejected() throws {
+        let count = HyperLogLog.sparseLimit + 88
+        // Every 20th register, ranks 1...51 in turn.
+        func entry(_ place: Int, index: Int? = nil, rank: Int? = nil) -> [UInt8] {
+            let index = index ?? place * 20
+            return [UInt8(index & 0xFF), UInt8(index >> 8), UInt8(rank ?? (1 + place % 51))]
+        }
+        func layout(_ change: (Int) -> [UInt8]? = { _ in nil }) -> [UInt8] {
+            [1, 0, UInt8(count & 0xFF), UInt8(count >> 8)] + (0..<count).flatMap { change($0) ?? entry($0) }
+        }
+        let decoded = try HyperLogLog(serialized: layout())
+        #expect(decoded.isDense)
+        #expect(decoded.registers.enumerated().allSatisfy { index, rank in
+            index % 20 == 0 && index / 20 < count ? Int(rank) == 1 + index / 20 % 51 : rank == 0
+        })
+        #expect(decoded.serialized() == layout())
+        for place in [0, count / 2, count - 1] {
+            #expect(decodingError(layout { $0 == place ? entry(place, rank: 0) : nil }) == .badRegister)
+            #expect(decodingError(layout { $0 == place ? entry(place, rank: 52) : nil }) == .badRegister)
+            #expect(decodingError(layout { $0 == place ? entry(place, index: 16_384) : nil }) == .badRegister)
+        }
+        for place in [1, count / 2, count - 1] {
+            #expect(decodingError(layout { $0 == place ? entry(place - 1) : nil }) == .unsortedEntries)
+        }
+        #expect(decodingError(layout().dropLast()) == .truncated)
+    }
+
     @Test func randomBytesNeverTrap() {
         var random = SplitMix64(state: 2024)
         let known: Set<String> = [

@@ -344,7 +344,7 @@ public struct CallAggregator: Sendable {
         positions.sort { i, j in
             if records[i].bucketStart != records[j].bucketStart { return records[i].bucketStart < records[j].bucketStart }
             if dimensions[i] != dimensions[j] { return dimensions[i] < dimensions[j] }
-            return records[i].value.utf8.lexicographicallyPrecedes(records[j].value.utf8)
+            return records[i].value.utf8Precedes(records[j].value)
         }
         return positions.map { records[$0] }
     }

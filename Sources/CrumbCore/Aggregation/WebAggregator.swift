@@ -477,7 +477,7 @@ public struct WebAggregator: Sendable {
             entries.sort { a, b in
                 if a.bucketStart != b.bucketStart { return a.bucketStart < b.bucketStart }
                 if a.dimension != b.dimension { return a.dimension < b.dimension }
-                return a.value.utf8.lexicographicallyPrecedes(b.value.utf8)
+                return a.value.utf8Precedes(b.value)
             }
         }
         return entries.map { entry in
