@@ -339,16 +339,17 @@ public struct WebAggregator: Sendable {
 
     /// `drainRows(where:_:)` for a caller that serializes each row's sketch itself, where it writes the row
     /// (`HyperLogLog.appendSerialized(to:)`), rather than copy it from a buffer: `body` gets each row's view,
-    /// whose `sketchBytes` are empty, and its sketch.
+    /// whose `sketchBytes` are empty, and its sketch. The rows are removed even when `body` throws.
     public mutating func drainRowsWithSketches(where drains: (Int64) -> Bool,
                                                _ body: (RowView, HyperLogLog) throws -> Void) rethrows {
+        defer { removeRows(where: drains) }
+        var sketch = HyperLogLog()
         for index in rows.indices where drains(buckets.starts[RowKey.ordinal(rowKeys[index])]) {
-            // Taken out first: a closure that read `rows` would capture the whole aggregator, copied (a retain
-            // of each of its arrays) for every row.
-            let sketch = rows[index].sketch
-            try withView(ofRow: index, sketchBytes: UnsafeRawBufferPointer(start: nil, count: 0)) { try body($0, sketch) }
+            // Moved out of the row, which is removed after: a copy cost a retain and a release of both its arrays
+            // for every row spilled, and a closure that read `rows` would capture the whole aggregator.
+            swap(&sketch, &rows[index].sketch)
+            try withView(ofRow: index, sketchBytes: UnsafeRawBufferPointer(start: nil, count: 0), carrying: &sketch, body)
         }
-        removeRows(where: drains)
     }
 
     /// Removes the rows of the buckets whose start `removes` accepts; the others keep their counts. Values stay
@@ -408,10 +409,16 @@ public struct WebAggregator: Sendable {
         // The serialized sketches of the rows that are published as they are (not folded), by row.
         var kept = [[UInt8]](repeating: [], count: rows.count)
         var sketch: [UInt8] = []
+        var rowSketch = HyperLogLog()
         for index in rows.indices {
-            try withView(ofRow: index, sketch: &sketch, body)
+            // Moved out of its row for the two reads and back: read in place, it was copied for each (a retain
+            // and a release of both its arrays, twice for every row of the run).
+            swap(&rowSketch, &rows[index].sketch)
+            rowSketch.serialize(into: &sketch)
+            let uniques = rowSketch.estimate
+            swap(&rowSketch, &rows[index].sketch)
+            try sketch.withUnsafeBytes { try withView(ofRow: index, sketchBytes: $0, body) }
             let key = rowKeys[index]
-            let uniques = rows[index].sketch.estimate
             estimates.append(uniques)
             if !Self.isFolded(dimension: RowKey.dimension(key), value: RowKey.value(key),
                               uniques: uniques, hits: rows[index].hits, minCount: minCount) {
@@ -545,15 +552,26 @@ public struct WebAggregator: Sendable {
 
     /// Calls `body` with row `index`'s view, its sketch given as `sketchBytes`.
     private func withView(ofRow index: Int, sketchBytes: UnsafeRawBufferPointer, _ body: (RowView) throws -> Void) rethrows {
+        var none = HyperLogLog()
+        try withView(ofRow: index, sketchBytes: sketchBytes, carrying: &none) { view, _ in try body(view) }
+    }
+
+    /// Calls `body` with row `index`'s view, its sketch given as `sketchBytes`, and with `sketch`, which goes by
+    /// address: a closure that captured it made a copy for the call (a retain and a release of both its arrays).
+    private func withView(ofRow index: Int, sketchBytes: UnsafeRawBufferPointer, carrying sketch: inout HyperLogLog,
+                          _ body: (RowView, HyperLogLog) throws -> Void) rethrows {
         let key = rowKeys[index]
         let dimension = WebDimension(rawValue: RowKey.dimension(key))!
         let (hits, bytes) = (rows[index].hits, rows[index].bytes)
         let (status4xx, status5xx) = (rows[index].clientErrors, rows[index].serverErrors)
         let bucketStart = buckets.starts[RowKey.ordinal(key)]
-        try values[dimension.rawValue].withBytes(of: RowKey.value(key)) { value in
-            try body(RowView(bucketStart: bucketStart, dimension: dimension, valueBytes: value,
+        // Only the array the value's bytes are in is held across `body`: `withBytes` on the interner made a copy of
+        // it for the call, a retain and a release of each of its four arrays for every row.
+        let (arena, range) = values[dimension.rawValue].storage(of: RowKey.value(key))
+        try arena.withUnsafeBytes { all in
+            try body(RowView(bucketStart: bucketStart, dimension: dimension, valueBytes: UnsafeRawBufferPointer(rebasing: all[range]),
                              hits: hits, bytes: bytes, status4xx: status4xx, status5xx: status5xx,
-                             sketchBytes: sketchBytes))
+                             sketchBytes: sketchBytes), sketch)
         }
     }
 

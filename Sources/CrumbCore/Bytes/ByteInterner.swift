@@ -79,6 +79,13 @@ public struct ByteInterner: Sendable {
         }
     }
 
+    /// The bytes of every value, end to end, and where those of `id` lie in them: for a caller that hands the
+    /// bytes to code it cannot see into. Around such a call, `withBytes` needs a copy of the whole interner (a
+    /// retain and a release of each of its four arrays); this holds only the one array.
+    public func storage(of id: Int) -> (arena: [UInt8], range: Range<Int>) {
+        (arena, starts[id]..<starts[id + 1])
+    }
+
     /// The bytes of `id` as a `String`; invalid UTF-8 is repaired with U+FFFD.
     public func string(of id: Int) -> String {
         withBytes(of: id) { String(decoding: $0, as: UTF8.self) }
