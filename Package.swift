@@ -32,6 +32,8 @@ let package = Package(
         ),
         // A cache-line prefetch hint for the hot path's fixed caches (header only).
         .target(name: "CPrefetch"),
+        // Starting a file's writeback before its fsync (sync_file_range, which Swift's Glibc does not declare).
+        .target(name: "CWriteback"),
         // Pure: bytes in, events and aggregates out. No I/O.
         .target(
             name: "CrumbCore",
@@ -51,6 +53,7 @@ let package = Package(
                 "CrumbCore",
                 "CZlib",
                 "CIsal",
+                "CWriteback",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for binding trend rows without GRDB's per-row argument arrays.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -173,6 +173,8 @@ public struct RunState: Sendable {
                 guard descriptor >= 0 else { throw OutputError(path: path, message: "cannot create temporary file") }
                 fchmod(descriptor, 0o600)
                 close(descriptor)
+                let writeback = EarlyWriteback(path: temporary)
+                defer { writeback?.stop() }
                 let queue = try DatabaseQueue(path: temporary)
                 do {
                     try queue.writeWithoutTransaction { db in

@@ -67,6 +67,8 @@ public enum TrendWriters {
                 guard descriptor >= 0 else { throw OutputError(path: path, message: "cannot create temporary file") }
                 fchmod(descriptor, mode)
                 close(descriptor)
+                let writeback = EarlyWriteback(path: temporary)
+                defer { writeback?.stop() }
                 try buildDatabase(source, calls: calls, meta: meta, at: temporary)
             }
         } catch let error as OutputError {
