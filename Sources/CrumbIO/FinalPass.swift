@@ -64,11 +64,12 @@ struct WebFinalPass {
                     return SavedRows(cursor: cursor, path: state.path, pending: try cursor.next().map(SavedRow.init))
                 }
             }
+            var readBuffer: [UInt8] = []
             try forEachBucket(spilled: spill?.bucketStarts ?? [], saved: { cursors.compactMap(\.pending?.bucketStart).min() }) {
                 start, spilled in
                 for index in cursors.indices { try cursors[index].absorb(bucket: start, into: &merged) }
                 if spilled, let spill {
-                    try spill.forEachRow(bucket: start) { row in
+                    try spill.forEachRow(bucket: start, buffer: &readBuffer) { row in
                         do throws(SketchDecodingError) {
                             try merged.absorb(row)
                         } catch {
@@ -202,11 +203,12 @@ struct CallFinalPass {
                                          pending: try cursor.next().map { Self.record($0, bucket) })
                 }
             }
+            var readBuffer: [UInt8] = []
             try forEachBucket(spilled: spill?.bucketStarts ?? [], saved: { cursors.compactMap(\.pending?.bucketStart).min() }) {
                 start, spilled in
                 for index in cursors.indices { try cursors[index].absorb(bucket: start, into: &merged) }
                 if spilled, let spill {
-                    for record in try spill.records(bucket: start) {
+                    for record in try spill.records(bucket: start, buffer: &readBuffer) {
                         do throws(SketchDecodingError) {
                             try merged.absorb(record)
                         } catch {

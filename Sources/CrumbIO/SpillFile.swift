@@ -103,25 +103,35 @@ final class SpillFile: Sendable {
     /// The starts of the buckets that have rows here, ascending.
     var bucketStarts: [Int64] { state.withLock { $0.segments.keys.sorted() } }
 
-    /// Calls `body` with each segment of the bucket starting at `start`, in the order spilled.
+    /// Calls `body` with each segment of the bucket starting at `start`, in the order spilled, read into `buffer`
+    /// (grown when a segment needs more): a caller reading every bucket passes the same one each time, rather
+    /// than have a buffer of 256 KiB allocated and zeroed for every segment.
     ///
     /// - Throws: `OutputError` when the file cannot be read back, and whatever `body` throws.
-    func forEachSegment(bucket start: Int64, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    func forEachSegment(bucket start: Int64, buffer: inout [UInt8],
+                        _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let segments = state.withLock { $0.segments[start] ?? [] }
-        var buffer: [UInt8] = []
         for segment in segments {
-            buffer = [UInt8](repeating: 0, count: segment.length)
-            let failure: OutputError? = buffer.withUnsafeMutableBytes { buffer in
-                do throws(OutputError) {
-                    try Self.read(into: buffer, at: segment.offset, from: descriptor, path: path)
-                    return nil
-                } catch {
-                    return error
-                }
+            if buffer.count < segment.length { buffer = [UInt8](repeating: 0, count: segment.length) }
+            try buffer.withUnsafeMutableBytes { whole in
+                let bytes = UnsafeMutableRawBufferPointer(rebasing: whole[..<segment.length])
+                try Self.read(into: bytes, at: segment.offset, from: descriptor, path: path)
+                try body(UnsafeRawBufferPointer(bytes))
             }
-            if let failure { throw failure }
-            try buffer.withUnsafeBytes(body)
         }
+    }
+
+    /// Gives the file's disk space and page cache back now that nothing more will be read from it (the final
+    /// pass has merged every row), on the caller's thread, rather than when the run lets go of it, last of all.
+    /// A later read finds the file ended early.
+    func dropContents() {
+        state.withLock { _ in _ = ftruncate(descriptor, 0) }
+    }
+
+    /// The file's size now (tests).
+    var size: Int64 {
+        var status = stat()
+        return fstat(descriptor, &status) == 0 ? Int64(status.st_size) : -1
     }
 
     private static func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, from descriptor: Int32,
@@ -196,11 +206,12 @@ final class WebSpillFile: WebTrendSpill {
         file.releaseMemory()
     }
 
-    /// Calls `body` with every row spilled for the bucket starting at `start`, in the order spilled.
+    /// Calls `body` with every row spilled for the bucket starting at `start`, in the order spilled, read into
+    /// `buffer` (`SpillFile.forEachSegment`).
     ///
     /// - Throws: `OutputError` when the file cannot be read back, `SketchDecodingError` (from `body`) as is.
-    func forEachRow(bucket start: Int64, _ body: (WebAggregator.RowView) throws -> Void) throws {
-        try file.forEachSegment(bucket: start) { bytes in
+    func forEachRow(bucket start: Int64, buffer: inout [UInt8], _ body: (WebAggregator.RowView) throws -> Void) throws {
+        try file.forEachSegment(bucket: start, buffer: &buffer) { bytes in
             var reader = SpillRowReader(bytes: bytes, path: path)
             while let row = try reader.next(bucketStart: start) { try body(row) }
         }
@@ -234,12 +245,13 @@ final class CallSpillFile: CallTrendSpill {
         file.append(segments, rows: records.count)
     }
 
-    /// The records spilled for the bucket starting at `start`, in the order spilled.
+    /// The records spilled for the bucket starting at `start`, in the order spilled, read into `buffer`
+    /// (`SpillFile.forEachSegment`).
     ///
     /// - Throws: `OutputError` when the file cannot be read back or a record does not decode.
-    func records(bucket start: Int64) throws -> [CallTrendRecord] {
+    func records(bucket start: Int64, buffer: inout [UInt8]) throws -> [CallTrendRecord] {
         var records: [CallTrendRecord] = []
-        try file.forEachSegment(bucket: start) { bytes in
+        try file.forEachSegment(bucket: start, buffer: &buffer) { bytes in
             var reader = SpillRowReader(bytes: bytes, path: path)
             while let record = try reader.nextCallRecord(bucketStart: start, bucket: bucket) { records.append(record) }
         }

@@ -211,6 +211,39 @@ struct WebSpillTests {
         }
     }
 
+    /// Segments of any size read back exactly through one buffer that a caller passes from bucket to bucket
+    /// (grown, never cut), and once the contents are dropped the file is empty and a read says the file ended.
+    @Test func segmentsReadThroughOneBufferAndDroppedContents() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = try SpillFile(directory: directory, name: "test")
+        let sizes = [1_000, 300_000, 10, 70_000, 300_001, 5]
+        var written: [Int64: [[UInt8]]] = [:]
+        for (index, size) in sizes.enumerated() {
+            let bucket = Int64(index % 3)
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }
+            file.append(bucket: bucket, bytes, rows: 1)
+            written[bucket, default: []].append(bytes)
+        }
+        var buffer: [UInt8] = []
+        for bucket in Int64(0)..<3 {
+            var read: [[UInt8]] = []
+            try file.forEachSegment(bucket: bucket, buffer: &buffer) { read.append(Array($0)) }
+            #expect(read == written[bucket])
+        }
+        #expect(buffer.count == 300_001)
+        #expect(file.size == Int64(sizes.reduce(0, +)))
+
+        file.dropContents()
+        #expect(file.size == 0)
+        do {
+            try file.forEachSegment(bucket: 1, buffer: &buffer) { _ in }
+            Issue.record("read a dropped spill")
+        } catch let error as OutputError {
+            #expect(error.message.contains("file ended early"))
+        }
+    }
+
     /// A run over two files of the same days, which a worker reads one after the other (the second's events
     /// are all older than the first's latest), then a resumed run adding a third: the same outputs as one
     /// run over the three, and no spill left in the output directory.
