@@ -1,5 +1,9 @@
 #if defined(__linux__)
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
+// 64-bit offsets on 32-bit Linux too: the files written are tens of megabytes and may pass 2 GiB.
+#define _FILE_OFFSET_BITS 64
 #include <fcntl.h>
 #endif
 #include "CWriteback.h"

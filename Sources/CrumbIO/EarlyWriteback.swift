@@ -18,45 +18,65 @@ import Darwin
 /// for the disk's queue, which the thread filling the file must not, and SQLite rewrites its latest pages, which
 /// would then wait for their own writeback. A hint only: a failure is ignored, since the `fsync` that follows
 /// reports any. Elsewhere than Linux, `init` returns nil.
+///
+/// `stop()` must come before the file is flushed and committed, and after the writer has closed it: it closes
+/// this descriptor of the file, and closing any descriptor of a file drops the POSIX locks its process holds on
+/// it (SQLite's, while a connection is open).
+///
+/// `@unchecked Sendable`: the thread and its owner share `requested`, `stopping` and `stopped`, touched only under
+/// `condition`; the descriptor is closed only once the thread has stopped.
 final class EarlyWriteback: @unchecked Sendable {
-    // `stopping` and `stopped` are touched only under `condition`; `requested` only by the thread until it stops.
     private let descriptor: Int32
     private let margin: Int64
     private let interval: TimeInterval
     private let condition = NSCondition()
     private var stopping = false
     private var stopped = false
-    /// Bytes from the file's start whose writeback has been asked for; read it once `stop` has returned.
-    private(set) var requested: Int64 = 0
+    private var closed = false
+    private var requestedBytes: Int64 = 0
 
     /// Starts watching the file at `path`; nil where there is no writeback to start or the file cannot be opened.
-    init?(path: String, margin: Int64 = 2 << 20, interval: TimeInterval = 0.01) {
+    /// Without `startsThread` (tests), nothing polls: `poll()` does it when called.
+    init?(path: String, margin: Int64 = 2 << 20, interval: TimeInterval = 0.01, startsThread: Bool = true) {
         guard crumb_writeback_available() != 0 else { return nil }
         descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         self.margin = margin
         self.interval = interval
+        guard startsThread else {
+            stopped = true
+            return
+        }
         let thread = Thread { [self] in run() }
         thread.name = "crumb-writeback"
         thread.start()
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        if !closed { close(descriptor) }
+    }
 
-    /// Stops the thread, once its current request is made; call it before the file is flushed and committed.
+    /// Bytes from the file's start whose writeback has been asked for.
+    var requested: Int64 { condition.withLock { requestedBytes } }
+
+    /// Stops the thread, once its current request is made, and closes the file; it can be called again.
     func stop() {
-        condition.lock()
-        defer { condition.unlock() }
-        stopping = true
-        condition.broadcast()
-        while !stopped { condition.wait() }
+        condition.withLock {
+            stopping = true
+            condition.broadcast()
+            while !stopped { condition.wait() }
+            if !closed {
+                close(descriptor)
+                closed = true
+            }
+        }
     }
 
     private func run() {
         condition.lock()
         while !stopping {
             condition.unlock()
-            startWriteback()
+            _ = poll()
             condition.lock()
             if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: interval)) }
         }
@@ -66,13 +86,16 @@ final class EarlyWriteback: @unchecked Sendable {
     }
 
     /// Asks for the writeback of what was added since the last request, all but the last `margin` bytes, once
-    /// that is at least `margin` bytes. Called by the thread, or (tests) once it has stopped.
-    func startWriteback() {
+    /// that is at least `margin` bytes; returns the request's result (0, or -1 with `errno`), or nil when there
+    /// was nothing to ask for. Called by the thread, or by a test on a writeback made without one.
+    func poll() -> Int32? {
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else { return }
+        guard fstat(descriptor, &status) == 0 else { return nil }
         let through = Int64(status.st_size) - margin
-        guard through - requested >= margin else { return }
-        _ = crumb_start_writeback(descriptor, requested, through - requested)
-        requested = through
+        let from = requested
+        guard through - from >= margin else { return nil }
+        let result = crumb_start_writeback(descriptor, from, through - from)
+        condition.withLock { requestedBytes = through }
+        return result
     }
 }

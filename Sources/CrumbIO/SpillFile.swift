@@ -123,7 +123,8 @@ final class SpillFile: Sendable {
 
     /// Gives the file's disk space and page cache back now that nothing more will be read from it (the final
     /// pass has merged every row), on the caller's thread, rather than when the run lets go of it, last of all.
-    /// A later read finds the file ended early.
+    /// A later read finds the file ended early. A failure is ignored: the space then goes back when the run lets
+    /// go of the file, as before, and nothing is appended or read after this.
     func dropContents() {
         state.withLock { _ in _ = ftruncate(descriptor, 0) }
     }

@@ -85,7 +85,7 @@ struct UTF8OrderTests {
                 #expect(a.utf8Precedes(b) == a.utf8.lexicographicallyPrecedes(b.utf8), "\(a) vs \(b)")
             }
         }
-        // A Substring made into a String, and a bridged-free native copy, compare by their bytes alike.
+        // A String made from a Substring compares by its bytes like any other.
         let sliced = String("x/abc".dropFirst(2))
         #expect(sliced.utf8Precedes("abd") && !"abd".utf8Precedes(sliced) && !sliced.utf8Precedes("abc"))
     }

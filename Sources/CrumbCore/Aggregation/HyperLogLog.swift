@@ -631,7 +631,7 @@ public struct HyperLogLog: Sendable, Equatable {
     @inline(__always)
     static func forEachTouched(_ registers: [UInt8], _ body: (Int, UInt8) -> Void) {
         registers.withUnsafeBytes { raw in
-            assert(raw.count % 64 == 0, "registers come 64 to a block")
+            precondition(raw.count % 64 == 0, "registers come 64 to a block")
             for block in stride(from: 0, to: raw.count, by: 64) {
                 var touched: UInt64 = 0
                 for word in 0..<8 {

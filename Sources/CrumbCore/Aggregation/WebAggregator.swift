@@ -339,17 +339,18 @@ public struct WebAggregator: Sendable {
 
     /// `drainRows(where:_:)` for a caller that serializes each row's sketch itself, where it writes the row
     /// (`HyperLogLog.appendSerialized(to:)`), rather than copy it from a buffer: `body` gets each row's view,
-    /// whose `sketchBytes` are empty, and its sketch. The rows are removed even when `body` throws.
-    public mutating func drainRowsWithSketches(where drains: (Int64) -> Bool,
-                                               _ body: (RowView, HyperLogLog) throws -> Void) rethrows {
-        defer { removeRows(where: drains) }
+    /// whose `sketchBytes` are empty, and its sketch. `body` cannot throw: the rows' sketches are moved out as
+    /// they are shown, so the rows can only be removed together.
+    public mutating func drainRowsWithSketches(where drains: (Int64) -> Bool, _ body: (RowView, HyperLogLog) -> Void) {
         var sketch = HyperLogLog()
         for index in rows.indices where drains(buckets.starts[RowKey.ordinal(rowKeys[index])]) {
-            // Moved out of the row, which is removed after: a copy cost a retain and a release of both its arrays
-            // for every row spilled, and a closure that read `rows` would capture the whole aggregator.
+            // Swapped out of the row (which keeps the previous row's until the rows are removed, below): a copy
+            // cost a retain and a release of both its arrays for every row spilled, and a closure that read
+            // `rows` would capture the whole aggregator.
             swap(&sketch, &rows[index].sketch)
-            try withView(ofRow: index, sketchBytes: UnsafeRawBufferPointer(start: nil, count: 0), carrying: &sketch, body)
+            withView(ofRow: index, sketchBytes: UnsafeRawBufferPointer(start: nil, count: 0), carrying: &sketch, body)
         }
+        removeRows(where: drains)
     }
 
     /// Removes the rows of the buckets whose start `removes` accepts; the others keep their counts. Values stay
