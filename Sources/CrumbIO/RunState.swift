@@ -168,36 +168,32 @@ public struct RunState: Sendable {
         let path = directory + "/" + Self.fileName
         do {
             try AtomicFile.replace(path) { temporary in
-                defer { AtomicFile.removeQuietly(temporary + "-journal") }
-                let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-                guard descriptor >= 0 else { throw OutputError(path: path, message: "cannot create temporary file") }
-                fchmod(descriptor, 0o600)
-                close(descriptor)
-                let writeback = EarlyWriteback(path: temporary)
-                defer { writeback?.stop() }
-                let queue = try DatabaseQueue(path: temporary)
-                do {
-                    try queue.writeWithoutTransaction { db in
-                        // Nothing is lost by this: a failed build is deleted, and the rename is the commit.
-                        try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
-                        try db.inTransaction(.exclusive) {
-                            try db.execute(sql: Self.schemaSQL)
-                            let streamed = try insertRows(into: db, streamingRows: streamingRows)
-                            let setMeta = try SQLiteRowInserter(db, sql: "INSERT OR REPLACE INTO crumb_meta (key, value) VALUES (?, ?)")
-                            for (key, value) in try meta(capped: capped.merging(streamed?.capped ?? [:]) { $1 },
-                                                         valueCounts: streamed?.valueCounts ?? valueCounts) {
-                                setMeta.bind(1, key)
-                                setMeta.bind(2, value)
-                                try setMeta.step(db)
+                try SQLiteFile.build(at: temporary, mode: 0o600, reportingAs: path) {
+                    let queue = try DatabaseQueue(path: temporary)
+                    do {
+                        try queue.writeWithoutTransaction { db in
+                            // Nothing is lost by this: a failed build is deleted, and the rename is the commit.
+                            try db.execute(sql: "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+                            try db.inTransaction(.exclusive) {
+                                try db.execute(sql: Self.schemaSQL)
+                                let streamed = try insertRows(into: db, streamingRows: streamingRows)
+                                let setMeta = try SQLiteRowInserter(
+                                    db, sql: "INSERT OR REPLACE INTO crumb_meta (key, value) VALUES (?, ?)")
+                                for (key, value) in try meta(capped: capped.merging(streamed?.capped ?? [:]) { $1 },
+                                                             valueCounts: streamed?.valueCounts ?? valueCounts) {
+                                    setMeta.bind(1, key)
+                                    setMeta.bind(2, value)
+                                    try setMeta.step(db)
+                                }
+                                return .commit
                             }
-                            return .commit
                         }
+                    } catch {
+                        try? queue.close()
+                        throw error
                     }
-                } catch {
-                    try? queue.close()
-                    throw error
+                    try queue.close()
                 }
-                try queue.close()
             }
         } catch let error as OutputError {
             throw error

@@ -2,6 +2,35 @@ import CrumbCore
 import GRDB
 import GRDBSQLite
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The file a SQLite output (`state.db`, `crumb.db`) is built in, under its temporary name (`AtomicFile`).
+enum SQLiteFile {
+    /// Creates `temporary` empty with `mode`, so that a restrictive mode holds before any row is written, then
+    /// runs `build`, which fills it through SQLite (and closes its connection), with the file's writeback started
+    /// as it grows (`EarlyWriteback`); removes any rollback journal SQLite left beside it, even when `build` throws.
+    ///
+    /// - Throws: `OutputError` naming `path` when the file cannot be created; whatever `build` throws.
+    static func build(at temporary: String, mode: mode_t, reportingAs path: String, _ build: () throws -> Void) throws {
+        // The journal lives in memory or nowhere, but one left by a crash mid-build must not linger.
+        defer { AtomicFile.removeQuietly(temporary + "-journal") }
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard descriptor >= 0 else { throw OutputError(path: path, message: "cannot create temporary file") }
+        fchmod(descriptor, mode)
+        close(descriptor)
+        // Stopped after `build` has closed SQLite's connection (see `EarlyWriteback`), before the file is flushed.
+        let writeback = EarlyWriteback(path: temporary)
+        defer { writeback?.stop() }
+        try build()
+    }
+}
+
 /// A prepared INSERT bound through SQLite's C API: no per-row argument array, no boxing. The trend writers
 /// insert hundreds of thousands of rows; through `Statement.execute(arguments:)` that cost about 12 µs a
 /// row, through this about 1.

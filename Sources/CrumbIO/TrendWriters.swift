@@ -58,18 +58,9 @@ public enum TrendWriters {
                               to path: String, mode: mode_t = 0o644) throws -> AtomicFile.Prepared {
         do {
             return try AtomicFile.prepare(path) { temporary in
-                defer {
-                    // The journal lives in memory, but a rollback journal left by a crash mid-build must not linger.
-                    AtomicFile.removeQuietly(temporary + "-journal")
+                try SQLiteFile.build(at: temporary, mode: mode, reportingAs: path) {
+                    try buildDatabase(source, calls: calls, meta: meta, at: temporary)
                 }
-                // Created empty first, so that a restrictive mode holds before any row is written.
-                let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-                guard descriptor >= 0 else { throw OutputError(path: path, message: "cannot create temporary file") }
-                fchmod(descriptor, mode)
-                close(descriptor)
-                let writeback = EarlyWriteback(path: temporary)
-                defer { writeback?.stop() }
-                try buildDatabase(source, calls: calls, meta: meta, at: temporary)
             }
         } catch let error as OutputError {
             throw error
