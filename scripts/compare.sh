@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side throughput, in one hyperfine run, on a log made by crumb's own generator: zcat, igzip (the
 # inflate floor), mawk's one-column count on the plain file, GoAccess, and crumb run on the gzip file (with the
-# inflater crumb picks, and with zlib's) and on the plain file; then the ratios the performance issue sets
-# targets for. Ratios are what to compare: machines here are shared and noisy.
+# inflater crumb picks, and with zlib's; without a key, and with one, as resumable nightly runs use it) and on
+# the plain file; then the ratios the performance issue sets targets for. Ratios are what to compare: machines here are shared and noisy.
 #
 #   scripts/compare.sh [LINES]      (default 2,000,000 lines, the PERFORMANCE.md baseline shape)
 #
@@ -20,6 +20,10 @@ plain="$work/access-$lines.log"
 [ -f "$log" ] || "$crumb" generate --lines "$lines" --gzip -o "$log"
 [ -f "$plain" ] || zcat "$log" > "$plain"
 ls -l "$log" "$plain" >&2
+# A fixed key, for the keyed run only: it keeps the ledger and state rows a rerun continues from.
+key="$work/bench.key"
+[ -f "$key" ] || printf 'crumb compare.sh benchmark key, not a secret\n' > "$key"
+chmod 600 "$key"
 
 args=()
 add() { args+=(-n "$1" "$2"); }
@@ -27,6 +31,7 @@ add zcat "zcat $log >/dev/null"
 command -v igzip >/dev/null && add igzip "igzip -dc $log >/dev/null"
 command -v mawk >/dev/null && add mawk "mawk '{c[\$7]++} END {for (k in c) n++; print n}' $plain >/dev/null"
 add crumb-gzip "$crumb run $log --out $work/out --quiet --force"
+add crumb-gzip-keyed "$crumb run $log --key-file $key --out $work/out-keyed --quiet --force"
 # The same run on zlib's inflater (crumb loads ISA-L's when libisal.so.2 is present; see README).
 add crumb-gzip-zlib "CRUMB_INFLATE=zlib $crumb run $log --out $work/out-zlib --quiet --force"
 add crumb-plain "$crumb run $plain --out $work/out-plain --quiet --force"
@@ -43,6 +48,8 @@ print(f"\ncrumb (gzip): {lines / gz:,.0f} lines/s; crumb (plain): {lines / plain
 if "crumb-gzip-zlib" in mean: print(f"crumb gzip, zlib inflater / ISA-L's: {mean['crumb-gzip-zlib'] / gz:.2f}")
 print(f"crumb gzip / zcat:  {gz / mean['zcat']:.2f}   (target ≤ 0.4)")
 if "igzip" in mean: print(f"crumb gzip / igzip: {gz / mean['igzip']:.2f}   (target ≤ 1.5)")
+keyed = mean["crumb-gzip-keyed"]
+print(f"crumb gzip with a key / zcat:  {keyed / mean['zcat']:.2f}" + (f";  / igzip: {keyed / mean['igzip']:.2f}" if "igzip" in mean else ""))
 if "mawk" in mean: print(f"crumb plain / mawk: {plain / mean['mawk']:.2f}   (target ≤ 0.5)")
 if "goaccess" in mean: print(f"crumb lines/s over GoAccess lines/s (plain): {mean['goaccess'] / plain:.1f}×   (target ≥ 30×)")
 PY

@@ -87,6 +87,13 @@ public struct RunConfiguration: Sendable {
         self.policy = policy
     }
 
+    /// Whether the run keeps a ledger and its rows for a later run or a merge to build on: only with a key.
+    /// Without one, visitor ids are valid within the run alone, so nothing can continue it (a later run counts
+    /// everything again, `crumb merge` refuses it): the decoded content gets no digest (`content_sha256`), and
+    /// `state.db` holds the run's settings and no rows, so the rows below k-anonymity are not kept where nothing
+    /// reads them.
+    var keepsLedger: Bool { !keyring.isEphemeral }
+
     /// What the run's counts depend on: a state counted under other settings cannot be continued.
     var stateSettings: RunState.Settings {
         RunState.Settings(keyFingerprint: keyring.fingerprint, keyEphemeral: keyring.isEphemeral,
@@ -223,6 +230,7 @@ public enum BatchRunner {
         var optedOut: Int
         /// How the content relates to the ledger; nil when it was not read to a usable end (see `counted`).
         var outcome: ContentGate.Outcome?
+        /// The decoded content's SHA-256 (hex), when the run keeps a ledger; else empty.
         var contentSHA256 = ""
         var contentBytes: Int64 = 0
         var head = (sha256: "", length: 0)
@@ -440,7 +448,7 @@ public enum BatchRunner {
                                                     endsMidLine: result.endsMidLine)
             func newEntry(checkpoints: [LedgerEntry.Checkpoint]) {
                 var input = result.input
-                input.contentSHA256 = result.contentSHA256
+                input.contentSHA256 = result.contentSHA256.isEmpty ? nil : result.contentSHA256
                 input.contentBytes = result.contentBytes
                 ledger.append(LedgerEntry(input: input, headSHA256: result.head.sha256, headLength: result.head.length,
                                           checkpoints: checkpoints,
@@ -536,7 +544,8 @@ public enum BatchRunner {
         let callPass = CallFinalPass(spill: callSpill, saved: saved, bucket: policy.bucket, valueCap: policy.maxValues,
                                      minCount: minCount, capped: capped.calls, savedValuesFirst: callValuesFirst)
 
-        var state = RunState(web: [], calls: [], ledger: ledger, settings: settings)
+        // Without a key, the ledger is the manifest's alone (its entries have no content digests): not saved.
+        var state = RunState(web: [], calls: [], ledger: configuration.keepsLedger ? ledger : [], settings: settings)
         state.capped = capped.unknown
 
         // What the manifest says follows from the ledger and this state, known before the state is written.
@@ -607,6 +616,8 @@ public enum BatchRunner {
     /// rows to this thread, which writes the state, and its published rows (k-anonymous, sorted) to a third,
     /// which builds crumb.db, and the CSV and JSON Lines files asked for, under temporary names. They are put in
     /// place once the state is committed, so that they never show counts the state does not hold.
+    ///
+    /// A state without a key (`RunConfiguration.keepsLedger`) is saved without rows: nothing could continue them.
     ///
     /// `beforeCommit` runs on this thread once the passes have started, and may change the state (the
     /// streamed outputs' committed lengths); `afterCommit` right after the commit. Returns the manifest with
@@ -682,6 +693,7 @@ public enum BatchRunner {
             publication.withLock { $0 = result }
             publishingDone.signal()
         }.start()
+        let keepsRows = !state.settings.keyEphemeral
         Thread {
             var segment: [UInt8] = []
             var segmentStart: Int64 = 0
@@ -694,15 +706,19 @@ public enum BatchRunner {
                         publishedBatches.finish()
                     }
                     summary = try webPass.run(stateRow: { row in
+                        guard keepsRows else { return }
                         segmentStart = row.bucketStart
                         segment.appendSpillRow(row)
                     }, published: { records in
-                        stateSegments.send((segmentStart, segment))
-                        segment = []
+                        if keepsRows {
+                            stateSegments.send((segmentStart, segment))
+                            segment = []
+                        }
                         publishedBatches.send(records)
                     })
                 }
-                let calls = try callPass.run(stateRecords: { stateCalls.send($0) }, published: { publishedCalls.send($0) })
+                let calls = try callPass.run(stateRecords: { if keepsRows { stateCalls.send($0) } },
+                                             published: { publishedCalls.send($0) })
                 summary.add(calls: calls)
                 return summary
             }
@@ -894,8 +910,11 @@ public enum BatchRunner {
     ) -> InputResult {
         // Standard input has no identity to continue from, and cannot be read twice: it is always new. The reader
         // hashes what it delivers (on its own thread when pipelined; for plain text, with the raw bytes' hash),
-        // so the gate hashes only what it must check against the ledger.
-        var gate = ContentGate(ledger: entry.path == "-" ? nil : ledger, sourceHashes: true)
+        // so the gate hashes only what it must check against the ledger. A run that keeps no ledger has no
+        // digest of the content to make: the gate counts the bytes.
+        let keepsLedger = configuration.keepsLedger
+        var gate = ContentGate(ledger: entry.path == "-" || !keepsLedger ? nil : ledger, sourceHashes: true,
+                               digests: keepsLedger)
         while true {
             do {
                 return try process(file: entry, index: index, with: &worker, gate: &gate, choice: choice, ledger: ledger,
@@ -1050,7 +1069,8 @@ public enum BatchRunner {
             let fileSize = FileIdentity.of(path)?.size ?? 0
             let isPipelined = pipelined && fileSize >= configuration.pipelineMinimumBytes
             splitAllowed = isPipelined && configuration.splitLines
-            let input = try PipelinedInput(path: path, pipelined: isPipelined, hashDecoded: true, progress: progress)
+            let input = try PipelinedInput(path: path, pipelined: isPipelined, hashDecoded: configuration.keepsLedger,
+                                           progress: progress)
             defer {
                 // On every way out: the digest of exactly the bytes the gate consumed.
                 decodedDigest = input.decodedDigest
@@ -1182,9 +1202,9 @@ public enum BatchRunner {
                 // The line the fault cut (or the writer has not finished) was dropped: the content counted ends at the last line feed, and a
                 // repaired or grown file is continued from there.
                 let complete = content.throughLastLineFeed
-                (result.contentBytes, result.contentSHA256) = (complete.count, complete.sha256.hexString)
+                (result.contentBytes, result.contentSHA256) = (complete.count, complete.sha256?.hexString ?? "")
             } else {
-                result.contentSHA256 = content.sha256.hexString
+                result.contentSHA256 = content.sha256?.hexString ?? ""
                 result.contentBytes = gate.position
                 result.endsMidLine = gate.lastByte.map { $0 != UInt8(ascii: "\n") } ?? false
             }

@@ -44,8 +44,8 @@ struct ContentGate {
     /// Whether this gate hashes the bytes it consumes; decided before the first byte is hashed. When it does not,
     /// the input's reader has hashed exactly the bytes consumed (`PipelinedInput.decodedDigest`).
     private(set) var hashesContent = true
-    /// Every byte consumed so far, when `hashesContent`.
-    private(set) var digest = ContentDigest()
+    /// Every byte consumed so far, when `hashesContent` (only counted, without `digests`).
+    private(set) var digest: ContentDigest
     private(set) var position: Int64 = 0
     /// Checkpoints still to check, ascending by length: (length, digest hex, entry).
     private var pending: [(bytes: Int64, sha256: String, entry: Int)] = []
@@ -65,11 +65,16 @@ struct ContentGate {
     /// A gate over `ledger` (nil: everything is new), or, after a `Restart`, one that skips `restart.skip`
     /// bytes without looking anything up.
     ///
-    /// - Parameter sourceHashes: The reader hashes every byte it delivers: the gate then leaves the content's
-    ///   digest to it unless it has checkpoints to check (a counted input's prefix) or bytes to skip.
-    init(ledger: LedgerIndex?, restart: Restart? = nil, sourceHashes: Bool = false) {
+    /// - Parameters:
+    ///   - sourceHashes: The reader hashes every byte it delivers: the gate then leaves the content's digest to
+    ///     it unless it has checkpoints to check (a counted input's prefix) or bytes to skip.
+    ///   - digests: Whether the content gets a digest at all. Without (a run that keeps no ledger, so has none
+    ///     either), the gate only counts what it passes on (`content(source:)` has no `sha256`).
+    init(ledger: LedgerIndex?, restart: Restart? = nil, sourceHashes: Bool = false, digests: Bool = true) {
+        precondition(digests || (ledger == nil && restart == nil), "a ledger's checkpoints are checked by their digests")
         self.ledger = ledger
-        self.sourceHashes = sourceHashes
+        self.sourceHashes = sourceHashes && digests
+        digest = ContentDigest(hashing: digests)
         if let restart {
             phase = .skip(remaining: restart.skip)
             if let entry = restart.entry {
@@ -78,7 +83,7 @@ struct ContentGate {
             }
         } else if ledger == nil {
             phase = .pass
-            hashesContent = !sourceHashes
+            hashesContent = !self.sourceHashes
         } else {
             phase = .head
         }
@@ -173,7 +178,8 @@ struct ContentGate {
     }
 
     private mutating func checkpointReached() throws {
-        let here = digest.sha256.hexString
+        // A gate with checkpoints to check hashes (`init`'s precondition).
+        let here = digest.sha256!.hexString
         var diverged = Set<Int>()
         while let first = pending.first, first.bytes == position {
             pending.removeFirst()

@@ -183,7 +183,7 @@ public final class PipelinedInput {
     private func collectResults() {
         encoding = source.decoder.encoding
         rawBytes = source.reader.bytesRead
-        rawSHA256 = source.rawDigest.sha256
+        rawSHA256 = source.rawDigest.sha256!  // made hashing, in `DecodingSource`
     }
 }
 

@@ -331,6 +331,50 @@ struct ResumeTests {
         #expect(fresh.notes.contains { $0.contains("no key") })
     }
 
+    /// A run without a key can be neither continued nor merged, so it keeps nothing for that: `state.db` holds
+    /// its settings, with no rows and no ledger, and the manifest gives each input's decoded length but no
+    /// digest of it. What it counts and publishes is what a keyed run counts, a gzip file cut mid-member
+    /// included (its content ends at the last line feed either way).
+    @Test func keylessRunKeepsNoRowsAndNoContentDigest() throws {
+        let root = temporaryDirectory()
+        try makeTree(root + "/logs", files: 3, lines: 400)
+        let whole = try GzipWriter.compress(generatedLog(seed: 9, lines: 300, start: 1_767_300_000))
+        try write(Array(whole.prefix(whole.count * 2 / 3)), to: root + "/logs/web/cut.log.gz")
+        var keyed = treeConfiguration([root + "/logs"], out: root + "/keyed")
+        keyed.policy.minCount = 0
+        var keyless = keyed
+        keyless.outputDirectory = root + "/keyless"
+        keyless.keyring = .ephemeral(rotation: .daily)
+        let withKey = try BatchRunner.run(keyed)
+        let withoutKey = try BatchRunner.run(keyless)
+
+        let savedWithKey = try RunState.load(path: root + "/keyed/" + RunState.fileName, rows: true)
+        #expect(!savedWithKey.web.isEmpty && !savedWithKey.calls.isEmpty && savedWithKey.ledger.count == 5)
+        let saved = try RunState.load(path: root + "/keyless/" + RunState.fileName, rows: true)
+        #expect(saved.settings.keyEphemeral)
+        #expect(saved.web.isEmpty && saved.calls.isEmpty && saved.ledger.isEmpty)
+
+        let inputs = Dictionary(uniqueKeysWithValues: withKey.manifest.inputs.map { ($0.path, $0) })
+        #expect(withoutKey.manifest.inputs.count == 5)
+        for input in withoutKey.manifest.inputs {
+            let counted = try #require(inputs[input.path])
+            #expect(input.contentSHA256 == nil, "\(input.path)")
+            #expect(counted.contentSHA256?.count == 64, "\(input.path)")
+            #expect(input.contentBytes == counted.contentBytes && input.contentBytes ?? 0 > 0, "\(input.path)")
+            #expect(input.sha256 == counted.sha256 && input.linesParsed == counted.linesParsed, "\(input.path)")
+        }
+        let cut = try #require(withoutKey.manifest.inputs.first { $0.path.hasSuffix("cut.log.gz") })
+        #expect(cut.error != nil && cut.contentBytes! < cut.decodedBytes)
+
+        // Published trends alike but for the uniques (each run's visitor ids are its own), which end each line.
+        func withoutUniques(_ directory: String) throws -> [Substring] {
+            try String(contentsOfFile: directory + "/web_trends.csv", encoding: .utf8).split(separator: "\n")
+                .map { $0[..<$0.lastIndex(of: ",")!] }
+        }
+        #expect(try withoutUniques(root + "/keyless") == withoutUniques(root + "/keyed"))
+        #expect(try RunOutputs(root + "/keyless").totals == RunOutputs(root + "/keyed").totals)
+    }
+
     /// Shards 1/3, 2/3 and 3/3, merged, equal the whole run: sums add, sketches merge, k-anonymity after.
     @Test func shardsMergeToTheWholeRun() throws {
         let root = temporaryDirectory()
@@ -492,6 +536,30 @@ struct ResumeTests {
         #expect(content.throughLastLineFeed.sha256 == SHA256.hash(data: bytes.dropLast(3)), "\(label)")
         #expect(passed == (label == "restart" ? bytes.count - 27 : bytes.count), "\(label)")
     }
+}
+
+/// A gate of a run that keeps no ledger counts what it passes on, through the last line feed too, and makes no
+/// digest; a `ContentDigest` made not to hash counts as one that hashes.
+@Test func gateWithoutDigestsOnlyCounts() throws {
+    let bytes = Array(String(repeating: "2026-01-01 00:00:01 GET /a\n", count: 100).utf8) + Array("cut".utf8)
+    var gate = ContentGate(ledger: nil, sourceHashes: true, digests: false)
+    var hashing = ContentDigest()
+    var counting = ContentDigest(hashing: false)
+    var passed = 0
+    for piece in stride(from: 0, to: bytes.count, by: 500) {
+        try bytes[piece..<min(piece + 500, bytes.count)].withUnsafeBytes { chunk in
+            hashing.update(chunk)
+            counting.update(chunk)
+            try gate.consume(chunk) { part, _ in passed += part.count }
+        }
+    }
+    try gate.finish { part, _ in passed += part.count }
+    #expect(passed == bytes.count)
+    let content = gate.content(source: nil)
+    #expect(content.sha256 == nil && content.throughLastLineFeed.sha256 == nil)
+    #expect(content.count == Int64(bytes.count) && content.throughLastLineFeed.count == Int64(bytes.count - 3))
+    #expect(counting.count == hashing.count && counting.lineEndCount == hashing.lineEndCount)
+    #expect(counting.sha256 == nil && hashing.sha256 == SHA256.hash(data: bytes))
 }
 
 /// A stream's directory and a run's directory are not shared either way: each would replace the other's rows.
