@@ -32,7 +32,7 @@ hyperfine -r 3 --export-markdown "$work/rerun.md" "$crumb run $work/tree --out $
 peak() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -1; }
 for n in 2m 8m; do
   rm -rf "$work/mem"
-  echo "run    $n: peak $(peak "$crumb" run "$work/$n.log.gz" --out "$work/mem" --quiet --jobs 2) KB"
+  echo "run    $n: peak $(peak "$crumb" run "$work/$n.log.gz" --out "$work/mem" --quiet --jobs 2 --key-file "$work/key") KB"
   echo "stream $n: peak $(zcat "$work/$n.log.gz" | /usr/bin/time -f "%M" "$crumb" stream --format combined --no-stdout --out "$work/mem-stream" 2>&1 >/dev/null | tail -1) KB"
 done
 cat "$work/jobs.md" "$work/rerun.md"

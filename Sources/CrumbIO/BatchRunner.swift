@@ -569,7 +569,8 @@ public enum BatchRunner {
         let hasDataErrors = overRatio || results.contains { !$0.skipped && !$0.ioFailure && $0.input.error != nil }
         let unfinished = results.filter(\.tailHeldBack)
         if !unfinished.isEmpty {
-            notes.append("left the unfinished last line of \(unfinished.count) file\(unfinished.count == 1 ? "" : "s") being written for the next run: " + unfinished.prefix(3).map(\.input.path).joined(separator: ", ") + (unfinished.count > 3 ? ", …" : ""))
+            let until = configuration.keepsLedger ? "for the next run" : "uncounted (a run without a key is not continued)"
+            notes.append("left the unfinished last line of \(unfinished.count) file\(unfinished.count == 1 ? "" : "s") being written \(until): " + unfinished.prefix(3).map(\.input.path).joined(separator: ", ") + (unfinished.count > 3 ? ", …" : ""))
         }
         let skipped = results.filter(\.skipped)
         if !skipped.isEmpty {

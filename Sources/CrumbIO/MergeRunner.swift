@@ -60,14 +60,16 @@ public enum MergeRunner {
             states.append((output, path, try RunState.load(path: path, rows: false), directory))
         }
 
+        // Every state counted with a key, a lone one included: a state counted without one keeps no rows (nothing
+        // could combine them with another's), so merging it would publish nothing.
+        if let keyless = states.first(where: { $0.state.settings.keyEphemeral }) {
+            throw RunRefusal("\(keyless.path) was counted without a key: its visitor ids are valid within its own run only, so it cannot be merged (run with --key-file)")
+        }
         // The same settings everywhere, or the counts do not mean the same thing.
         let settings = states[0].state.settings
         for (path, _, state, _) in states.dropFirst() {
             if state.settings.bucket != settings.bucket {
                 throw RunRefusal("\(path) has \(state.settings.bucket) buckets, \(states[0].path) has \(settings.bucket) buckets: merge outputs of the same bucket size")
-            }
-            if state.settings.keyEphemeral || settings.keyEphemeral {
-                throw RunRefusal("\(state.settings.keyEphemeral ? path : states[0].path) was counted without a key: its visitor ids are valid within its own run only, so it cannot be merged (run with --key-file)")
             }
             if state.settings.keyFingerprint != settings.keyFingerprint {
                 throw RunRefusal("\(path) was counted with key fingerprint \(state.settings.keyFingerprint), \(states[0].path) with \(settings.keyFingerprint): visitor ids under different keys cannot be combined")

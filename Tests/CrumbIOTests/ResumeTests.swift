@@ -332,16 +332,19 @@ struct ResumeTests {
     }
 
     /// A run without a key can be neither continued nor merged, so it keeps nothing for that: `state.db` holds
-    /// its settings, with no rows and no ledger, and the manifest gives each input's decoded length but no
-    /// digest of it. What it counts and publishes is what a keyed run counts, a gzip file cut mid-member
-    /// included (its content ends at the last line feed either way).
-    @Test func keylessRunKeepsNoRowsAndNoContentDigest() throws {
+    /// its settings and run metadata, with no rows and no ledger, and the manifest gives each input's decoded
+    /// length but no digest of it. What it counts and publishes is what a keyed run counts, a gzip file cut
+    /// mid-member included (its content ends at the last line feed either way), read on a decode thread of its
+    /// own or not. `crumb merge` refuses its output, alone or beside a keyed one.
+    @Test(arguments: [false, true])
+    func keylessRunKeepsNoRowsAndNoContentDigest(pipelined: Bool) throws {
         let root = temporaryDirectory()
         try makeTree(root + "/logs", files: 3, lines: 400)
         let whole = try GzipWriter.compress(generatedLog(seed: 9, lines: 300, start: 1_767_300_000))
         try write(Array(whole.prefix(whole.count * 2 / 3)), to: root + "/logs/web/cut.log.gz")
         var keyed = treeConfiguration([root + "/logs"], out: root + "/keyed")
         keyed.policy.minCount = 0
+        if pipelined { keyed.pipelineMinimumBytes = 0 }
         var keyless = keyed
         keyless.outputDirectory = root + "/keyless"
         keyless.keyring = .ephemeral(rotation: .daily)
@@ -373,6 +376,11 @@ struct ResumeTests {
         }
         #expect(try withoutUniques(root + "/keyless") == withoutUniques(root + "/keyed"))
         #expect(try RunOutputs(root + "/keyless").totals == RunOutputs(root + "/keyed").totals)
+
+        for outputs in [[root + "/keyless"], [root + "/keyed", root + "/keyless"]] {
+            let merge = MergeConfiguration(outputs: outputs, outputDirectory: root + "/merged")
+            #expect(throws: RunRefusal.self, "\(outputs.count)") { try MergeRunner.merge(merge) }
+        }
     }
 
     /// Shards 1/3, 2/3 and 3/3, merged, equal the whole run: sums add, sketches merge, k-anonymity after.
