@@ -54,9 +54,9 @@ struct PartFiles: Sendable {
 
     private func appendParts(_ name: String, after committed: Int64, mode: mode_t) throws -> Int64 {
         let target = "\(directory)/\(name)"
-        let output = Glibc.open(target, O_WRONLY | O_CREAT | O_CLOEXEC, mode)
+        let output = SystemCall.open(target, O_WRONLY | O_CREAT | O_CLOEXEC, mode)
         guard output >= 0 else { throw OutputError(path: target, message: String(cString: strerror(errno))) }
-        defer { Glibc.close(output) }
+        defer { SystemCall.close(output) }
         fchmod(output, mode)
         let end = lseek(output, 0, SEEK_END)
         let start = min(Int64(end), committed)
@@ -66,11 +66,11 @@ struct PartFiles: Sendable {
         var length = start
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         for index in 0..<count {
-            let input = Glibc.open(partPath(name, index), O_RDONLY | O_CLOEXEC)
+            let input = SystemCall.open(partPath(name, index), O_RDONLY | O_CLOEXEC)
             guard input >= 0 else { continue }  // an input that could not be opened wrote no part
-            defer { Glibc.close(input) }
+            defer { SystemCall.close(input) }
             while true {
-                let got = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+                let got = buffer.withUnsafeMutableBytes { SystemCall.read(input, $0.baseAddress, $0.count) }
                 if got < 0, errno == EINTR { continue }
                 guard got > 0 else { break }
                 try buffer.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<got]), path: target) }
@@ -94,7 +94,7 @@ struct PartFiles: Sendable {
 func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(OutputError) {
     var offset = 0
     while offset < bytes.count {
-        let wrote = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        let wrote = SystemCall.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
         if wrote < 0 {
             if errno == EINTR { continue }
             throw OutputError(path: path, message: "cannot write: " + String(cString: strerror(errno)))
@@ -153,14 +153,14 @@ struct PartSink {
     }
 
     mutating func close() {
-        if eventsFD >= 0 { Glibc.close(eventsFD) }
-        if vaultFD >= 0 { Glibc.close(vaultFD) }
+        if eventsFD >= 0 { SystemCall.close(eventsFD) }
+        if vaultFD >= 0 { SystemCall.close(vaultFD) }
         eventsFD = -1
         vaultFD = -1
     }
 
     private static func create(_ path: String, mode: mode_t) throws(OutputError) -> Int32 {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        let fd = SystemCall.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
         guard fd >= 0 else { throw OutputError(path: path, message: "cannot create: " + String(cString: strerror(errno))) }
         fchmod(fd, mode)
         return fd

@@ -565,7 +565,7 @@ struct AppendedFile {
     }
 
     mutating func close() {
-        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+        if descriptor >= 0 { _ = SystemCall.close(descriptor) }
         descriptor = -1
     }
 }
