@@ -19,6 +19,7 @@ done
 [ -s "$work/2m.log.gz" ] || "$crumb" generate --lines 2000000 --seed 1 --gzip -o "$work/2m.log.gz"
 [ -s "$work/8m.log.gz" ] || "$crumb" generate --lines 8000000 --seed 1 --gzip -o "$work/8m.log.gz"
 echo "key for the scale benchmark, not a secret" > "$work/key"
+chmod 600 "$work/key"
 
 hyperfine -r 1 --export-markdown "$work/jobs.md" --prepare "rm -rf $work/out" \
   "zcat $work/tree/*.gz > /dev/null" \
