@@ -544,8 +544,7 @@ public enum BatchRunner {
         let callPass = CallFinalPass(spill: callSpill, saved: saved, bucket: policy.bucket, valueCap: policy.maxValues,
                                      minCount: minCount, capped: capped.calls, savedValuesFirst: callValuesFirst)
 
-        // Without a key, the ledger is the manifest's alone (its entries have no content digests): not saved.
-        var state = RunState(web: [], calls: [], ledger: configuration.keepsLedger ? ledger : [], settings: settings)
+        var state = RunState(web: [], calls: [], ledger: ledger, settings: settings)
         state.capped = capped.unknown
 
         // What the manifest says follows from the ledger and this state, known before the state is written.
@@ -618,7 +617,8 @@ public enum BatchRunner {
     /// which builds crumb.db, and the CSV and JSON Lines files asked for, under temporary names. They are put in
     /// place once the state is committed, so that they never show counts the state does not hold.
     ///
-    /// A state without a key (`RunConfiguration.keepsLedger`) is saved without rows: nothing could continue them.
+    /// A state without a key (`RunConfiguration.keepsLedger`) is saved without rows or ledger: nothing could
+    /// continue them (and its ledger's entries have no content digests).
     ///
     /// `beforeCommit` runs on this thread once the passes have started, and may change the state (the
     /// streamed outputs' committed lengths); `afterCommit` right after the commit. Returns the manifest with
@@ -754,6 +754,7 @@ public enum BatchRunner {
         }
 
         var state = state
+        if !keepsRows { state.ledger = [] }
         try beforeCommit(&state)
         try state.save(directory: directory) { insertWeb, insertCalls in
             while let segment = stateSegments.next() {

@@ -29,21 +29,19 @@ public struct ContentDigest: @unchecked Sendable {
     /// Hashes `bytes` (or only counts them), after everything before them.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
-        guard isHashing else {
-            if let lineFeed = bytes.lastIndex(of: UInt8(ascii: "\n")) { lineEndCount = count + Int64(lineFeed + 1) }
-            count += Int64(bytes.count)
-            return
-        }
-        if let lineFeed = bytes.lastIndex(of: UInt8(ascii: "\n")) {
-            whole.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[...lineFeed]))
-            toLineEnd = whole
-            lineEndCount = count + Int64(lineFeed + 1)
-            if lineFeed + 1 < bytes.count {
-                whole.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[(lineFeed + 1)...]))
+        let lineFeed = bytes.lastIndex(of: UInt8(ascii: "\n"))
+        if isHashing {
+            if let lineFeed {
+                whole.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[...lineFeed]))
+                toLineEnd = whole
+                if lineFeed + 1 < bytes.count {
+                    whole.update(bufferPointer: UnsafeRawBufferPointer(rebasing: bytes[(lineFeed + 1)...]))
+                }
+            } else {
+                whole.update(bufferPointer: bytes)
             }
-        } else {
-            whole.update(bufferPointer: bytes)
         }
+        if let lineFeed { lineEndCount = count + Int64(lineFeed + 1) }
         count += Int64(bytes.count)
     }
 
